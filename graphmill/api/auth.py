@@ -1,0 +1,72 @@
+"""`/api/v1/auth`: register, login, logout, me, API keys."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, status
+from starlette.responses import JSONResponse
+
+from graphmill.api.deps import ServicesDep, UserDep
+from graphmill.api.dto import ApiKeyCreationPayload, ApiKeyRead, UserCreate, UserRead
+from graphmill.auth import tokens, users
+from graphmill.errors import BadCredentials
+
+router = APIRouter()
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED)
+async def register(payload: UserCreate, services: ServicesDep) -> UserRead:
+    return UserRead.of(await users.register_user(services.db, payload.email, payload.password))
+
+
+@router.post("/login")
+async def login(
+    services: ServicesDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    grant_type: Annotated[str | None, Form()] = None,
+) -> JSONResponse:
+    if grant_type not in (None, "", "password"):
+        raise BadCredentials()
+    user = await users.authenticate(services.db, username, password)
+    token = tokens.issue_token(user.id, services.jwt_secret, services.settings.jwt_lifetime_seconds)
+    response = JSONResponse({"access_token": token, "token_type": "bearer"})
+    response.set_cookie(services.settings.auth_cookie_name, token, httponly=True, samesite="lax")
+    return response
+
+
+@router.post("/logout")
+async def logout(services: ServicesDep, user: UserDep) -> JSONResponse:
+    response = JSONResponse({})
+    response.delete_cookie(services.settings.auth_cookie_name, httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/me")
+async def me(user: UserDep) -> dict[str, str]:
+    return {"email": user.email}
+
+
+@router.get("/api-keys")
+async def list_api_keys(services: ServicesDep, user: UserDep) -> list[ApiKeyRead]:
+    """The caller's keys. Keys are stored hashed, so the raw key is never shown again."""
+    keys = await users.list_api_keys(services.db, user.id)
+    return [ApiKeyRead(id=k.id, name=k.name, label=k.label, key="************") for k in keys]
+
+
+@router.post("/api-keys")
+async def create_api_key(
+    payload: ApiKeyCreationPayload, services: ServicesDep, user: UserDep
+) -> ApiKeyRead:
+    key = await users.create_api_key(
+        services.db, user.id, payload.name, services.settings.max_api_keys
+    )
+    assert key.key is not None
+    return ApiKeyRead(id=key.id, name=key.name, label=key.label, key=key.key)
+
+
+@router.delete("/api-keys/{api_key_id}")
+async def delete_api_key(api_key_id: uuid.UUID, services: ServicesDep, user: UserDep) -> None:
+    await users.delete_api_key(services.db, user.id, api_key_id)

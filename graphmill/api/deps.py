@@ -1,0 +1,59 @@
+"""Typed dependencies: the services, and the caller, each resolved once per request."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from graphmill.api.app import Services
+from graphmill.auth import tokens
+from graphmill.auth.users import UserInfo, get_user, user_for_api_key
+from graphmill.errors import Unauthorized
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def _credentialed_user(request: Request, services: Services) -> UserInfo | None:
+    """The user named by an API key, a Bearer token or the login cookie, in that order."""
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        user = await user_for_api_key(services.db, api_key)
+        if user is not None:
+            return user
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    token = credential.strip() if scheme.lower() == "bearer" else None
+    token = token or request.cookies.get(services.settings.auth_cookie_name)
+    if token:
+        user_id = tokens.read_token(token, services.jwt_secret)
+        if user_id is not None:
+            return await get_user(services.db, user_id)
+    return None
+
+
+async def current_user(request: Request, services: ServicesDep) -> UserInfo:
+    """The caller; the local user when authentication is off and no credential is valid."""
+    user = await _credentialed_user(request, services)
+    if user is not None:
+        return user
+    if services.local_user is not None:
+        return services.local_user
+    raise Unauthorized()
+
+
+async def credentialed_user(request: Request, services: ServicesDep) -> UserInfo:
+    """The caller, who must present a valid credential even when authentication is off."""
+    user = await _credentialed_user(request, services)
+    if user is None:
+        raise Unauthorized()
+    return user
+
+
+UserDep = Annotated[UserInfo, Depends(current_user)]
+CredentialedUserDep = Annotated[UserInfo, Depends(credentialed_user)]

@@ -1,0 +1,77 @@
+"""Serving a stored blob over HTTP: headers, HEAD, conditional and single-range requests."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from fastapi import Request
+from starlette.responses import Response, StreamingResponse
+
+from graphmill.blobs import BlobStore
+from graphmill.catalog.data import DataInfo
+from graphmill.errors import InvalidRange
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def content_disposition(file_name: str) -> str:
+    """RFC 6266: an ASCII fallback plus the exact UTF-8 name."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in file_name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(file_name, safe='')}"
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end) inclusive for one satisfiable range; None for no or multiple ranges.
+
+    Multiple ranges are answered with the whole file, which RFC 9110 allows.
+    """
+    if not header or "," in header:
+        return None
+    match = _RANGE.match(header.strip().replace(" ", ""))
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first == "":
+        length = int(last)
+        if length == 0:
+            raise InvalidRange(size)
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise InvalidRange(size)
+    return start, end
+
+
+async def blob_response(request: Request, item: DataInfo, blobs: BlobStore) -> Response:
+    """The original bytes of a data item, exactly as uploaded."""
+    size = await blobs.size(item.content_hash)
+    etag = f'"{item.content_hash}"'
+    headers = {
+        "Content-Disposition": content_disposition(item.original_name),
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-cache",
+    }
+    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    if_range = request.headers.get("if-range")
+    wanted = (
+        None if if_range and if_range != etag else parse_range(request.headers.get("range"), size)
+    )
+    status = 200
+    start, end = 0, size - 1
+    if wanted is not None:
+        status = 206
+        start, end = wanted
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    headers["Content-Length"] = str(end - start + 1)
+    if request.method == "HEAD" or size == 0:
+        return Response(status_code=status, headers=headers, media_type=item.mime_type)
+    return StreamingResponse(
+        blobs.read(item.content_hash, start, end),
+        status_code=status,
+        headers=headers,
+        media_type=item.mime_type,
+    )

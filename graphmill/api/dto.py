@@ -1,0 +1,173 @@
+"""Wire schemas, with cognee's field names and casing. Handlers return these, never rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic.alias_generators import to_camel
+
+from graphmill.auth.users import UserInfo
+from graphmill.catalog.data import DataInfo
+from graphmill.catalog.datasets import DatasetInfo
+
+
+class OutDTO(BaseModel):
+    """camelCase on the wire, as cognee's OutDTO."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class InDTO(BaseModel):
+    """Accepts camelCase and snake_case, as cognee's InDTO."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class UserRead(BaseModel):
+    id: uuid.UUID
+    email: str
+    is_active: bool = True
+    is_superuser: bool = False
+    is_verified: bool = False
+    tenant_id: uuid.UUID | None = None
+    parent_user_id: uuid.UUID | None = None
+
+    @classmethod
+    def of(cls, user: UserInfo) -> UserRead:
+        return cls(
+            id=user.id,
+            email=user.email,
+            is_active=user.is_active,
+            is_superuser=user.is_superuser,
+            is_verified=user.is_verified,
+        )
+
+
+class UserCreate(BaseModel):
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserEmailRequest(InDTO):
+    email: EmailStr
+
+
+class ApiKeyCreationPayload(InDTO):
+    name: str | None = Field(None, max_length=255)
+
+
+class ApiKeyRead(BaseModel):
+    id: uuid.UUID
+    name: str | None
+    label: str
+    key: str
+
+
+class DatasetDTO(OutDTO):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    owner_id: uuid.UUID
+
+    @classmethod
+    def of(cls, info: DatasetInfo) -> DatasetDTO:
+        return cls(
+            id=info.id,
+            name=info.name,
+            created_at=info.created_at,
+            updated_at=info.updated_at,
+            owner_id=info.owner_id,
+        )
+
+
+class DatasetCreationPayload(InDTO):
+    name: str = Field(max_length=255)
+
+
+class DataDTO(OutDTO):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    extension: str
+    mime_type: str
+    raw_data_location: str
+    dataset_id: uuid.UUID
+    label: str | None
+    external_metadata: dict[str, Any]
+    # graphmill extensions (additive)
+    original_name: str
+    data_size: int
+    content_hash: str
+
+    @classmethod
+    def of(cls, info: DataInfo) -> DataDTO:
+        return cls(
+            id=info.id,
+            name=info.name,
+            created_at=info.created_at,
+            updated_at=info.updated_at,
+            extension=info.extension,
+            mime_type=info.mime_type,
+            raw_data_location=info.location,
+            dataset_id=info.dataset_id,
+            label=info.label,
+            external_metadata=info.external_metadata,
+            original_name=info.original_name,
+            data_size=info.size,
+            content_hash=info.content_hash,
+        )
+
+
+RunStatus = Literal[
+    "PipelineRunStarted",
+    "PipelineRunCompleted",
+    "PipelineRunAlreadyCompleted",
+    "PipelineRunErrored",
+]
+
+
+class DataIngestionInfo(BaseModel):
+    run_info: PipelineRunInfo
+    data_id: uuid.UUID
+
+
+class PipelineRunInfo(BaseModel):
+    """snake_case, as cognee's PipelineRunInfo (a plain BaseModel)."""
+
+    status: RunStatus
+    pipeline_run_id: uuid.UUID
+    dataset_id: uuid.UUID
+    dataset_name: str
+    payload: Any = None
+    data_ingestion_info: list[DataIngestionInfo] | None = None
+
+
+class GraphNodeDTO(OutDTO):
+    id: uuid.UUID
+    label: str
+    type: str
+    properties: dict[str, Any]
+
+
+class GraphEdgeDTO(OutDTO):
+    source: uuid.UUID
+    target: uuid.UUID
+    label: str
+
+
+class GraphDTO(OutDTO):
+    nodes: list[GraphNodeDTO]
+    edges: list[GraphEdgeDTO]
+
+
+class DatasetGraphSummaryDTO(OutDTO):
+    dataset_id: uuid.UUID
+    pipeline_run_id: uuid.UUID | None
+    num_nodes: int
+    num_edges: int
+    computed_at: datetime | None

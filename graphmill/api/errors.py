@@ -1,0 +1,120 @@
+"""Errors become HTTP here, and only here: one table from exception class to status and body."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, Response
+
+from graphmill import errors as e
+
+log = logging.getLogger("graphmill.api")
+
+# How a class appears on the wire:
+#   "named"  -> {"detail": "<message> [<WireName>]"}   (cognee's CogneeApiError handler)
+#   "plain"  -> {"detail": "<message>"}                 (fastapi-users and HTTPException)
+#   "router" -> {"error": "<message>", "detail": null}  (cognee's router-level ErrorResponse)
+WIRE: dict[type[e.GraphmillError], tuple[int, str, str]] = {
+    e.DatasetNotFound: (404, "named", "DatasetNotFoundError"),
+    e.DataNotFound: (404, "named", "DataNotFoundError"),
+    e.RunNotFound: (404, "named", "RunNotFoundError"),
+    e.ApiKeyNotFound: (404, "named", "ApiKeyNotFoundError"),
+    e.UserNotFound: (404, "plain", ""),
+    e.NotFound: (404, "named", "EntityNotFoundError"),
+    e.PermissionDenied: (403, "named", "PermissionDeniedError"),
+    e.Unauthorized: (401, "plain", ""),
+    e.BadCredentials: (400, "plain", ""),
+    e.UserAlreadyExists: (400, "plain", ""),
+    e.InvalidLabels: (400, "named", "InvalidLabelsError"),
+    e.InvalidExternalMetadata: (400, "named", "InvalidExternalMetadataError"),
+    e.InvalidPermission: (400, "named", "PermissionNotFoundError"),
+    e.InvalidInput: (400, "router", ""),
+    e.InvalidRange: (416, "plain", ""),
+    e.UploadTooLarge: (413, "router", ""),
+    e.UnsupportedFileType: (415, "router", ""),
+    e.TooManyApiKeys: (400, "nested", ""),
+    e.Conflict: (409, "router", ""),
+    e.StorageError: (500, "router", ""),
+}
+
+
+def _lookup(exc: e.GraphmillError) -> tuple[int, str, str]:
+    for cls in type(exc).__mro__:
+        if cls in WIRE:
+            return WIRE[cls]
+    return 500, "router", ""
+
+
+def request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+def error_response(request: Request, exc: e.GraphmillError) -> Response:
+    status, style, name = _lookup(exc)
+    body: dict[str, Any]
+    if style == "named":
+        body = {"detail": f"{exc.message} [{name}]"}
+    elif style == "plain":
+        body = {"detail": exc.message}
+    elif style == "nested":
+        body = {"error": {"message": exc.message}}
+    else:
+        body = {"error": exc.message, "detail": None}
+    headers = {}
+    if isinstance(exc, e.InvalidRange):
+        headers["Content-Range"] = f"bytes */{exc.size}"
+    if isinstance(exc, e.Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    if status >= 500:
+        body["request_id"] = request_id(request)
+        log.error(
+            "request failed: %s",
+            exc.message,
+            extra={"action": "http.error", "request_id": request_id(request)},
+        )
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _graphmill_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, e.GraphmillError)
+    return error_response(request, exc)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    if request.url.path.endswith("/auth/login"):
+        return JSONResponse({"detail": "LOGIN_BAD_CREDENTIALS"}, status_code=400)
+    body = exc.body if isinstance(exc.body, dict | list | str | int | float | None) else None
+    errors = [{k: v for k, v in err.items() if k != "ctx"} for err in exc.errors()]
+    return JSONResponse(
+        {"detail": jsonable_encoder(errors), "body": jsonable_encoder(body)}, status_code=400
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return JSONResponse(
+        {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers or None
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception(
+        "unexpected error", extra={"action": "http.error", "request_id": request_id(request)}
+    )
+    return JSONResponse(
+        {"error": "Internal server error", "detail": None, "request_id": request_id(request)},
+        status_code=500,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(e.GraphmillError, _graphmill_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,74 @@
+"""ASGI middleware: request ids, and the upload size limit enforced before bodies are read."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Room for multipart boundaries and form fields around the files themselves.
+MULTIPART_OVERHEAD = 1024 * 1024
+
+
+class RequestId:
+    """Tag every request with an id, echoed in `X-Request-ID` and in 500 bodies."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def tagged_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
+            await send(message)
+
+        await self.app(scope, receive, tagged_send)
+
+
+def _message(limit: int) -> str:
+    return f"Upload exceeds the limit of {limit} bytes (GRAPHMILL_MAX_UPLOAD_BYTES)."
+
+
+class UploadLimit:
+    """Answer 413 for request bodies over the limit: at once when Content-Length says so,
+    otherwise as soon as the streamed body passes it, before it is buffered."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_body = max_bytes + MULTIPART_OVERHEAD
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            response = JSONResponse(
+                {"error": _message(self.max_bytes), "detail": None},
+                status_code=413,
+                headers={"Connection": "close"},
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    # Body parsers re-raise HTTPException as is, so this reaches the client.
+                    raise HTTPException(413, detail=_message(self.max_bytes))
+            return message
+
+        await self.app(scope, counting_receive, send)

@@ -1,0 +1,1 @@
+"""Users, passwords, login tokens, API keys and dataset permissions."""

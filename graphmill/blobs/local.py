@@ -1,0 +1,71 @@
+"""Blobs in a local folder, sharded by hash."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+
+from graphmill.blobs.base import CHUNK, BlobStore, shard
+from graphmill.errors import BackendUnavailable, BlobUnreadable
+
+
+class LocalBlobStore(BlobStore):
+    name = "local"
+
+    def __init__(self, root: Path, staging_dir: Path) -> None:
+        super().__init__(staging_dir)
+        self.root = root
+
+    def _path(self, sha256: str) -> Path:
+        return self.root / shard(sha256)
+
+    async def _commit(self, staged: Path, sha256: str, size: int) -> str:
+        target = self._path(sha256)
+
+        def move() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # Same bytes, same name: an existing object is already right, and rename is atomic.
+            os.replace(staged, target)
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+        await anyio.to_thread.run_sync(move)
+        return f"file://{target.resolve()}"
+
+    async def size(self, sha256: str) -> int:
+        try:
+            return (await anyio.to_thread.run_sync(self._path(sha256).stat)).st_size
+        except OSError as exc:
+            raise BlobUnreadable(f"blob {sha256} cannot be read: {exc.strerror}") from exc
+
+    async def read(self, sha256: str, start: int, end: int) -> AsyncIterator[bytes]:
+        try:
+            handle = await anyio.open_file(self._path(sha256), "rb")
+        except OSError as exc:
+            raise BlobUnreadable(f"blob {sha256} cannot be read: {exc.strerror}") from exc
+        async with handle:
+            await handle.seek(start)
+            remaining = end - start + 1
+            while remaining > 0:
+                chunk = await handle.read(min(CHUNK, remaining))
+                if not chunk:
+                    raise BlobUnreadable(f"blob {sha256} is shorter than recorded")
+                remaining -= len(chunk)
+                yield chunk
+
+    async def delete(self, sha256: str) -> None:
+        await anyio.to_thread.run_sync(lambda: self._path(sha256).unlink(missing_ok=True))
+
+    async def check(self) -> None:
+        def probe() -> None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not os.access(self.root, os.W_OK):
+                raise BackendUnavailable(f"blob folder {self.root} is not writable")
+
+        await anyio.to_thread.run_sync(probe)

@@ -1,0 +1,125 @@
+"""Data items: listing, lookup for download, deletion, and blob garbage collection."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, exists, select
+
+from graphmill.auth.permissions import authorize
+from graphmill.blobs import BlobStore
+from graphmill.db import Database
+from graphmill.db.models import Blob, Data
+from graphmill.errors import DataNotFound
+
+log = logging.getLogger("graphmill.catalog")
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    id: uuid.UUID
+    dataset_id: uuid.UUID
+    name: str
+    original_name: str
+    extension: str
+    mime_type: str
+    content_hash: str
+    size: int
+    location: str
+    label: str | None
+    external_metadata: dict[str, Any]
+    node_set: list[str] | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Data, location: str) -> DataInfo:
+        return cls(
+            row.id,
+            row.dataset_id,
+            row.name,
+            row.original_name,
+            row.extension,
+            row.mime_type,
+            row.content_hash,
+            row.size,
+            location,
+            row.label,
+            row.external_metadata or {},
+            row.node_set,
+            row.created_at,
+            row.updated_at,
+        )
+
+
+def blob_lock_key(sha256: str) -> str:
+    return f"blob:{sha256}"
+
+
+async def list_data(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) -> list[DataInfo]:
+    """A readable dataset's items, largest first (as cognee sorts them)."""
+    async with db.read() as session:
+        await authorize(session, user_id, dataset_id, "read")
+        rows = await session.execute(
+            select(Data, Blob.location)
+            .join(Blob, Blob.sha256 == Data.content_hash)
+            .where(Data.dataset_id == dataset_id)
+            .order_by(Data.size.desc(), Data.created_at)
+        )
+        return [DataInfo.of(data, location) for data, location in rows]
+
+
+async def get_data(
+    db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID, data_id: uuid.UUID
+) -> DataInfo:
+    """One item of a readable dataset; DatasetNotFound or DataNotFound otherwise."""
+    async with db.read() as session:
+        await authorize(session, user_id, dataset_id, "read")
+        found = (
+            await session.execute(
+                select(Data, Blob.location)
+                .join(Blob, Blob.sha256 == Data.content_hash)
+                .where(Data.id == data_id, Data.dataset_id == dataset_id)
+            )
+        ).first()
+    if found is None:
+        raise DataNotFound()
+    return DataInfo.of(found[0], found[1])
+
+
+async def delete_data(
+    db: Database, blobs: BlobStore, user_id: uuid.UUID, dataset_id: uuid.UUID, data_id: uuid.UUID
+) -> None:
+    """Delete one item (needs delete permission); its blob goes when nothing else uses it."""
+    async with db.write() as session:
+        await authorize(session, user_id, dataset_id, "delete")
+        content_hash = await session.scalar(
+            delete(Data)
+            .where(Data.id == data_id, Data.dataset_id == dataset_id)
+            .returning(Data.content_hash)
+        )
+        if content_hash is None:
+            raise DataNotFound()
+    await collect_garbage(db, blobs, [content_hash])
+
+
+async def collect_garbage(db: Database, blobs: BlobStore, hashes: Iterable[str]) -> None:
+    """Remove blobs that no data row references any more.
+
+    Runs under the blob's lock, which `add` holds from writing the object until its rows
+    commit, so an object is never removed under a concurrent add of the same bytes.
+    """
+    for sha in sorted(set(hashes)):
+        async with db.key_lock(blob_lock_key(sha)):
+            async with db.write() as session:
+                used = await session.scalar(select(exists().where(Data.content_hash == sha)))
+                if used:
+                    continue
+                await session.execute(delete(Blob).where(Blob.sha256 == sha))
+            await blobs.delete(sha)
+            log.info("blob removed", extra={"action": "blob.gc", "sha256": sha})

@@ -1,0 +1,126 @@
+"""Datasets: naming, creation, listing, deletion."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphmill.auth.permissions import authorize, grant_all, readable_dataset_ids
+from graphmill.blobs import BlobStore
+from graphmill.catalog.data import collect_garbage
+from graphmill.db import Database
+from graphmill.db.models import Data, Dataset, utcnow
+from graphmill.errors import InvalidDatasetName
+
+_BAD_NAME = re.compile(r"[\s.\x00-\x1f\x7f/\\]")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    id: uuid.UUID
+    name: str
+    owner_id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Dataset) -> DatasetInfo:
+        return cls(row.id, row.name, row.owner_id, row.created_at, row.updated_at)
+
+
+def dataset_id_for(name: str, owner_id: uuid.UUID) -> uuid.UUID:
+    """cognee's dataset id: uuid5(OID, name + owner id + tenant id, where no tenant is "None")."""
+    return uuid.uuid5(uuid.NAMESPACE_OID, f"{name}{owner_id}None")
+
+
+def check_dataset_name(name: str) -> str:
+    if not name or len(name) > 255:
+        raise InvalidDatasetName("Dataset name must be 1 to 255 characters long.")
+    if _BAD_NAME.search(name):
+        raise InvalidDatasetName(
+            "Dataset name cannot contain spaces or dots (nor slashes or control characters)."
+        )
+    return name
+
+
+async def ensure_owned_dataset(session: AsyncSession, owner_id: uuid.UUID, name: str) -> Dataset:
+    """The caller's dataset of this name, created (with all permissions) if missing."""
+    check_dataset_name(name)
+    existing = await session.scalar(
+        select(Dataset).where(Dataset.owner_id == owner_id, Dataset.name == name)
+    )
+    if existing is not None:
+        return existing
+    row = Dataset(id=dataset_id_for(name, owner_id), name=name, owner_id=owner_id)
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        # Created concurrently by another request: the unique (owner, name) row wins.
+        existing = await session.scalar(
+            select(Dataset).where(Dataset.owner_id == owner_id, Dataset.name == name)
+        )
+        assert existing is not None
+        return existing
+    await grant_all(session, owner_id, row.id)
+    return row
+
+
+async def create_dataset(db: Database, owner_id: uuid.UUID, name: str) -> DatasetInfo:
+    """Idempotent by owned name."""
+    async with db.write() as session:
+        return DatasetInfo.of(await ensure_owned_dataset(session, owner_id, name))
+
+
+async def list_datasets(db: Database, user_id: uuid.UUID) -> list[DatasetInfo]:
+    """Every dataset the user can read, including shared ones."""
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(Dataset)
+            .where(Dataset.id.in_(readable_dataset_ids(user_id)))
+            .order_by(Dataset.created_at)
+        )
+        return [DatasetInfo.of(r) for r in rows]
+
+
+async def get_dataset(
+    db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID, permission: str = "read"
+) -> DatasetInfo:
+    async with db.read() as session:
+        return DatasetInfo.of(await authorize(session, user_id, dataset_id, permission))
+
+
+async def delete_dataset(
+    db: Database, blobs: BlobStore, user_id: uuid.UUID, dataset_id: uuid.UUID
+) -> None:
+    """Delete a dataset, its data and its runs; blobs no other data uses go too."""
+    async with db.write() as session:
+        dataset = await authorize(session, user_id, dataset_id, "delete")
+        hashes = set(
+            await session.scalars(
+                select(Data.content_hash).where(Data.dataset_id == dataset_id).distinct()
+            )
+        )
+        await session.delete(dataset)
+    await collect_garbage(db, blobs, hashes)
+
+
+async def delete_all_datasets(db: Database, blobs: BlobStore, user_id: uuid.UUID) -> None:
+    """Delete every dataset the user may delete."""
+    async with db.read() as session:
+        ids = list(await session.scalars(readable_dataset_ids(user_id, "delete")))
+    for dataset_id in ids:
+        await delete_dataset(db, blobs, user_id, dataset_id)
+
+
+async def touch_dataset(session: AsyncSession, dataset_id: uuid.UUID) -> None:
+    dataset = await session.get(Dataset, dataset_id)
+    if dataset is not None:
+        dataset.updated_at = utcnow()

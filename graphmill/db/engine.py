@@ -1,0 +1,146 @@
+"""The store of record: engine, sessions, and the single-writer rule for SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from graphmill.errors import BackendUnavailable
+
+log = logging.getLogger("graphmill.db")
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _configure_sqlite(engine: AsyncEngine, *, writer: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Transactions are begun explicitly below, so pysqlite must not begin its own.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # The writer takes the write lock up front, so a transaction never fails half-way
+        # with "database is locked" when it upgrades from reading to writing.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """`insert` of the session's dialect, for ON CONFLICT clauses."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+class Database:
+    """Sessions on the store of record.
+
+    `read()` sessions run concurrently. `write()` sessions are serialised in-process on
+    SQLite (one writer, `BEGIN IMMEDIATE`) and run concurrently on PostgreSQL.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = create_async_engine(url, pool_size=8, max_overflow=8)
+            self.write_engine = create_async_engine(url, pool_size=1, max_overflow=0)
+            _configure_sqlite(self.engine, writer=False)
+            _configure_sqlite(self.write_engine, writer=True)
+        else:
+            self.engine = create_async_engine(
+                url, pool_size=10, max_overflow=20, pool_pre_ping=True
+            )
+            self.write_engine = self.engine
+        self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._key_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for queries; nothing it does is committed."""
+        async with self._read_sessions() as session:
+            try:
+                yield session
+            except OperationalError as exc:
+                raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits on exit and rolls back on error."""
+        if self._write_lock is None:
+            async with self._write_sessions() as session, session.begin():
+                yield session
+            return
+        async with self._write_lock, self._write_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def key_lock(self, *keys: str) -> AsyncIterator[None]:
+        """Mutual exclusion on names: across processes on PostgreSQL, in-process on SQLite.
+
+        Keys are taken in sorted order so two holders of overlapping sets cannot deadlock.
+        """
+        ordered = sorted(set(keys))
+        if self.is_sqlite:
+            async with AsyncExitStack() as stack:
+                for key in ordered:
+                    lock = self._key_locks.get(key)
+                    if lock is None:
+                        lock = self._key_locks[key] = asyncio.Lock()
+                    await stack.enter_async_context(lock)
+                yield
+            return
+        lock_ids = [
+            int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True)
+            for k in ordered
+        ]
+        async with self.engine.connect() as conn:
+            try:
+                for lock_id in lock_ids:
+                    await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_id})
+                await conn.commit()
+                yield
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+                await conn.commit()
+
+    async def ping(self) -> None:
+        """Raise BackendUnavailable unless the store answers."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (OperationalError, OSError) as exc:
+            raise BackendUnavailable(f"store of record unreachable: {exc}") from exc
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()

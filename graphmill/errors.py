@@ -1,0 +1,149 @@
+"""graphmill's exceptions. They know nothing of HTTP; `api.errors` maps them.
+
+GraphmillError
+ ├── NotFound            DatasetNotFound, DataNotFound, UserNotFound, ApiKeyNotFound, RunNotFound
+ ├── PermissionDenied
+ ├── Unauthorized
+ ├── InvalidInput        InvalidDatasetName, EmptyUpload, ContentMismatch, InvalidLabels, ...
+ ├── UploadTooLarge
+ ├── UnsupportedFileType
+ ├── Conflict            UserAlreadyExists, TooManyApiKeys
+ └── StorageError        BlobUnreadable, BackendUnavailable
+"""
+
+from __future__ import annotations
+
+
+class GraphmillError(Exception):
+    """Something went wrong in graphmill."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or type(self).__name__).strip()
+        super().__init__(self.message)
+
+
+class NotFound(GraphmillError):
+    """Not found."""
+
+
+class DatasetNotFound(NotFound):
+    """Dataset not found."""
+
+
+class DataNotFound(NotFound):
+    """Data not found."""
+
+
+class UserNotFound(NotFound):
+    """User not found"""
+
+
+class ApiKeyNotFound(NotFound):
+    """API key not found."""
+
+
+class RunNotFound(NotFound):
+    """Pipeline run not found."""
+
+
+class PermissionDenied(GraphmillError):
+    """Request owner does not have the necessary permission."""
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+        super().__init__(
+            f"Request owner does not have necessary permission: [{permission}] "
+            "for all datasets requested."
+        )
+
+
+class Unauthorized(GraphmillError):
+    """Unauthorized"""
+
+
+class BadCredentials(GraphmillError):
+    """LOGIN_BAD_CREDENTIALS"""
+
+
+class InvalidInput(GraphmillError):
+    """The request is not valid."""
+
+
+class InvalidDatasetName(InvalidInput):
+    """Dataset name cannot contain spaces or dots."""
+
+
+class MissingDataset(InvalidInput):
+    """Either datasetId or datasetName must be provided."""
+
+
+class NoFiles(InvalidInput):
+    """No files were uploaded: send one or more multipart parts named 'data'."""
+
+
+class EmptyUpload(InvalidInput):
+    """An uploaded file is empty."""
+
+
+class ContentMismatch(InvalidInput):
+    """The file's bytes do not match its name's extension."""
+
+
+class InvalidLabels(InvalidInput):
+    """labels must be a JSON array of strings (or comma-separated), one per file."""
+
+
+class InvalidExternalMetadata(InvalidInput):
+    """external_metadata must be a JSON array of objects or nulls, one per file."""
+
+
+class UnknownPipeline(InvalidInput):
+    """Unknown pipeline."""
+
+
+class InvalidPermission(InvalidInput):
+    """Unknown permission name."""
+
+
+class InvalidRange(GraphmillError):
+    """Requested range not satisfiable."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__()
+
+
+class UploadTooLarge(GraphmillError):
+    """The upload is larger than the configured limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"Upload exceeds the limit of {limit} bytes (GRAPHMILL_MAX_UPLOAD_BYTES).")
+
+
+class UnsupportedFileType(GraphmillError):
+    """No loader handles this file type."""
+
+
+class Conflict(GraphmillError):
+    """Conflict."""
+
+
+class UserAlreadyExists(Conflict):
+    """REGISTER_USER_ALREADY_EXISTS"""
+
+
+class TooManyApiKeys(Conflict):
+    """You have reached the maximum number of API keys."""
+
+
+class StorageError(GraphmillError):
+    """The store could not be read or written."""
+
+
+class BlobUnreadable(StorageError):
+    """The stored object cannot be read."""
+
+
+class BackendUnavailable(StorageError):
+    """A configured backend cannot be reached."""

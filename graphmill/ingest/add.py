@@ -1,0 +1,283 @@
+"""Add: store uploads once by content, record them as data items of a dataset."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphmill.auth.permissions import authorize
+from graphmill.blobs import BlobStore, Staged
+from graphmill.catalog.data import blob_lock_key, collect_garbage
+from graphmill.catalog.datasets import (
+    DatasetInfo,
+    check_dataset_name,
+    ensure_owned_dataset,
+    touch_dataset,
+)
+from graphmill.db import Database, dialect_insert
+from graphmill.db.models import Blob, Data
+from graphmill.errors import (
+    EmptyUpload,
+    InvalidExternalMetadata,
+    InvalidLabels,
+    MissingDataset,
+    NoFiles,
+)
+from graphmill.ingest.filetypes import FileType, clean_file_name, detect
+from graphmill.pipelines.ledger import (
+    ADD_PIPELINE,
+    COGNIFY_PIPELINE,
+    mark_pending,
+    record_completed_run,
+)
+
+log = logging.getLogger("graphmill.ingest")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file: its name as sent and a reader of its bytes."""
+
+    file_name: str | None
+    read: Callable[[], AsyncIterator[bytes]]
+
+
+@dataclass(frozen=True)
+class AddedItem:
+    data_id: uuid.UUID
+    already_present: bool
+
+
+@dataclass(frozen=True)
+class AddResult:
+    run_id: uuid.UUID
+    dataset: DatasetInfo
+    items: list[AddedItem]
+
+
+@dataclass
+class _Prepared:
+    staged: Staged
+    file_name: str
+    kind: FileType
+    label: str | None
+    metadata: dict[str, Any]
+
+
+def parse_labels(raw: str | None, count: int) -> list[str | None]:
+    """Labels paired with files by position: a JSON array of strings, or comma-separated."""
+    if raw is None or raw.strip() == "":
+        return [None] * count
+    text = raw.strip()
+    if text.startswith("["):
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidLabels(f"labels is not valid JSON: {exc.msg}") from exc
+        if not isinstance(values, list) or not all(v is None or isinstance(v, str) for v in values):
+            raise InvalidLabels()
+    else:
+        values = [v.strip() for v in text.split(",")]
+    if len(values) != count:
+        raise InvalidLabels(f"labels has {len(values)} entries for {count} files")
+    return [v or None for v in values]
+
+
+def parse_external_metadata(raw: str | None, count: int) -> list[dict[str, Any]]:
+    """Per-file metadata objects, paired by position; the key node_set is reserved."""
+    if raw is None or raw.strip() == "":
+        return [{} for _ in range(count)]
+    try:
+        values = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidExternalMetadata(f"external_metadata is not valid JSON: {exc.msg}") from exc
+    if isinstance(values, dict) and count == 1:
+        values = [values]
+    if not isinstance(values, list) or not all(v is None or isinstance(v, dict) for v in values):
+        raise InvalidExternalMetadata()
+    if len(values) != count:
+        raise InvalidExternalMetadata(
+            f"external_metadata has {len(values)} entries for {count} files"
+        )
+    if any(v is not None and "node_set" in v for v in values):
+        raise InvalidExternalMetadata("external_metadata may not use the reserved key node_set")
+    return [dict(v or {}) for v in values]
+
+
+def parse_node_set(values: Sequence[str] | None) -> list[str] | None:
+    """cognee maps the default [""] to None and stores values verbatim."""
+    kept = [v for v in (values or []) if v != ""]
+    return kept or None
+
+
+async def _stage(blobs: BlobStore, upload: Upload, max_bytes: int) -> tuple[Staged, FileType, str]:
+    file_name = clean_file_name(upload.file_name)
+    reader = upload.read()
+    head = b""
+    async for chunk in reader:
+        head = chunk
+        if head:
+            break
+    if not head:
+        raise EmptyUpload(f"{file_name!r} is empty")
+    kind = detect(file_name, head)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield head
+        async for chunk in reader:
+            yield chunk
+
+    return await blobs.stage(chunks(), max_bytes), kind, file_name
+
+
+async def add_files(
+    db: Database,
+    blobs: BlobStore,
+    user_id: uuid.UUID,
+    uploads: Sequence[Upload],
+    *,
+    dataset_id: uuid.UUID | None,
+    dataset_name: str | None,
+    node_set: list[str] | None = None,
+    labels: str | None = None,
+    external_metadata: str | None = None,
+    max_bytes: int,
+) -> AddResult:
+    """Store every upload and record it in the dataset; nothing is stored if any is invalid.
+
+    Identical bytes already in the dataset keep their existing item and change nothing.
+    """
+    if dataset_id is None and not dataset_name:
+        raise MissingDataset()
+    if not uploads:
+        raise NoFiles()
+    label_list = parse_labels(labels, len(uploads))
+    metadata_list = parse_external_metadata(external_metadata, len(uploads))
+    if dataset_id is not None:
+        async with db.read() as session:
+            await authorize(session, user_id, dataset_id, "write")
+    else:
+        assert dataset_name is not None
+        check_dataset_name(dataset_name)
+
+    prepared: list[_Prepared] = []
+    try:
+        for upload, label, metadata in zip(uploads, label_list, metadata_list, strict=True):
+            staged, kind, file_name = await _stage(blobs, upload, max_bytes)
+            if node_set:
+                metadata["node_set"] = node_set
+            prepared.append(_Prepared(staged, file_name, kind, label, metadata))
+        return await _record(db, blobs, user_id, prepared, dataset_id, dataset_name, node_set)
+    finally:
+        for item in prepared:
+            item.staged.discard()
+
+
+async def _record(
+    db: Database,
+    blobs: BlobStore,
+    user_id: uuid.UUID,
+    prepared: list[_Prepared],
+    dataset_id: uuid.UUID | None,
+    dataset_name: str | None,
+    node_set: list[str] | None,
+) -> AddResult:
+    hashes = {p.staged.sha256 for p in prepared}
+    committed: list[str] = []
+    try:
+        async with db.key_lock(*(blob_lock_key(h) for h in hashes)):
+            locations: dict[str, str] = {}
+            for item in prepared:
+                if item.staged.sha256 not in locations:
+                    ref = await blobs.commit(item.staged)
+                    committed.append(ref.sha256)
+                    locations[ref.sha256] = ref.location
+            async with db.write() as session:
+                if dataset_id is not None:
+                    dataset = await authorize(session, user_id, dataset_id, "write")
+                else:
+                    assert dataset_name is not None
+                    dataset = await ensure_owned_dataset(session, user_id, dataset_name)
+                items = await _insert_rows(
+                    session, dataset.id, user_id, prepared, locations, node_set
+                )
+                run = await record_completed_run(
+                    session,
+                    dataset.id,
+                    ADD_PIPELINE,
+                    user_id,
+                    completed=[i.data_id for i in items if not i.already_present],
+                    skipped=[i.data_id for i in items if i.already_present],
+                )
+                await mark_pending(session, dataset.id, COGNIFY_PIPELINE)
+                await touch_dataset(session, dataset.id)
+                info = DatasetInfo.of(dataset)
+    except BaseException:
+        # Objects written for rows that never committed: remove those nothing else uses.
+        await collect_garbage(db, blobs, committed)
+        raise
+    log.info(
+        "data added",
+        extra={"action": "add", "dataset_id": str(info.id), "run_id": str(run.id)},
+    )
+    return AddResult(run.id, info, items)
+
+
+async def _insert_rows(
+    session: AsyncSession,
+    dataset_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    prepared: list[_Prepared],
+    locations: dict[str, str],
+    node_set: list[str] | None,
+) -> list[AddedItem]:
+    insert = dialect_insert(session)
+    items: list[AddedItem] = []
+    seen: dict[str, uuid.UUID] = {}
+    for item in prepared:
+        sha = item.staged.sha256
+        if sha in seen:
+            items.append(AddedItem(seen[sha], already_present=True))
+            continue
+        await session.execute(
+            insert(Blob)
+            .values(sha256=sha, size=item.staged.size, location=locations[sha])
+            .on_conflict_do_nothing()
+        )
+        new_id = await session.scalar(
+            insert(Data)
+            .values(
+                id=uuid.uuid4(),
+                dataset_id=dataset_id,
+                owner_id=owner_id,
+                name=item.kind.name,
+                original_name=item.file_name,
+                extension=item.kind.extension,
+                mime_type=item.kind.mime_type,
+                content_hash=sha,
+                size=item.staged.size,
+                label=item.label,
+                external_metadata=item.metadata,
+                node_set=node_set,
+            )
+            .on_conflict_do_nothing(index_elements=["dataset_id", "content_hash"])
+            .returning(Data.id)
+        )
+        if new_id is None:
+            existing = await session.scalar(
+                select(Data.id).where(Data.dataset_id == dataset_id, Data.content_hash == sha)
+            )
+            assert existing is not None
+            seen[sha] = existing
+            items.append(AddedItem(existing, already_present=True))
+        else:
+            seen[sha] = new_id
+            items.append(AddedItem(new_id, already_present=False))
+    return items

@@ -1,0 +1,184 @@
+"""Test services: real PostgreSQL (pgserver), real S3 (moto's server), real HTTP servers.
+
+Every API test runs once per backend pair: SQLite + local folder, PostgreSQL + S3.
+Each test gets a fresh database (PostgreSQL: a copy of a migrated template) and blob prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# moto and boto3 read credentials from the standard variables; these are the test server's.
+for _name, _value in {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}.items():
+    os.environ[_name] = _value
+
+from graphmill.api.app import create_app  # noqa: E402
+from graphmill.config import Settings  # noqa: E402
+from graphmill.db import Database, migrate  # noqa: E402
+from tests.support import Api, free_port, sign_up  # noqa: E402
+
+BACKENDS = ["sqlite-local", "postgresql-s3"]
+TEMPLATE_DB = "graphmill_template"
+
+
+@dataclass
+class PgServer:
+    server: Any
+    uri: str
+
+    def url_for(self, database: str) -> str:
+        base, _, query = self.uri.partition("?")
+        return f"{base.rsplit('/', 1)[0]}/{database}?{query}"
+
+    def create_database(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        self.server.psql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB};")
+        return self.url_for(name)
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """A real PostgreSQL 16 with pgvector, from the pgserver wheel, with a migrated template."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        root = tempfile.mkdtemp(prefix="graphmill-pg-")
+        server = pgserver.get_server(root, cleanup_mode="stop")
+    pg = PgServer(server, server.get_uri())
+    server.psql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB};")
+    server.psql(f"CREATE DATABASE {TEMPLATE_DB};")
+
+    async def prepare() -> None:
+        db = Database(Settings(database_url=pg.url_for(TEMPLATE_DB)).sqlalchemy_url)
+        await migrate(db, Path(root))
+        await db.dispose()
+
+    asyncio.run(prepare())
+    yield pg
+    server.cleanup()
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    bucket: str
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """A real S3-compatible HTTP server (moto's server mode) with one bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="graphmill-test")
+    yield S3Server(endpoint, "graphmill-test")
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def settings_factory(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """Make Settings for this test's backend pair; keyword arguments override."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {"data_dir": tmp_path / "data", "log_level": "WARNING"}
+        if backend == "postgresql-s3":
+            pg: PgServer = request.getfixturevalue("pg")
+            s3: S3Server = request.getfixturevalue("s3")
+            values |= {
+                "database_url": pg.create_database(),
+                "blob_url": f"s3://{s3.bucket}/{uuid.uuid4().hex}",
+                "s3_endpoint_url": s3.endpoint,
+                "s3_path_style": True,
+            }
+        values |= overrides
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory: Any) -> Settings:
+    return settings_factory()
+
+
+class LiveServer:
+    """graphmill served by uvicorn on a real port, in a thread of the test process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("graphmill did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[LiveServer]:
+    with LiveServer(settings) as live:
+        yield live
+
+
+@pytest.fixture
+def alice(server: LiveServer) -> Iterator[Api]:
+    api = sign_up(server.base_url, "alice@example.com")
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def bob(server: LiveServer) -> Iterator[Api]:
+    api = sign_up(server.base_url, "bob@example.com")
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def anon(server: LiveServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, timeout=60) as client:
+        yield client

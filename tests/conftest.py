@@ -50,9 +50,10 @@ class PgServer:
         base, _, query = self.uri.partition("?")
         return f"{base.rsplit('/', 1)[0]}/{database}?{query}"
 
-    def create_database(self) -> str:
+    def create_database(self, template: str = TEMPLATE_DB) -> str:
+        """A fresh database: a copy of the migrated template, or empty with template0."""
         name = f"t_{uuid.uuid4().hex[:12]}"
-        self.server.psql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB};")
+        self.server.psql(f"CREATE DATABASE {name} TEMPLATE {template};")
         return self.url_for(name)
 
 

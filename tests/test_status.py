@@ -1,0 +1,91 @@
+"""GET /api/v1/datasets/status: flat and nested shapes, absent datasets, bad input."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.support import Api, add_files
+
+COMPLETED = "DATASET_PROCESSING_COMPLETED"
+INITIATED = "DATASET_PROCESSING_INITIATED"
+
+
+def _dataset(api: Api, name: str) -> str:
+    r = add_files(api, name, [(f"{name}.txt", name.encode())])
+    assert r.status_code == 200, r.text
+    return str(r.json()["dataset_id"])
+
+
+def test_default_pipeline_is_cognify_and_datasets_without_runs_are_absent(alice: Api) -> None:
+    ds = _dataset(alice, "only_added")
+    r = alice.get("/api/v1/datasets/status", params={"dataset": ds})
+    assert r.status_code == 200
+    assert r.json() == {}
+
+
+def test_one_pipeline_gives_the_flat_shape(alice: Api) -> None:
+    a, b = _dataset(alice, "a"), _dataset(alice, "b")
+    r = alice.get("/api/v1/datasets/status", params={"dataset": [a, b], "pipeline": "add_pipeline"})
+    assert r.json() == {a: COMPLETED, b: COMPLETED}
+
+
+def test_repeating_the_same_pipeline_is_still_flat(alice: Api) -> None:
+    a = _dataset(alice, "a")
+    r = alice.get(
+        "/api/v1/datasets/status",
+        params={"dataset": a, "pipeline": ["add_pipeline", "add_pipeline"]},
+    )
+    assert r.json() == {a: COMPLETED}
+
+
+def test_several_pipelines_give_the_nested_shape_with_every_readable_dataset(
+    alice: Api,
+) -> None:
+    a = _dataset(alice, "a")
+    empty = alice.post("/api/v1/datasets", json={"name": "empty"}).json()["id"]
+    r = alice.get(
+        "/api/v1/datasets/status",
+        params={"dataset": [a, empty], "pipeline": ["add_pipeline", "cognify_pipeline"]},
+    )
+    assert r.json() == {a: {"add_pipeline": COMPLETED}, empty: {}}
+
+
+def test_no_dataset_parameter_means_every_readable_dataset(alice: Api, bob: Api) -> None:
+    a, b = _dataset(alice, "a"), _dataset(alice, "b")
+    _dataset(bob, "a")
+    r = alice.get("/api/v1/datasets/status", params={"pipeline": "add_pipeline"})
+    assert r.json() == {a: COMPLETED, b: COMPLETED}
+
+
+def test_unreadable_and_missing_ids_are_simply_absent(alice: Api, bob: Api) -> None:
+    mine = _dataset(alice, "a")
+    theirs = _dataset(bob, "b")
+    r = alice.get(
+        "/api/v1/datasets/status",
+        params={"dataset": [mine, theirs, str(uuid.uuid4())], "pipeline": "add_pipeline"},
+    )
+    assert r.status_code == 200
+    assert r.json() == {mine: COMPLETED}
+
+
+def test_unknown_pipeline_is_a_400_naming_the_available_ones(alice: Api) -> None:
+    r = alice.get("/api/v1/datasets/status", params={"pipeline": "memify_pipeline"})
+    assert r.status_code == 400
+    assert "add_pipeline" in r.json()["error"]
+    assert "cognify_pipeline" in r.json()["error"]
+
+
+def test_malformed_dataset_id_is_a_400_validation_error(alice: Api) -> None:
+    r = alice.get("/api/v1/datasets/status", params={"dataset": "not-a-uuid"})
+    assert r.status_code == 400
+    assert r.json()["detail"][0]["loc"] == ["query", "dataset", 0]
+    assert "body" in r.json()
+
+
+def test_status_requires_credentials(anon: object) -> None:
+    import httpx
+
+    assert isinstance(anon, httpx.Client)
+    r = anon.get("/api/v1/datasets/status")
+    assert r.status_code == 401
+    assert r.json() == {"detail": "Unauthorized"}

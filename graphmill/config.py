@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -99,6 +99,61 @@ class Settings(BaseSettings):
         validation_alias=_env("CORS_ALLOWED_ORIGINS"),
         description="Comma-separated origins allowed by CORS.",
     )
+    executor: Literal["local", "procrastinate"] = Field(
+        "local",
+        validation_alias=_env("GRAPHMILL_EXECUTOR"),
+        description="Who runs pipelines: this process (local) or `graphmill worker` processes "
+        "through procrastinate (needs PostgreSQL).",
+    )
+    lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("GRAPHMILL_LEASE_SECONDS"),
+        description="A running run's lease; another process recovers the run when it expires.",
+    )
+    heartbeat_seconds: float = Field(
+        15.0,
+        gt=0,
+        validation_alias=_env("GRAPHMILL_HEARTBEAT_SECONDS"),
+        description="How often a process renews the leases of the runs it executes.",
+    )
+    recovery: Literal["requeue", "fail"] = Field(
+        "requeue",
+        validation_alias=_env("GRAPHMILL_RECOVERY"),
+        description="What happens to a run whose lease expired: requeue it (resume) or fail it "
+        "with error class `abandoned`.",
+    )
+    item_concurrency: int = Field(
+        4,
+        gt=0,
+        le=256,
+        validation_alias=_env("GRAPHMILL_ITEM_CONCURRENCY"),
+        description="Data items one process works on at once.",
+    )
+    max_attempts: int = Field(
+        3,
+        gt=0,
+        le=20,
+        validation_alias=_env("GRAPHMILL_MAX_ATTEMPTS"),
+        description="Attempts per item for transient failures (timeouts, connection errors).",
+    )
+    retry_base_seconds: float = Field(
+        1.0,
+        ge=0,
+        validation_alias=_env("GRAPHMILL_RETRY_BASE_SECONDS"),
+        description="First retry delay; doubles per attempt, with jitter, capped at 60 s.",
+    )
+    step_timeout_seconds: float = Field(
+        600.0,
+        gt=0,
+        validation_alias=_env("GRAPHMILL_STEP_TIMEOUT_SECONDS"),
+        description="Longest one step may take for one item before it counts as timed out.",
+    )
+    cognify_steps: str = Field(
+        "graphmill.pipelines.cognify:STEPS",
+        validation_alias=_env("GRAPHMILL_COGNIFY_STEPS"),
+        description="Import path of the cognify pipeline's steps (module:attribute).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=_env("LOG_LEVEL"), description="Log level."
     )
@@ -118,6 +173,14 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith("s3://"):
             raise ValueError("GRAPHMILL_BLOB_URL must look like s3://bucket/prefix")
         return value
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        if self.heartbeat_seconds >= self.lease_seconds:
+            raise ValueError("GRAPHMILL_HEARTBEAT_SECONDS must be shorter than the lease")
+        if self.executor == "procrastinate" and self.database_backend != "postgresql":
+            raise ValueError("GRAPHMILL_EXECUTOR=procrastinate needs GRAPHMILL_DATABASE_URL")
+        return self
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -18,6 +18,7 @@ from graphmill.auth.users import UserInfo, ensure_local_user
 from graphmill.blobs import BlobStore, open_blob_store
 from graphmill.config import Settings
 from graphmill.db import Database, migrate
+from graphmill.pipelines.executors import Runtime
 
 log = logging.getLogger("graphmill")
 
@@ -31,10 +32,15 @@ class Services:
     blobs: BlobStore
     jwt_secret: str
     local_user: UserInfo | None
+    runtime: Runtime
 
     @property
     def backends(self) -> dict[str, str]:
-        return {"database": self.db.backend, "blobs": self.blobs.name}
+        return {
+            "database": self.db.backend,
+            "blobs": self.blobs.name,
+            "executor": self.runtime.mode,
+        }
 
 
 async def open_services(settings: Settings) -> Services:
@@ -47,14 +53,18 @@ async def open_services(settings: Settings) -> Services:
         blobs = open_blob_store(settings)
         await blobs.check()
         local_user = None if settings.require_authentication else await ensure_local_user(db)
+        # Embedded: this process executes runs. Distributed: workers do; we only enqueue.
+        runtime = Runtime(db, blobs, settings, execute=settings.executor == "local")
+        await runtime.start()
     except BaseException:
         await db.dispose()
         raise
-    services = Services(settings, db, blobs, load_jwt_secret(settings), local_user)
+    services = Services(settings, db, blobs, load_jwt_secret(settings), local_user, runtime)
     log.info(
-        "graphmill ready: database=%s blobs=%s auth=%s data_dir=%s",
+        "graphmill ready: database=%s blobs=%s executor=%s auth=%s data_dir=%s",
         db.backend,
         blobs.name,
+        runtime.mode,
         "required" if settings.require_authentication else "optional",
         settings.data_dir,
         extra={"action": "startup", **services.backends},
@@ -64,7 +74,7 @@ async def open_services(settings: Settings) -> Services:
 
 def create_app(settings: Settings) -> FastAPI:
     """The REST API, cognee-compatible under /api/v1."""
-    from graphmill.api import add, auth, datasets, health, permissions, users
+    from graphmill.api import add, auth, cognify, datasets, health, permissions, runs, users
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.services.runtime.stop()
             await app.state.services.db.dispose()
 
     app = FastAPI(title="graphmill", version=__version__, lifespan=lifespan)
@@ -89,6 +100,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth.router, prefix="/api/v1/auth", tags=["auth"])
     app.include_router(users.router, prefix="/api/v1/users", tags=["users"])
     app.include_router(add.router, prefix="/api/v1/add", tags=["add"])
+    app.include_router(cognify.router, prefix="/api/v1/cognify", tags=["cognify"])
     app.include_router(datasets.router, prefix="/api/v1/datasets", tags=["datasets"])
+    app.include_router(runs.router, prefix="/api/v1/runs", tags=["runs"])
     app.include_router(permissions.router, prefix="/api/v1/permissions", tags=["permissions"])
     return app

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from starlette.responses import Response
+from fastapi import APIRouter, Header, Query, Request
+from starlette.responses import Response, StreamingResponse
 
 from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.api.download import blob_response
@@ -16,11 +16,14 @@ from graphmill.api.dto import (
     DatasetDTO,
     DatasetGraphSummaryDTO,
     GraphDTO,
+    RunDTO,
 )
+from graphmill.api.sse import event_stream
 from graphmill.catalog import data as data_service
 from graphmill.catalog import datasets as dataset_service
 from graphmill.errors import InvalidInput
-from graphmill.pipelines import ledger
+from graphmill.pipelines import ledger, service
+from graphmill.pipelines import status as status_view
 
 router = APIRouter()
 
@@ -54,16 +57,39 @@ async def get_status(
     pipeline: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, str | dict[str, str]]:
     """Latest run status per dataset: flat for one pipeline, nested for several."""
-    pipelines = ledger.check_pipelines(pipeline or [ledger.COGNIFY_PIPELINE])
+    pipelines = status_view.check_pipelines(pipeline or [ledger.COGNIFY_PIPELINE])
     if dataset is not None and len(dataset) > services.settings.max_status_datasets:
         raise InvalidInput(
             f"At most {services.settings.max_status_datasets} datasets per status query."
         )
-    statuses = await ledger.dataset_statuses(services.db, user.id, dataset, pipelines)
+    statuses = await status_view.dataset_statuses(services.db, user.id, dataset, pipelines)
     if len(pipelines) == 1:
         name = pipelines[0]
         return {str(d): s[name] for d, s in statuses.items() if name in s}
     return {str(d): s for d, s in statuses.items()}
+
+
+@router.get("/status/progress")
+async def get_progress(
+    services: ServicesDep,
+    user: UserDep,
+    dataset: Annotated[list[uuid.UUID] | None, Query()] = None,
+) -> dict[str, dict[str, Any]]:
+    """cognee 1.6's progress shape, with `progress` filled from the ledger."""
+    found = await service.progress(services.db, user.id, dataset)
+    return {
+        str(dataset_id): {
+            "status": p.status,
+            "progress": {
+                "completed": p.completed,
+                "failed": p.failed,
+                "skipped": p.skipped,
+                "total": p.total,
+                "stage": p.stage,
+            },
+        }
+        for dataset_id, p in found.items()
+    }
 
 
 @router.get("/graph-summary", response_model=list[DatasetGraphSummaryDTO])
@@ -90,9 +116,41 @@ async def delete_dataset(dataset_id: uuid.UUID, services: ServicesDep, user: Use
 
 
 @router.get("/{dataset_id}/data", response_model=list[DataDTO])
-async def list_data(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> list[DataDTO]:
-    items = await data_service.list_data(services.db, user.id, dataset_id)
+async def list_data(
+    dataset_id: uuid.UUID,
+    services: ServicesDep,
+    user: UserDep,
+    status: Annotated[str | None, Query(max_length=32)] = None,
+    pipeline: Annotated[str, Query(max_length=64)] = ledger.COGNIFY_PIPELINE,
+) -> list[DataDTO]:
+    """Items with their state per pipeline; `?status=failed` keeps failed ones."""
+    [pipeline] = status_view.check_pipelines([pipeline])
+    items = await data_service.list_data(services.db, user.id, dataset_id, status, pipeline)
     return [DataDTO.of(i) for i in items]
+
+
+@router.get("/{dataset_id}/runs")
+async def list_runs(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> list[RunDTO]:
+    return [RunDTO.of(r) for r in await service.list_runs(services.db, user.id, dataset_id)]
+
+
+@router.get("/{dataset_id}/events")
+async def stream_events(
+    dataset_id: uuid.UUID,
+    request: Request,
+    services: ServicesDep,
+    user: UserDep,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0)] = None,
+) -> StreamingResponse:
+    """Server-sent events for every run and item state change; resumable."""
+    await dataset_service.get_dataset(services.db, user.id, dataset_id)
+    start = last_event_id if last_event_id is not None else (after or 0)
+    return StreamingResponse(
+        event_stream(request, services.db, dataset_id, start),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.delete("/{dataset_id}/data/{data_id}")

@@ -44,6 +44,14 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+def not_modified(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 If-None-Match: `*`, or any listed tag equal to ours by weak comparison."""
+    if not if_none_match:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
 async def blob_response(request: Request, item: DataInfo, blobs: BlobStore) -> Response:
     """The original bytes of a data item, exactly as uploaded."""
     size = await blobs.size(item.content_hash)
@@ -54,7 +62,7 @@ async def blob_response(request: Request, item: DataInfo, blobs: BlobStore) -> R
         "Accept-Ranges": "bytes",
         "Cache-Control": "private, no-cache",
     }
-    if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+    if not_modified(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if_range = request.headers.get("if-range")
     wanted = (

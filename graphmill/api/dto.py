@@ -12,6 +12,8 @@ from pydantic.alias_generators import to_camel
 from graphmill.auth.users import UserInfo
 from graphmill.catalog.data import DataInfo
 from graphmill.catalog.datasets import DatasetInfo
+from graphmill.pipelines.ledger import RunInfo, counts_of
+from graphmill.pipelines.status import compat_status
 
 
 class OutDTO(BaseModel):
@@ -88,6 +90,16 @@ class DatasetCreationPayload(InDTO):
     name: str = Field(max_length=255)
 
 
+class ItemStateDTO(OutDTO):
+    state: str
+    stage: str | None
+    attempts: int
+    error_class: str | None
+    error_message: str | None
+    run_id: uuid.UUID | None
+    updated_at: datetime
+
+
 class DataDTO(OutDTO):
     id: uuid.UUID
     name: str
@@ -103,6 +115,7 @@ class DataDTO(OutDTO):
     original_name: str
     data_size: int
     content_hash: str
+    pipeline_status: dict[str, ItemStateDTO] = {}
 
     @classmethod
     def of(cls, info: DataInfo) -> DataDTO:
@@ -120,6 +133,18 @@ class DataDTO(OutDTO):
             original_name=info.original_name,
             data_size=info.size,
             content_hash=info.content_hash,
+            pipeline_status={
+                name: ItemStateDTO(
+                    state=st.state,
+                    stage=st.stage,
+                    attempts=st.attempts,
+                    error_class=st.error_class,
+                    error_message=st.error_message,
+                    run_id=st.run_id,
+                    updated_at=st.updated_at,
+                )
+                for name, st in info.pipeline_status.items()
+            },
         )
 
 
@@ -171,3 +196,57 @@ class DatasetGraphSummaryDTO(OutDTO):
     num_nodes: int
     num_edges: int
     computed_at: datetime | None
+
+
+class CognifyPayloadDTO(InDTO):
+    datasets: list[str] | None = Field(None, max_length=1000)
+    dataset_ids: list[uuid.UUID] | None = Field(None, max_length=1000)
+    run_in_background: bool = False
+    graph_model: dict[str, Any] | None = None
+    custom_prompt: str | None = None
+    chunk_size: int | None = Field(None, gt=0)
+    ontology_key: list[str] | None = None
+    chunks_per_batch: int | None = Field(None, gt=0)
+    data_per_batch: int = Field(20, gt=0)
+
+
+class RunDTO(BaseModel):
+    """A pipeline run (graphmill extension, snake_case like PipelineRunInfo)."""
+
+    run_id: uuid.UUID
+    dataset_id: uuid.UUID
+    pipeline_name: str
+    state: str
+    status: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    counts: dict[str, int]
+    tokens: dict[str, int]
+    llm_calls: int
+    error: dict[str, str | None] | None
+    lease: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, run: RunInfo) -> RunDTO:
+        return cls(
+            run_id=run.id,
+            dataset_id=run.dataset_id,
+            pipeline_name=run.pipeline_name,
+            state=run.state,
+            status=compat_status(run.state),
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            updated_at=run.updated_at,
+            counts=counts_of(run),
+            tokens={"in": run.tokens_in, "out": run.tokens_out},
+            llm_calls=run.llm_calls,
+            error={"class": run.error_class, "message": run.error_message}
+            if run.error_class
+            else None,
+            lease={"owner": run.lease_owner, "expires_at": run.lease_expires_at}
+            if run.lease_owner
+            else None,
+        )

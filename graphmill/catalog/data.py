@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,8 +14,8 @@ from sqlalchemy import delete, exists, select
 from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore
 from graphmill.db import Database
-from graphmill.db.models import Blob, Data
-from graphmill.errors import DataNotFound
+from graphmill.db.models import Blob, Data, ItemStatus
+from graphmill.errors import DataNotFound, InvalidInput
 
 log = logging.getLogger("graphmill.catalog")
 
@@ -36,6 +36,7 @@ class DataInfo:
     node_set: list[str] | None
     created_at: datetime
     updated_at: datetime
+    pipeline_status: dict[str, ItemStateInfo] = field(default_factory=dict)
 
     @classmethod
     def of(cls, row: Data, location: str) -> DataInfo:
@@ -57,21 +58,68 @@ class DataInfo:
         )
 
 
+@dataclass(frozen=True)
+class ItemStateInfo:
+    state: str
+    stage: str | None
+    attempts: int
+    error_class: str | None
+    error_message: str | None
+    run_id: uuid.UUID | None
+    updated_at: datetime
+
+
+ITEM_STATES = ("pending", "processing", "completed", "failed", "skipped_duplicate", "cancelled")
+
+
 def blob_lock_key(sha256: str) -> str:
     return f"blob:{sha256}"
 
 
-async def list_data(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) -> list[DataInfo]:
-    """A readable dataset's items, largest first (as cognee sorts them)."""
+async def list_data(
+    db: Database,
+    user_id: uuid.UUID,
+    dataset_id: uuid.UUID,
+    status: str | None = None,
+    pipeline: str = "cognify_pipeline",
+) -> list[DataInfo]:
+    """A readable dataset's items, largest first (as cognee sorts them), with their state in
+    every pipeline; `status` keeps items in that state for `pipeline` (no state = pending)."""
+    if status is not None and status not in ITEM_STATES:
+        raise InvalidInput(f"Unknown status {status!r}; one of: {', '.join(ITEM_STATES)}")
     async with db.read() as session:
         await authorize(session, user_id, dataset_id, "read")
-        rows = await session.execute(
-            select(Data, Blob.location)
-            .join(Blob, Blob.sha256 == Data.content_hash)
+        rows = (
+            await session.execute(
+                select(Data, Blob.location)
+                .join(Blob, Blob.sha256 == Data.content_hash)
+                .where(Data.dataset_id == dataset_id)
+                .order_by(Data.size.desc(), Data.created_at)
+            )
+        ).all()
+        states = await session.scalars(
+            select(ItemStatus)
+            .join(Data, Data.id == ItemStatus.data_id)
             .where(Data.dataset_id == dataset_id)
-            .order_by(Data.size.desc(), Data.created_at)
         )
-        return [DataInfo.of(data, location) for data, location in rows]
+        by_item: dict[uuid.UUID, dict[str, ItemStateInfo]] = {}
+        for st in states:
+            by_item.setdefault(st.data_id, {})[st.pipeline_name] = ItemStateInfo(
+                st.state,
+                st.stage,
+                st.attempts,
+                st.error_class,
+                st.error_message,
+                st.run_id,
+                st.updated_at,
+            )
+    items = []
+    for data, location in rows:
+        info = replace(DataInfo.of(data, location), pipeline_status=by_item.get(data.id, {}))
+        current = info.pipeline_status.get(pipeline)
+        if status is None or (current.state if current else "pending") == status:
+            items.append(info)
+    return items
 
 
 async def get_data(

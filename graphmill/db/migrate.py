@@ -32,6 +32,17 @@ def _upgrade(connection: Any) -> None:
     command.upgrade(alembic_config(connection), "head")
 
 
+async def _apply_procrastinate_schema(conn: Any) -> None:
+    """procrastinate's tables, once: its task queue shares the store of record."""
+    from procrastinate.schema import SchemaManager
+
+    present = await conn.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL"))
+    if present:
+        return
+    raw = await conn.get_raw_connection()
+    await raw.driver_connection.execute(SchemaManager.get_schema())
+
+
 def _migrate_sqlite(sync_url: str, lock_path: Path) -> None:
     with open(lock_path, "w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
@@ -55,6 +66,7 @@ async def migrate(db: Database, lock_dir: Path) -> None:
         try:
             await conn.run_sync(_upgrade)
             await conn.commit()
+            await _apply_procrastinate_schema(conn)
         finally:
             await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_ID})
             await conn.commit()

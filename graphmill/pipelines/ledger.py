@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphmill.auth.permissions import readable_dataset_ids
 from graphmill.db import Database
-from graphmill.db.models import ACTIVE_RUN_STATES, ItemStatus, PipelineRun, utcnow
-from graphmill.errors import UnknownPipeline
+from graphmill.db.models import ACTIVE_RUN_STATES, Data, ItemStatus, PipelineRun, utcnow
+from graphmill.errors import RunNotFound
+from graphmill.pipelines.events import emit
 
 ADD_PIPELINE = "add_pipeline"
 COGNIFY_PIPELINE = "cognify_pipeline"
@@ -35,29 +39,6 @@ class ItemState(StrEnum):
     FAILED = "failed"
     SKIPPED_DUPLICATE = "skipped_duplicate"
     CANCELLED = "cancelled"
-
-
-COMPAT_STATUS = {
-    RunState.QUEUED: "DATASET_PROCESSING_INITIATED",
-    RunState.RUNNING: "DATASET_PROCESSING_STARTED",
-    RunState.COMPLETED: "DATASET_PROCESSING_COMPLETED",
-}
-ERRORED = "DATASET_PROCESSING_ERRORED"
-
-
-def compat_status(state: str) -> str:
-    """cognee's dataset status string for a run state."""
-    return COMPAT_STATUS.get(RunState(state), ERRORED)
-
-
-def check_pipelines(names: Sequence[str]) -> list[str]:
-    """Distinct pipeline names in request order; UnknownPipeline names the available ones."""
-    for name in names:
-        if name not in PIPELINES:
-            raise UnknownPipeline(
-                f"Unknown pipeline {name!r}; available pipelines: {', '.join(PIPELINES)}"
-            )
-    return list(dict.fromkeys(names))
 
 
 async def record_completed_run(
@@ -127,37 +108,603 @@ async def mark_pending(session: AsyncSession, dataset_id: uuid.UUID, pipeline_na
     )
 
 
-async def dataset_statuses(
-    db: Database,
-    user_id: uuid.UUID,
-    dataset_ids: Sequence[uuid.UUID] | None,
-    pipelines: Sequence[str],
-) -> dict[uuid.UUID, dict[str, str]]:
-    """Latest run state per readable dataset and pipeline, in one query.
+@dataclass(frozen=True)
+class RunInfo:
+    id: uuid.UUID
+    dataset_id: uuid.UUID
+    pipeline_name: str
+    state: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+    total: int
+    completed: int
+    failed: int
+    skipped: int
+    tokens_in: int
+    tokens_out: int
+    llm_calls: int
+    error_class: str | None
+    error_message: str | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
 
-    Every readable dataset asked for (or every readable one) is a key, possibly with no
-    pipelines. Unreadable and missing ids are absent. Data rows are never touched.
+    @classmethod
+    def of(cls, r: PipelineRun) -> RunInfo:
+        return cls(
+            r.id,
+            r.dataset_id,
+            r.pipeline_name,
+            r.state,
+            r.created_at,
+            r.started_at,
+            r.finished_at,
+            r.updated_at,
+            r.total,
+            r.completed,
+            r.failed,
+            r.skipped,
+            r.tokens_in,
+            r.tokens_out,
+            r.llm_calls,
+            r.error_class,
+            r.error_message,
+            r.lease_owner,
+            r.lease_expires_at,
+        )
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_RUN_STATES
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """A data item as a pipeline step sees it."""
+
+    data_id: uuid.UUID
+    dataset_id: uuid.UUID
+    content_hash: str
+    name: str
+    extension: str
+    mime_type: str
+    size: int
+
+
+@dataclass
+class Usage:
+    tokens_in: int = 0
+    tokens_out: int = 0
+    llm_calls: int = 0
+
+
+def _active(dataset_id: uuid.UUID, pipeline_name: str) -> Any:
+    return (
+        PipelineRun.dataset_id == dataset_id,
+        PipelineRun.pipeline_name == pipeline_name,
+        PipelineRun.state.in_(ACTIVE_RUN_STATES),
+    )
+
+
+async def request_run(
+    db: Database, dataset_id: uuid.UUID, pipeline_name: str, user_id: uuid.UUID
+) -> tuple[RunInfo, bool]:
+    """The dataset's active run of the pipeline, or a new queued one; (run, created).
+
+    The database allows one queued-or-running run per (dataset, pipeline), so concurrent
+    requests from any number of processes end up sharing one run.
     """
-    readable = readable_dataset_ids(user_id).subquery()
-    columns = [
-        select(PipelineRun.state)
-        .where(PipelineRun.dataset_id == readable.c.dataset_id, PipelineRun.pipeline_name == name)
-        .order_by(PipelineRun.created_at.desc())
-        .limit(1)
-        .scalar_subquery()
-        .label(f"p{i}")
-        for i, name in enumerate(pipelines)
-    ]
-    query = select(readable.c.dataset_id, *columns)
-    if dataset_ids is not None:
-        query = query.where(readable.c.dataset_id.in_(list(dataset_ids)))
+    now = utcnow()
+    for _ in range(5):
+        async with db.write() as session:
+            active = await session.scalar(
+                select(PipelineRun).where(*_active(dataset_id, pipeline_name))
+            )
+            if active is not None:
+                if active.requested_at is None:
+                    # add's "new data waiting" marker becomes a real request.
+                    active.requested_at = now
+                    active.requested_by = user_id
+                    active.updated_at = now
+                return RunInfo.of(active), False
+            run = PipelineRun(
+                dataset_id=dataset_id,
+                pipeline_name=pipeline_name,
+                state=RunState.QUEUED,
+                created_at=now,
+                updated_at=now,
+                requested_at=now,
+                requested_by=user_id,
+            )
+            try:
+                async with session.begin_nested():
+                    session.add(run)
+                    await session.flush()
+            except IntegrityError:
+                continue  # another process queued one first: join it
+            await emit(session, dataset_id, run.id, "run", RunState.QUEUED)
+            return RunInfo.of(run), True
+    raise RuntimeError("could not queue or join a run")  # pragma: no cover
+
+
+async def get_run(db: Database, run_id: uuid.UUID) -> RunInfo | None:
     async with db.read() as session:
-        rows = (await session.execute(query)).all()
+        run = await session.get(PipelineRun, run_id)
+        return RunInfo.of(run) if run is not None else None
+
+
+async def list_runs(db: Database, dataset_id: uuid.UUID, limit: int = 100) -> list[RunInfo]:
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(PipelineRun)
+            .where(PipelineRun.dataset_id == dataset_id)
+            .order_by(PipelineRun.created_at.desc())
+            .limit(limit)
+        )
+        return [RunInfo.of(r) for r in rows]
+
+
+async def claim_run(
+    db: Database, run_id: uuid.UUID, owner: str, lease_seconds: float
+) -> RunInfo | None:
+    """Take a queued, requested run under a lease and enumerate its items; None if taken.
+
+    Items completed for their current content are skipped; every other item is pending.
+    """
+    now = utcnow()
+    async with db.write() as session:
+        run = await session.scalar(
+            update(PipelineRun)
+            .where(
+                PipelineRun.id == run_id,
+                PipelineRun.state == RunState.QUEUED,
+                PipelineRun.requested_at.is_not(None),
+            )
+            .values(
+                state=RunState.RUNNING,
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=lease_seconds),
+                started_at=func.coalesce(PipelineRun.started_at, now),
+                updated_at=now,
+            )
+            .returning(PipelineRun)
+        )
+        if run is None:
+            return None
+        await _enumerate_items(session, run, now)
+        await emit(session, run.dataset_id, run.id, "run", RunState.RUNNING, owner=owner)
+        return RunInfo.of(run)
+
+
+async def _enumerate_items(session: AsyncSession, run: PipelineRun, now: datetime) -> None:
+    rows = (
+        await session.execute(
+            select(Data.id, Data.content_hash, ItemStatus)
+            .outerjoin(
+                ItemStatus,
+                (ItemStatus.data_id == Data.id) & (ItemStatus.pipeline_name == run.pipeline_name),
+            )
+            .where(Data.dataset_id == run.dataset_id)
+        )
+    ).all()
+    completed = skipped = 0
+    for data_id, content_hash, status in rows:
+        if (
+            status is not None
+            and status.state == ItemState.COMPLETED
+            and status.content_hash == content_hash
+        ):
+            if status.run_id == run.id:
+                completed += 1  # done before this run was recovered
+            else:
+                skipped += 1
+            continue
+        if status is None:
+            session.add(
+                ItemStatus(
+                    data_id=data_id,
+                    pipeline_name=run.pipeline_name,
+                    run_id=run.id,
+                    state=ItemState.PENDING,
+                    content_hash=content_hash,
+                    updated_at=now,
+                )
+            )
+        elif status.run_id != run.id or status.state != ItemState.FAILED:
+            # Items that failed in this very run (before it was recovered) stay failed.
+            if status.run_id != run.id:
+                status.attempts = 0
+            status.run_id = run.id
+            status.state = ItemState.PENDING
+            status.content_hash = content_hash
+            status.stage = None
+            status.error_class = status.error_message = None
+            status.updated_at = now
+    failed = sum(
+        1
+        for _, content_hash, status in rows
+        if status is not None and status.run_id == run.id and status.state == ItemState.FAILED
+    )
+    run.total, run.completed, run.skipped, run.failed = len(rows), completed, skipped, failed
+
+
+async def pending_items(db: Database, run_id: uuid.UUID, limit: int) -> list[ItemRef]:
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(Data)
+            .join(ItemStatus, ItemStatus.data_id == Data.id)
+            .where(ItemStatus.run_id == run_id, ItemStatus.state == ItemState.PENDING)
+            .order_by(Data.created_at, Data.id)
+            .limit(limit)
+        )
+        return [
+            ItemRef(r.id, r.dataset_id, r.content_hash, r.name, r.extension, r.mime_type, r.size)
+            for r in rows
+        ]
+
+
+def _item(run: RunInfo, data_id: uuid.UUID) -> Any:
+    return (
+        ItemStatus.data_id == data_id,
+        ItemStatus.pipeline_name == run.pipeline_name,
+        ItemStatus.run_id == run.id,
+    )
+
+
+def _still_running(run: RunInfo, owner: str) -> Any:
+    return exists().where(
+        PipelineRun.id == run.id,
+        PipelineRun.state == RunState.RUNNING,
+        PipelineRun.lease_owner == owner,
+    )
+
+
+async def start_item(db: Database, run: RunInfo, owner: str, data_id: uuid.UUID) -> int | None:
+    """pending -> processing while the run is ours and running; the attempt number or None."""
+    now = utcnow()
+    async with db.write() as session:
+        attempts = await session.scalar(
+            update(ItemStatus)
+            .where(*_item(run, data_id), ItemStatus.state == ItemState.PENDING)
+            .where(_still_running(run, owner))
+            .values(
+                state=ItemState.PROCESSING,
+                attempts=ItemStatus.attempts + 1,
+                started_at=now,
+                updated_at=now,
+            )
+            .returning(ItemStatus.attempts)
+        )
+        if attempts is not None:
+            await emit(session, run.dataset_id, run.id, "item", ItemState.PROCESSING, data_id)
+        return attempts
+
+
+async def set_stage(
+    db: Database, run: RunInfo, data_id: uuid.UUID, stage: str, attempt: int | None = None
+) -> None:
+    values: dict[str, Any] = {"stage": stage, "updated_at": utcnow()}
+    if attempt is not None:
+        values["attempts"] = attempt
+    async with db.write() as session:
+        await session.execute(
+            update(ItemStatus)
+            .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
+            .values(**values)
+        )
+
+
+Writer = Callable[[AsyncSession], Awaitable[None]]
+
+
+async def complete_item(
+    db: Database,
+    run: RunInfo,
+    data_id: uuid.UUID,
+    usage: Usage,
+    writers: Sequence[Writer],
+) -> bool:
+    """processing -> completed, committing the item's outputs in the same transaction.
+
+    False (and nothing written) when the item is no longer this run's to complete.
+    """
+    now = utcnow()
+    async with db.write() as session:
+        done = await session.scalar(
+            update(ItemStatus)
+            .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
+            .values(
+                state=ItemState.COMPLETED,
+                finished_at=now,
+                updated_at=now,
+                tokens_in=usage.tokens_in,
+                tokens_out=usage.tokens_out,
+                llm_calls=usage.llm_calls,
+            )
+            .returning(ItemStatus.data_id)
+        )
+        if done is None:
+            return False
+        for write in writers:
+            await write(session)
+        await _count(session, run.id, usage, completed=1)
+        await emit(session, run.dataset_id, run.id, "item", ItemState.COMPLETED, data_id)
+    return True
+
+
+async def fail_item(
+    db: Database,
+    run: RunInfo,
+    data_id: uuid.UUID,
+    error_class: str,
+    error_message: str,
+    usage: Usage,
+) -> None:
+    now = utcnow()
+    async with db.write() as session:
+        failed = await session.scalar(
+            update(ItemStatus)
+            .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
+            .values(
+                state=ItemState.FAILED,
+                error_class=error_class,
+                error_message=error_message or error_class,
+                finished_at=now,
+                updated_at=now,
+            )
+            .returning(ItemStatus.data_id)
+        )
+        if failed is None:
+            return
+        await _count(session, run.id, usage, failed=1)
+        await emit(
+            session,
+            run.dataset_id,
+            run.id,
+            "item",
+            ItemState.FAILED,
+            data_id,
+            error_class=error_class,
+            error_message=error_message,
+        )
+
+
+async def _count(
+    session: AsyncSession, run_id: uuid.UUID, usage: Usage, completed: int = 0, failed: int = 0
+) -> None:
+    await session.execute(
+        update(PipelineRun)
+        .where(PipelineRun.id == run_id)
+        .values(
+            completed=PipelineRun.completed + completed,
+            failed=PipelineRun.failed + failed,
+            tokens_in=PipelineRun.tokens_in + usage.tokens_in,
+            tokens_out=PipelineRun.tokens_out + usage.tokens_out,
+            llm_calls=PipelineRun.llm_calls + usage.llm_calls,
+            updated_at=utcnow(),
+        )
+    )
+
+
+async def finish_run(db: Database, run: RunInfo, owner: str) -> RunInfo | None:
+    """running -> completed | completed_with_errors | failed, from the item counts."""
+    now = utcnow()
+    async with db.write() as session:
+        row = await session.get(PipelineRun, run.id)
+        if row is None or row.state != RunState.RUNNING or row.lease_owner != owner:
+            return None
+        pending = await session.scalar(
+            select(func.count())
+            .select_from(ItemStatus)
+            .where(
+                ItemStatus.run_id == run.id,
+                ItemStatus.state.in_((ItemState.PENDING, ItemState.PROCESSING)),
+            )
+        )
+        if pending:
+            return None  # work left (lease lost or cancelled mid-way); not finished
+        if row.failed and not row.completed and not row.skipped:
+            state = RunState.FAILED
+            row.error_class = "items_failed"
+            row.error_message = f"all {row.failed} items failed"
+        elif row.failed:
+            state = RunState.COMPLETED_WITH_ERRORS
+            row.error_class = "items_failed"
+            row.error_message = f"{row.failed} of {row.total} items failed"
+        else:
+            state = RunState.COMPLETED
+        row.state = state
+        row.finished_at = row.updated_at = now
+        row.lease_owner = None
+        row.lease_expires_at = None
+        await emit(
+            session,
+            row.dataset_id,
+            row.id,
+            "run",
+            state,
+            counts=counts_of(row),
+        )
+        return RunInfo.of(row)
+
+
+def counts_of(run: PipelineRun | RunInfo) -> dict[str, int]:
     return {
-        row[0]: {
-            name: compat_status(state)
-            for name, state in zip(pipelines, row[1:], strict=True)
-            if state is not None
-        }
-        for row in rows
+        "total": run.total,
+        "completed": run.completed,
+        "failed": run.failed,
+        "skipped": run.skipped,
     }
+
+
+async def renew_leases(
+    db: Database, run_ids: Iterable[uuid.UUID], owner: str, lease_seconds: float
+) -> set[uuid.UUID]:
+    """Extend the leases this owner still holds; the ids whose lease it still holds."""
+    ids = list(run_ids)
+    if not ids:
+        return set()
+    now = utcnow()
+    async with db.write() as session:
+        kept = await session.scalars(
+            update(PipelineRun)
+            .where(
+                PipelineRun.id.in_(ids),
+                PipelineRun.lease_owner == owner,
+                PipelineRun.state == RunState.RUNNING,
+            )
+            .values(lease_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
+            .returning(PipelineRun.id)
+        )
+        return set(kept)
+
+
+async def recover_expired(db: Database, mode: str) -> list[uuid.UUID]:
+    """Recover runs whose lease expired (never one still leased): requeue or fail them.
+
+    Their items in `processing` go back to `pending`. Returns the requeued runs' ids.
+    """
+    now = utcnow()
+    requeued: list[uuid.UUID] = []
+    async with db.write() as session:
+        expired = list(
+            await session.scalars(
+                select(PipelineRun).where(
+                    PipelineRun.state == RunState.RUNNING, PipelineRun.lease_expires_at < now
+                )
+            )
+        )
+        for run in expired:
+            owner = run.lease_owner
+            new_state = RunState.QUEUED if mode == "requeue" else RunState.FAILED
+            changed = await session.scalar(
+                update(PipelineRun)
+                .where(
+                    PipelineRun.id == run.id,
+                    PipelineRun.state == RunState.RUNNING,
+                    PipelineRun.lease_expires_at < now,
+                )
+                .values(
+                    state=new_state,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                    finished_at=None if mode == "requeue" else now,
+                    error_class=None if mode == "requeue" else "abandoned",
+                    error_message=None
+                    if mode == "requeue"
+                    else f"the process executing this run ({owner}) stopped renewing its lease",
+                )
+                .returning(PipelineRun.id)
+            )
+            if changed is None:
+                continue
+            item_state = ItemState.PENDING if mode == "requeue" else ItemState.CANCELLED
+            await session.execute(
+                update(ItemStatus)
+                .where(
+                    ItemStatus.run_id == run.id,
+                    ItemStatus.state.in_((ItemState.PROCESSING, ItemState.PENDING)),
+                )
+                .values(state=item_state, updated_at=now)
+            )
+            await emit(session, run.dataset_id, run.id, "run", new_state, recovered_from=owner)
+            if mode == "requeue":
+                requeued.append(run.id)
+    return requeued
+
+
+async def queued_runs(db: Database, limit: int = 100) -> list[uuid.UUID]:
+    """Requested runs waiting for an executor, oldest first."""
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(PipelineRun.id)
+            .where(PipelineRun.state == RunState.QUEUED, PipelineRun.requested_at.is_not(None))
+            .order_by(PipelineRun.requested_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+
+async def cancel_run(db: Database, run_id: uuid.UUID) -> RunInfo:
+    """queued | running -> cancelled; pending items are cancelled, in-flight ones finish.
+
+    Completed items keep their results. A finished run is returned unchanged.
+    """
+    now = utcnow()
+    async with db.write() as session:
+        run = await session.get(PipelineRun, run_id)
+        if run is None:
+            raise RunNotFound()
+        if run.state not in ACTIVE_RUN_STATES:
+            return RunInfo.of(run)
+        run.state = RunState.CANCELLED
+        run.finished_at = run.updated_at = now
+        run.lease_owner = None
+        run.lease_expires_at = None
+        run.error_class = "cancelled"
+        run.error_message = "the run was cancelled"
+        cancelled = await session.scalars(
+            update(ItemStatus)
+            .where(ItemStatus.run_id == run_id, ItemStatus.state == ItemState.PENDING)
+            .values(state=ItemState.CANCELLED, updated_at=now)
+            .returning(ItemStatus.data_id)
+        )
+        for data_id in list(cancelled):
+            await emit(session, run.dataset_id, run.id, "item", ItemState.CANCELLED, data_id)
+        await emit(session, run.dataset_id, run.id, "run", RunState.CANCELLED)
+        return RunInfo.of(run)
+
+
+async def release_item(db: Database, run: RunInfo, data_id: uuid.UUID) -> None:
+    """An item interrupted mid-way (lease lost, cancelled, shutting down) is not failed."""
+    async with db.write() as session:
+        await session.execute(
+            update(ItemStatus)
+            .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
+            .values(state=ItemState.PENDING, updated_at=utcnow())
+        )
+
+
+async def item_outcomes(db: Database, run_id: uuid.UUID) -> list[tuple[uuid.UUID, str, bool]]:
+    """(data_id, state, done_by_this_run) for every item of the run's dataset."""
+    async with db.read() as session:
+        run = await session.get(PipelineRun, run_id)
+        if run is None:
+            return []
+        rows = await session.execute(
+            select(Data.id, ItemStatus.state, ItemStatus.run_id)
+            .outerjoin(
+                ItemStatus,
+                (ItemStatus.data_id == Data.id) & (ItemStatus.pipeline_name == run.pipeline_name),
+            )
+            .where(Data.dataset_id == run.dataset_id)
+            .order_by(Data.created_at)
+        )
+        return [(d, s or ItemState.PENDING, r == run_id) for d, s, r in rows]
+
+
+async def release_run(db: Database, run_id: uuid.UUID, owner: str) -> None:
+    """Give a run back to the queue at once (graceful shutdown), instead of letting the
+    lease run out: its in-flight items become pending again."""
+    now = utcnow()
+    async with db.write() as session:
+        run = await session.scalar(
+            update(PipelineRun)
+            .where(
+                PipelineRun.id == run_id,
+                PipelineRun.state == RunState.RUNNING,
+                PipelineRun.lease_owner == owner,
+            )
+            .values(state=RunState.QUEUED, lease_owner=None, lease_expires_at=None, updated_at=now)
+            .returning(PipelineRun)
+        )
+        if run is None:
+            return
+        await session.execute(
+            update(ItemStatus)
+            .where(ItemStatus.run_id == run_id, ItemStatus.state == ItemState.PROCESSING)
+            .values(state=ItemState.PENDING, updated_at=now)
+        )
+        await emit(session, run.dataset_id, run.id, "run", RunState.QUEUED, released_by=owner)

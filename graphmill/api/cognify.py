@@ -1,0 +1,75 @@
+"""`POST /api/v1/cognify`: one cognify run per dataset, blocking or in the background."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from graphmill.api.deps import ServicesDep, UserDep
+from graphmill.api.dto import CognifyPayloadDTO, DataIngestionInfo, PipelineRunInfo, RunStatus
+from graphmill.pipelines import service
+from graphmill.pipelines.ledger import RunState
+
+router = APIRouter()
+
+ITEM_STATUS: dict[tuple[str, bool], RunStatus] = {
+    ("completed", True): "PipelineRunCompleted",
+    ("completed", False): "PipelineRunAlreadyCompleted",
+}
+
+
+def _outcome_info(outcome: service.CognifyOutcome) -> PipelineRunInfo:
+    run, dataset = outcome.run, outcome.dataset
+
+    def info(status: RunStatus, **extra: Any) -> PipelineRunInfo:
+        return PipelineRunInfo(
+            status=status,
+            pipeline_run_id=run.id,
+            dataset_id=dataset.id,
+            dataset_name=dataset.name,
+            **extra,
+        )
+
+    if outcome.items is None:
+        return info("PipelineRunStarted", payload=[])
+    ok = run.state == RunState.COMPLETED
+    return info(
+        "PipelineRunCompleted" if ok else "PipelineRunErrored",
+        payload=None
+        if ok
+        else {
+            "state": run.state,
+            "error_class": run.error_class,
+            "error_message": run.error_message,
+            "counts": {
+                "total": run.total,
+                "completed": run.completed,
+                "failed": run.failed,
+                "skipped": run.skipped,
+            },
+        },
+        data_ingestion_info=[
+            DataIngestionInfo(
+                run_info=info(ITEM_STATUS.get((state, by_this_run), "PipelineRunErrored")),
+                data_id=data_id,
+            )
+            for data_id, state, by_this_run in outcome.items
+        ],
+    )
+
+
+@router.post("", response_model=dict[str, PipelineRunInfo])
+async def cognify(
+    payload: CognifyPayloadDTO, services: ServicesDep, user: UserDep
+) -> dict[str, PipelineRunInfo]:
+    """Queue or join the cognify run of each dataset (write permission needed)."""
+    outcomes = await service.cognify(
+        services.db,
+        services.runtime,
+        user.id,
+        payload.dataset_ids,
+        payload.datasets,
+        background=payload.run_in_background,
+    )
+    return {str(o.dataset.id): _outcome_info(o) for o in outcomes}

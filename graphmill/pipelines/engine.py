@@ -1,0 +1,213 @@
+"""Executing one run: items in parallel, steps with timeouts and bounded retries.
+
+The same code runs in the API process (embedded) and in `graphmill worker` processes
+(distributed); only how a run reaches `execute_run` differs (see `executors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import random
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from graphmill.blobs import BlobStore
+from graphmill.config import Settings
+from graphmill.db import Database
+from graphmill.pipelines import ledger
+from graphmill.pipelines.ledger import ItemRef, RunInfo, Usage, Writer
+
+log = logging.getLogger("graphmill.pipelines")
+
+MAX_BACKOFF_SECONDS = 60.0
+
+
+class TransientError(Exception):
+    """A failure worth retrying (a timeout, a dropped connection, a 429 or 5xx answer)."""
+
+
+class StepFailed(Exception):
+    """A step failed for a reason retrying cannot fix; `error_class` names it."""
+
+    def __init__(self, error_class: str, message: str) -> None:
+        self.error_class = error_class
+        super().__init__(message)
+
+
+TRANSIENT = (TransientError, TimeoutError, ConnectionError, httpx.TransportError)
+
+
+@dataclass
+class ItemContext:
+    """What a step sees: the item, the services, and a scratchpad shared along the steps."""
+
+    item: ItemRef
+    run: RunInfo
+    db: Database
+    blobs: BlobStore
+    settings: Settings
+    attempt: int
+    usage: Usage = field(default_factory=Usage)
+    state: dict[str, Any] = field(default_factory=dict)
+    writers: list[Writer] = field(default_factory=list)
+
+    def on_commit(self, writer: Writer) -> None:
+        """Write outputs in the transaction that marks the item completed."""
+        self.writers.append(writer)
+
+    async def read_bytes(self) -> bytes:
+        chunks = [c async for c in self.blobs.read(self.item.content_hash, 0, self.item.size - 1)]
+        return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[ItemContext], Awaitable[None]]
+
+
+def load_steps(path: str) -> Sequence[Step]:
+    """Steps from an import path `module:attribute`."""
+    module_name, _, attribute = path.partition(":")
+    steps = getattr(importlib.import_module(module_name), attribute or "STEPS")
+    if not all(isinstance(s, Step) for s in steps):
+        raise TypeError(f"{path} is not a sequence of graphmill Steps")
+    return list(steps)
+
+
+def error_class_of(exc: BaseException) -> str:
+    explicit = getattr(exc, "error_class", None)
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
+def error_message_of(exc: BaseException) -> str:
+    """Never empty: the message, else the class's docstring, else its name."""
+    text = str(exc).strip()
+    if text:
+        return text[:4000]
+    doc = (type(exc).__doc__ or "").strip().splitlines()
+    return doc[0] if doc else type(exc).__name__
+
+
+def backoff(attempt: int, base: float) -> float:
+    """Exponential backoff with full jitter, capped."""
+    return random.uniform(0, min(MAX_BACKOFF_SECONDS, base * 2 ** (attempt - 1)))
+
+
+class RunExecutor:
+    """Executes runs claimed under this process's lease owner id."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        settings: Settings,
+        pipelines: dict[str, Sequence[Step]],
+        owner: str,
+    ) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.settings = settings
+        self.pipelines = pipelines
+        self.owner = owner
+        self.running: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self.item_slots = asyncio.Semaphore(settings.item_concurrency)
+
+    async def execute_run(self, run_id: uuid.UUID) -> None:
+        """Claim the run if it is free and process its pending items; a no-op otherwise."""
+        run = await ledger.claim_run(self.db, run_id, self.owner, self.settings.lease_seconds)
+        if run is None:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self.running[run.id] = task
+        log.info("run started", extra={"action": "run.start", "run_id": str(run.id)})
+        try:
+            steps = self.pipelines[run.pipeline_name]
+            while items := await ledger.pending_items(self.db, run.id, limit=200):
+                async with asyncio.TaskGroup() as group:
+                    for item in items:
+                        group.create_task(self._process(run, steps, item))
+                current = await ledger.get_run(self.db, run.id)
+                if (
+                    current is None
+                    or current.state != "running"
+                    or current.lease_owner != self.owner
+                ):
+                    break  # cancelled or lease lost: stop taking new items
+            finished = await ledger.finish_run(self.db, run, self.owner)
+            if finished is not None:
+                log.info(
+                    "run finished",
+                    extra={"action": "run.finish", "run_id": str(run.id), "state": finished.state},
+                )
+        finally:
+            self.running.pop(run.id, None)
+
+    async def _process(self, run: RunInfo, steps: Sequence[Step], item: ItemRef) -> None:
+        async with self.item_slots:
+            attempt = await ledger.start_item(self.db, run, self.owner, item.data_id)
+            if attempt is None:
+                return  # cancelled, taken over, or no longer ours
+            try:
+                await self._attempts(run, steps, item, attempt)
+            except asyncio.CancelledError:
+                # Shutting down or lease lost: the item is unfinished, not failed.
+                await asyncio.shield(ledger.release_item(self.db, run, item.data_id))
+                raise
+
+    async def _attempts(
+        self, run: RunInfo, steps: Sequence[Step], item: ItemRef, attempt: int
+    ) -> None:
+        while True:
+            ctx = ItemContext(item, run, self.db, self.blobs, self.settings, attempt)
+            try:
+                for step in steps:
+                    await ledger.set_stage(self.db, run, item.data_id, step.name)
+                    async with asyncio.timeout(self.settings.step_timeout_seconds):
+                        await step.run(ctx)
+            except TRANSIENT as exc:
+                if attempt >= self.settings.max_attempts:
+                    await self._fail(ctx, exc)
+                    return
+                await asyncio.sleep(backoff(attempt, self.settings.retry_base_seconds))
+                attempt += 1
+                await ledger.set_stage(self.db, run, item.data_id, "retrying", attempt)
+                continue
+            except Exception as exc:
+                await self._fail(ctx, exc)
+                return
+            await ledger.complete_item(self.db, run, item.data_id, ctx.usage, ctx.writers)
+            return
+
+    async def _fail(self, ctx: ItemContext, exc: Exception) -> None:
+        error_class, message = error_class_of(exc), error_message_of(exc)
+        log.warning(
+            "item failed: %s: %s",
+            error_class,
+            message,
+            extra={
+                "action": "item.fail",
+                "run_id": str(ctx.run.id),
+                "data_id": str(ctx.item.data_id),
+            },
+        )
+        await ledger.fail_item(self.db, ctx.run, ctx.item.data_id, error_class, message, ctx.usage)
+
+    def cancel_lost(self, kept: set[uuid.UUID]) -> None:
+        """Stop working on runs whose lease this process no longer holds."""
+        for run_id, task in list(self.running.items()):
+            if run_id not in kept:
+                log.warning("lease lost", extra={"action": "run.lease_lost", "run_id": str(run_id)})
+                task.cancel()

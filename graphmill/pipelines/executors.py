@@ -1,0 +1,162 @@
+"""How runs reach an executor: in-process tasks (embedded) or procrastinate jobs (workers).
+
+Every process also runs a janitor: it renews the leases of the runs it executes, recovers
+runs whose lease expired (whoever held them), and dispatches requested runs still queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from graphmill.blobs import BlobStore
+from graphmill.config import Settings
+from graphmill.db import Database
+from graphmill.pipelines import ledger
+from graphmill.pipelines.engine import RunExecutor, Step, load_steps
+
+log = logging.getLogger("graphmill.pipelines")
+
+RUN_TASK = "graphmill.run_pipeline"
+
+
+def new_owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def pipeline_steps(settings: Settings) -> dict[str, Sequence[Step]]:
+    return {ledger.COGNIFY_PIPELINE: load_steps(settings.cognify_steps)}
+
+
+def procrastinate_app(settings: Settings) -> Any:
+    """A procrastinate App on the store of record's PostgreSQL."""
+    import procrastinate
+
+    assert settings.database_url is not None
+    conninfo = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+
+
+class Runtime:
+    """Dispatch and supervision of pipeline runs for one process."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        settings: Settings,
+        *,
+        execute: bool,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.owner = new_owner_id()
+        self.distributed = settings.executor == "procrastinate"
+        self.executor = (
+            RunExecutor(db, blobs, settings, pipeline_steps(settings), self.owner)
+            if execute
+            else None
+        )
+        self.app: Any = procrastinate_app(settings) if self.distributed else None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._janitor: asyncio.Task[None] | None = None
+        self._wakeups: dict[uuid.UUID, asyncio.Event] = {}
+
+    @property
+    def mode(self) -> str:
+        return "procrastinate" if self.distributed else "local"
+
+    async def start(self) -> None:
+        if self.app is not None:
+            await self.app.open_async()
+            self.app.task(name=RUN_TASK, pass_context=False)(self._run_job)
+        self._janitor = asyncio.create_task(self._janitor_loop(), name="graphmill-janitor")
+
+    async def stop(self) -> None:
+        if self._janitor is not None:
+            self._janitor.cancel()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.executor is not None:
+            for run_id in list(self.executor.running):
+                await ledger.release_run(self.db, run_id, self.owner)
+        if self.app is not None:
+            await self.app.close_async()
+
+    async def dispatch(self, run_id: uuid.UUID) -> None:
+        """Hand a queued run to whoever executes runs; safe to call more than once."""
+        if self.app is not None:
+            await self._defer(run_id)
+        elif self.executor is not None and run_id not in self.executor.running:
+            task = asyncio.create_task(self._execute(run_id), name=f"run-{run_id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _defer(self, run_id: uuid.UUID) -> None:
+        from procrastinate.exceptions import AlreadyEnqueued
+
+        with contextlib.suppress(AlreadyEnqueued):
+            await self.app.configure_task(RUN_TASK, queueing_lock=str(run_id)).defer_async(
+                run_id=str(run_id)
+            )
+
+    async def _run_job(self, run_id: str) -> None:
+        await self._execute(uuid.UUID(run_id))
+
+    async def _execute(self, run_id: uuid.UUID) -> None:
+        assert self.executor is not None
+        try:
+            await self.executor.execute_run(run_id)
+        except Exception:
+            log.exception(
+                "run execution crashed", extra={"action": "run.crash", "run_id": str(run_id)}
+            )
+        finally:
+            self.notify(run_id)
+
+    def notify(self, run_id: uuid.UUID) -> None:
+        event = self._wakeups.pop(run_id, None)
+        if event is not None:
+            event.set()
+
+    async def wait_for(self, run_id: uuid.UUID, poll_seconds: float = 0.2) -> ledger.RunInfo:
+        """Block until the run reaches a final state (it may run in any process)."""
+        while True:
+            run = await ledger.get_run(self.db, run_id)
+            assert run is not None
+            if not run.active:
+                return run
+            event = self._wakeups.setdefault(run_id, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), poll_seconds)
+
+    async def _janitor_loop(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("janitor pass failed", extra={"action": "janitor"})
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+
+    async def tick(self) -> None:
+        """One pass: renew our leases, recover expired ones, dispatch queued runs."""
+        if self.executor is not None:
+            kept = await ledger.renew_leases(
+                self.db, self.executor.running, self.owner, self.settings.lease_seconds
+            )
+            self.executor.cancel_lost(kept)
+        for run_id in await ledger.recover_expired(self.db, self.settings.recovery):
+            log.warning("run recovered", extra={"action": "run.recover", "run_id": str(run_id)})
+        if self.executor is not None or self.app is not None:
+            for run_id in await ledger.queued_runs(self.db):
+                await self.dispatch(run_id)

@@ -1,0 +1,153 @@
+"""Pipeline requests on behalf of a user: cognify, runs, cancel, progress."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from graphmill.auth.permissions import authorize, readable_dataset_ids
+from graphmill.catalog.datasets import DatasetInfo, ensure_owned_dataset
+from graphmill.db import Database
+from graphmill.db.models import Dataset, ItemStatus, PipelineRun
+from graphmill.errors import MissingDataset, RunNotFound
+from graphmill.pipelines import ledger
+from graphmill.pipelines.executors import Runtime
+from graphmill.pipelines.ledger import COGNIFY_PIPELINE, RunInfo
+from graphmill.pipelines.status import compat_status
+
+
+@dataclass(frozen=True)
+class CognifyOutcome:
+    dataset: DatasetInfo
+    run: RunInfo
+    # (data_id, item state, done by this run) once the run finished; None in background.
+    items: list[tuple[uuid.UUID, str, bool]] | None
+
+
+async def resolve_datasets(
+    db: Database,
+    user_id: uuid.UUID,
+    dataset_ids: Sequence[uuid.UUID] | None,
+    names: Sequence[str] | None,
+    permission: str,
+) -> list[DatasetInfo]:
+    """Datasets by id (checked) or by owned name (created when missing, as cognee does)."""
+    if not dataset_ids and not names:
+        raise MissingDataset("No datasets or dataset_ids provided")
+    async with db.write() as session:
+        if dataset_ids:
+            found = [
+                await authorize(session, user_id, d, permission) for d in dict.fromkeys(dataset_ids)
+            ]
+        else:
+            assert names is not None
+            found = [await ensure_owned_dataset(session, user_id, n) for n in dict.fromkeys(names)]
+        return [DatasetInfo.of(d) for d in found]
+
+
+async def cognify(
+    db: Database,
+    runtime: Runtime,
+    user_id: uuid.UUID,
+    dataset_ids: Sequence[uuid.UUID] | None,
+    names: Sequence[str] | None,
+    *,
+    background: bool,
+) -> list[CognifyOutcome]:
+    """Queue (or join) one cognify run per dataset; wait for them unless in background."""
+    datasets = await resolve_datasets(db, user_id, dataset_ids, names, "write")
+    queued: list[tuple[DatasetInfo, RunInfo]] = []
+    for dataset in datasets:
+        run, _ = await ledger.request_run(db, dataset.id, COGNIFY_PIPELINE, user_id)
+        await runtime.dispatch(run.id)
+        queued.append((dataset, run))
+    if background:
+        return [CognifyOutcome(d, r, None) for d, r in queued]
+    outcomes = []
+    for dataset, run in queued:
+        finished = await runtime.wait_for(run.id)
+        outcomes.append(
+            CognifyOutcome(dataset, finished, await ledger.item_outcomes(db, finished.id))
+        )
+    return outcomes
+
+
+async def get_run(db: Database, user_id: uuid.UUID, run_id: uuid.UUID) -> RunInfo:
+    """A run of a dataset the user can read; RunNotFound otherwise (existence never leaks)."""
+    run = await ledger.get_run(db, run_id)
+    if run is None:
+        raise RunNotFound()
+    async with db.read() as session:
+        held = await session.scalar(
+            select(func.count())
+            .select_from(Dataset)
+            .where(Dataset.id == run.dataset_id)
+            .where(Dataset.id.in_(readable_dataset_ids(user_id)))
+        )
+    if not held:
+        raise RunNotFound()
+    return run
+
+
+async def cancel(db: Database, user_id: uuid.UUID, run_id: uuid.UUID) -> RunInfo:
+    """Cancel a run; needs write permission on its dataset."""
+    run = await get_run(db, user_id, run_id)
+    async with db.read() as session:
+        await authorize(session, user_id, run.dataset_id, "write")
+    return await ledger.cancel_run(db, run_id)
+
+
+async def list_runs(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) -> list[RunInfo]:
+    async with db.read() as session:
+        await authorize(session, user_id, dataset_id, "read")
+    return await ledger.list_runs(db, dataset_id)
+
+
+@dataclass(frozen=True)
+class Progress:
+    status: str
+    completed: int
+    failed: int
+    total: int
+    skipped: int
+    stage: str | None
+
+
+async def progress(
+    db: Database, user_id: uuid.UUID, dataset_ids: Sequence[uuid.UUID] | None
+) -> dict[uuid.UUID, Progress]:
+    """The latest cognify run of each readable dataset, with its counts and current stage."""
+    readable = readable_dataset_ids(user_id).subquery()
+    latest = (
+        select(PipelineRun.id)
+        .where(
+            PipelineRun.dataset_id == readable.c.dataset_id,
+            PipelineRun.pipeline_name == COGNIFY_PIPELINE,
+        )
+        .order_by(PipelineRun.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    latest_ids = select(latest).select_from(readable)
+    if dataset_ids is not None:
+        latest_ids = latest_ids.where(readable.c.dataset_id.in_(list(dataset_ids)))
+    query = select(PipelineRun).where(PipelineRun.id.in_(latest_ids))
+    result: dict[uuid.UUID, Progress] = {}
+    async with db.read() as session:
+        runs = list(await session.scalars(query))
+        for run in runs:
+            stage = None
+            if run.state == "running":
+                stage = await session.scalar(
+                    select(ItemStatus.stage)
+                    .where(ItemStatus.run_id == run.id, ItemStatus.state == "processing")
+                    .order_by(ItemStatus.updated_at.desc())
+                    .limit(1)
+                )
+            result[run.dataset_id] = Progress(
+                compat_status(run.state), run.completed, run.failed, run.total, run.skipped, stage
+            )
+    return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -38,6 +39,26 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker(args: argparse.Namespace) -> int:
+    from graphmill.pipelines.executors import work
+    from graphmill.services import close_services, open_services
+
+    settings = _settings(args)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    async def run() -> None:
+        services = await open_services(settings, role="worker")
+        try:
+            await work(services.runtime, args.concurrency)
+        finally:
+            await close_services(services)
+
+    asyncio.run(run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphmill", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
@@ -47,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--data-dir", help="data folder (GRAPHMILL_DATA_DIR; default ./.graphmill)")
     p.set_defaults(func=serve)
+    w = commands.add_parser("worker", help="execute pipeline runs taken from PostgreSQL")
+    w.add_argument("--concurrency", type=int, default=4, help="runs executed at once")
+    w.add_argument("--data-dir", help="data folder (GRAPHMILL_DATA_DIR; default ./.graphmill)")
+    w.set_defaults(func=worker)
     return parser
 
 

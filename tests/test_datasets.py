@@ -115,7 +115,7 @@ def test_root_and_health_report_backends(anon: httpx.Client, backend: str) -> No
     assert body["status"] == "ready"
     assert body["health"] == "healthy"
     database, blobs = backend.split("-")
-    assert body["backends"] == {"database": database, "blobs": blobs}
+    assert body["backends"] == {"database": database, "blobs": blobs, "executor": "local"}
 
 
 def test_unknown_routes_and_methods_answer_json(anon: httpx.Client) -> None:

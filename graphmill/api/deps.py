@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from graphmill.api.app import Services
 from graphmill.auth import tokens
 from graphmill.auth.users import UserInfo, get_user, user_for_api_key
 from graphmill.errors import Unauthorized
+from graphmill.services import Services
 
 
 def get_services(request: Request) -> Services:

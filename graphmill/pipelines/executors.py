@@ -160,3 +160,15 @@ class Runtime:
         if self.executor is not None or self.app is not None:
             for run_id in await ledger.queued_runs(self.db):
                 await self.dispatch(run_id)
+
+
+async def work(runtime: Runtime, concurrency: int) -> None:
+    """Be a `graphmill worker`: take pipeline jobs from procrastinate until stopped."""
+    if runtime.app is None:
+        raise RuntimeError("graphmill worker needs GRAPHMILL_EXECUTOR=procrastinate")
+    await runtime.app.run_worker_async(
+        concurrency=concurrency,
+        name=runtime.owner,
+        delete_jobs="successful",
+        install_signal_handlers=True,
+    )

@@ -658,13 +658,19 @@ async def cancel_run(db: Database, run_id: uuid.UUID) -> RunInfo:
 
 
 async def release_item(db: Database, run: RunInfo, data_id: uuid.UUID) -> None:
-    """An item interrupted mid-way (lease lost, cancelled, shutting down) is not failed."""
+    """An item interrupted mid-way is not failed: it is pending again, or cancelled when
+    its run was; whatever it had computed is dropped (rolled back)."""
     async with db.write() as session:
-        await session.execute(
+        run_state = await session.scalar(select(PipelineRun.state).where(PipelineRun.id == run.id))
+        state = ItemState.CANCELLED if run_state == RunState.CANCELLED else ItemState.PENDING
+        released = await session.scalar(
             update(ItemStatus)
             .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
-            .values(state=ItemState.PENDING, updated_at=utcnow())
+            .values(state=state, updated_at=utcnow())
+            .returning(ItemStatus.data_id)
         )
+        if released is not None and state == ItemState.CANCELLED:
+            await emit(session, run.dataset_id, run.id, "item", state, data_id)
 
 
 async def item_outcomes(db: Database, run_id: uuid.UUID) -> list[tuple[uuid.UUID, str, bool]]:

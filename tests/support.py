@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+_ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -47,3 +54,67 @@ def add_files(
         files=[("data", (name, content, "application/octet-stream")) for name, content in files],
         data={"datasetName": dataset, **form},
     )
+
+
+class ServerProcess:
+    """`graphmill serve` or `graphmill worker` as a real OS process, for crash tests."""
+
+    def __init__(self, env: dict[str, str], command: str = "serve") -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.command = command
+        self.env = {**os.environ, **env, "PYTHONPATH": str(_ROOT)}
+        args = [sys.executable, "-m", "graphmill.cli", command]
+        if command == "serve":
+            args += ["--port", str(self.port)]
+        self.args = args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait: bool = True) -> ServerProcess:
+        self.process = subprocess.Popen(self.args, env=self.env)
+        assert self.process is not None
+        if wait and self.command == "serve":
+            deadline = time.monotonic() + 60
+            while True:
+                assert self.process.poll() is None, "graphmill exited during start-up"
+                assert time.monotonic() < deadline, "graphmill did not become healthy"
+                try:
+                    if httpx.get(f"{self.base_url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.05)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, leases are left behind."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+
+def settings_env(settings: Any) -> dict[str, str]:
+    """Environment variables that reproduce a Settings object in another process."""
+    env: dict[str, str] = {}
+    for name, field in type(settings).model_fields.items():
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        env[field.validation_alias.choices[0]] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )
+    return env

@@ -28,12 +28,13 @@ async def _credentialed_user(request: Request, services: Services) -> UserInfo |
         if user is not None:
             return user
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-    token = credential.strip() if scheme.lower() == "bearer" else None
-    token = token or request.cookies.get(services.settings.auth_cookie_name)
-    if token:
-        user_id = tokens.read_token(token, services.jwt_secret)
-        if user_id is not None:
-            return await get_user(services.db, user_id)
+    bearer = credential.strip() if scheme.lower() == "bearer" else None
+    # Each is tried in turn, as cognee's backends: a stale Bearer does not hide a valid cookie.
+    for token in (bearer, request.cookies.get(services.settings.auth_cookie_name)):
+        user_id = tokens.read_token(token, services.jwt_secret) if token else None
+        user = await get_user(services.db, user_id) if user_id is not None else None
+        if user is not None:
+            return user
     return None
 
 

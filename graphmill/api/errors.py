@@ -35,7 +35,7 @@ WIRE: dict[type[e.GraphmillError], tuple[int, str, str]] = {
     e.InvalidPermission: (400, "named", "PermissionNotFoundError"),
     e.InvalidInput: (400, "router", ""),
     e.InvalidRange: (416, "plain", ""),
-    e.UploadTooLarge: (413, "router", ""),
+    e.UploadTooLarge: (413, "plain", ""),
     e.UnsupportedFileType: (415, "router", ""),
     e.TooManyApiKeys: (400, "nested", ""),
     e.Conflict: (409, "router", ""),
@@ -71,6 +71,8 @@ def error_response(request: Request, exc: e.GraphmillError) -> Response:
     if isinstance(exc, e.Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
     if status >= 500:
+        # The message may name storage internals: it goes to the log, not to the client.
+        body = {"error": (type(exc).__doc__ or "").strip(), "detail": None}
         body["request_id"] = request_id(request)
         log.error(
             "request failed: %s",

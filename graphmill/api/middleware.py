@@ -53,7 +53,7 @@ class UploadLimit:
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             response = JSONResponse(
-                {"error": _message(self.max_bytes), "detail": None},
+                {"detail": _message(self.max_bytes)},
                 status_code=413,
                 headers={"Connection": "close"},
             )

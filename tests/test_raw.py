@@ -1,0 +1,319 @@
+"""GET/HEAD /api/v1/datasets/{id}/data/{data_id}/raw: the original bytes, exactly."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import boto3
+import httpx
+from pypdf import PdfReader, PdfWriter
+
+from graphmill.config import Settings
+from tests.support import Api, add_files
+
+MiB = 1024 * 1024
+
+
+def payload(size: int, seed: int = 0) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def upload(api: Api, files: list[tuple[str, bytes]], dataset: str = "ds_raw") -> list[str]:
+    """Add files to a dataset; return the raw-download URL of each, in upload order."""
+    r = add_files(api, dataset, files)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return [
+        f"/api/v1/datasets/{body['dataset_id']}/data/{entry['data_id']}/raw"
+        for entry in body["data_ingestion_info"]
+    ]
+
+
+def item_of(api: Api, url: str) -> dict[str, Any]:
+    """The data item behind a raw URL, as GET /datasets/{id}/data lists it."""
+    parts = url.split("/")
+    dataset_id, data_id = parts[4], parts[6]
+    items = api.get(f"/api/v1/datasets/{dataset_id}/data").json()
+    [item] = [i for i in items if i["id"] == data_id]
+    return item
+
+
+def one_page_pdf() -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_metadata({"/Title": "graphmill raw test"})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_random_binary_files_round_trip_byte_for_byte(alice: Api) -> None:
+    files = [
+        ("one.bin", payload(1, seed=1)),
+        ("two.bin", payload(2, seed=2)),
+        ("no_extension", payload(3, seed=3)),
+        ("block.dat", payload(4095, seed=4)),
+        ("chunk_exact.bin", payload(MiB, seed=5)),
+        ("chunk_plus_one.bin", payload(MiB + 1, seed=6)),
+        ("large.bin", payload(2 * MiB + 4321, seed=7)),
+    ]
+    urls = upload(alice, files)
+    assert len(urls) == len(files)
+    for (name, content), url in zip(files, urls, strict=True):
+        r = alice.get(url)
+        assert r.status_code == 200, (name, r.text)
+        assert r.content == content, name
+        assert r.headers["content-length"] == str(len(content))
+        assert r.headers["etag"] == f'"{hashlib.sha256(content).hexdigest()}"'
+        item = item_of(alice, url)
+        assert r.headers["content-type"].split(";")[0] == item["mimeType"]
+        assert item["dataSize"] == len(content)
+
+
+def test_binary_files_are_served_as_octet_stream(alice: Api) -> None:
+    [url] = upload(alice, [("noise.bin", payload(5000, seed=8))])
+    r = alice.get(url)
+    assert r.headers["content-type"] == "application/octet-stream"
+
+
+def test_pdf_round_trips_and_is_served_as_pdf(alice: Api) -> None:
+    pdf = one_page_pdf()
+    assert pdf.startswith(b"%PDF-")
+    [url] = upload(alice, [("report.pdf", pdf)])
+    r = alice.get(url)
+    assert r.status_code == 200
+    assert r.content == pdf
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-length"] == str(len(pdf))
+    assert r.headers["content-disposition"] == (
+        "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
+    )
+    assert len(PdfReader(io.BytesIO(r.content)).pages) == 1
+    item = item_of(alice, url)
+    assert (item["name"], item["extension"], item["mimeType"]) == (
+        "report",
+        "pdf",
+        "application/pdf",
+    )
+
+
+def test_headers_describe_the_original_upload(alice: Api) -> None:
+    content = payload(777, seed=9)
+    [url] = upload(alice, [("data.bin", content)])
+    r = alice.get(url)
+    assert r.headers["etag"] == f'"{hashlib.sha256(content).hexdigest()}"'
+    assert r.headers["accept-ranges"] == "bytes"
+    assert r.headers["content-length"] == "777"
+    assert r.headers["content-disposition"] == (
+        "attachment; filename=\"data.bin\"; filename*=UTF-8''data.bin"
+    )
+    assert "content-range" not in r.headers
+
+
+def test_non_ascii_name_is_encoded_per_rfc_6266(alice: Api) -> None:
+    name = "résumé 履歴書.bin"
+    [url] = upload(alice, [(name, payload(64, seed=10))])
+    r = alice.get(url)
+    assert r.status_code == 200
+    disposition = r.headers["content-disposition"]
+    assert disposition.startswith("attachment; ")
+    params = dict(part.strip().split("=", 1) for part in disposition.split(";")[1:] if "=" in part)
+    encoded = params["filename*"]
+    assert encoded.startswith("UTF-8''")
+    assert unquote(encoded.removeprefix("UTF-8''"), encoding="utf-8") == name
+    # The plain fallback is quoted ASCII of the same length, for clients without RFC 5987.
+    fallback = params["filename"]
+    assert fallback.startswith('"') and fallback.endswith('"')
+    assert fallback.strip('"').isascii()
+    assert len(fallback.strip('"')) == len(name)
+    assert fallback.strip('"').endswith(".bin")
+    assert disposition.isascii()
+
+
+def test_head_gives_the_same_headers_and_no_body(alice: Api) -> None:
+    content = payload(3 * 1000, seed=11)
+    [url] = upload(alice, [("head.bin", content)])
+    got = alice.get(url)
+    head = alice.head(url)
+    assert head.status_code == 200
+    assert head.content == b""
+    for header in (
+        "content-type",
+        "content-length",
+        "content-disposition",
+        "etag",
+        "accept-ranges",
+    ):
+        assert head.headers[header] == got.headers[header], header
+    assert head.headers["content-length"] == str(len(content))
+
+
+def test_head_of_a_range_gives_partial_headers(alice: Api) -> None:
+    [url] = upload(alice, [("head_range.bin", payload(1000, seed=12))])
+    r = alice.head(url, headers={"Range": "bytes=10-19"})
+    assert r.status_code == 206
+    assert r.content == b""
+    assert r.headers["content-range"] == "bytes 10-19/1000"
+    assert r.headers["content-length"] == "10"
+
+
+RANGE_SIZE = 2 * MiB + 100
+SINGLE_RANGES = [
+    ("bytes=0-0", 0, 0),
+    ("bytes=10-99", 10, 99),
+    ("bytes=1048570-1048590", 1048570, 1048590),
+    ("bytes=2000000-", 2000000, RANGE_SIZE - 1),
+    ("bytes=-1", RANGE_SIZE - 1, RANGE_SIZE - 1),
+    ("bytes=-1500000", RANGE_SIZE - 1500000, RANGE_SIZE - 1),
+    ("bytes=2097000-99999999", 2097000, RANGE_SIZE - 1),
+    ("bytes=-99999999", 0, RANGE_SIZE - 1),
+    ("bytes=0-", 0, RANGE_SIZE - 1),
+]
+
+
+def test_single_ranges_give_206_with_the_exact_bytes(alice: Api) -> None:
+    content = payload(RANGE_SIZE, seed=13)
+    [url] = upload(alice, [("ranged.bin", content)])
+    etag = f'"{hashlib.sha256(content).hexdigest()}"'
+    for spec, start, end in SINGLE_RANGES:
+        r = alice.get(url, headers={"Range": spec})
+        assert r.status_code == 206, (spec, r.text)
+        assert r.content == content[start : end + 1], spec
+        assert r.headers["content-range"] == f"bytes {start}-{end}/{RANGE_SIZE}", spec
+        assert r.headers["content-length"] == str(end - start + 1), spec
+        assert r.headers["etag"] == etag, spec
+        assert r.headers["content-type"] == "application/octet-stream", spec
+
+
+def test_unsatisfiable_ranges_give_416_with_the_size(alice: Api) -> None:
+    [url] = upload(alice, [("short.bin", payload(1000, seed=14))])
+    for spec in ("bytes=1000-", "bytes=5000-6000", "bytes=-0"):
+        r = alice.get(url, headers={"Range": spec})
+        assert r.status_code == 416, spec
+        assert r.headers["content-range"] == "bytes */1000", spec
+        assert r.headers["content-type"] == "application/json", spec
+        assert isinstance(r.json()["detail"], str), spec
+
+
+def test_multiple_ranges_give_the_whole_file(alice: Api) -> None:
+    content = payload(1000, seed=15)
+    [url] = upload(alice, [("multi.bin", content)])
+    r = alice.get(url, headers={"Range": "bytes=0-9,100-199"})
+    assert r.status_code == 200
+    assert r.content == content
+    assert "content-range" not in r.headers
+    assert r.headers["content-length"] == "1000"
+
+
+def test_if_range_with_the_etag_honours_the_range_and_a_stale_one_does_not(alice: Api) -> None:
+    content = payload(1000, seed=16)
+    [url] = upload(alice, [("ifrange.bin", content)])
+    etag = alice.get(url).headers["etag"]
+    fresh = alice.get(url, headers={"Range": "bytes=0-9", "If-Range": etag})
+    assert fresh.status_code == 206
+    assert fresh.content == content[:10]
+    stale = alice.get(url, headers={"Range": "bytes=0-9", "If-Range": f'"{"0" * 64}"'})
+    assert stale.status_code == 200
+    assert stale.content == content
+
+
+def test_if_none_match_with_the_etag_gives_304(alice: Api) -> None:
+    content = payload(1000, seed=17)
+    [url] = upload(alice, [("cached.bin", content)])
+    etag = alice.get(url).headers["etag"]
+    for header in (etag, f'"{"0" * 64}", {etag}', f"W/{etag}", "*"):
+        r = alice.get(url, headers={"If-None-Match": header})
+        assert r.status_code == 304, header
+        assert r.content == b""
+        assert r.headers["etag"] == etag
+    other = alice.get(url, headers={"If-None-Match": f'"{"0" * 64}"'})
+    assert other.status_code == 200
+    assert other.content == content
+
+
+def test_missing_data_id_in_existing_dataset_is_404(alice: Api) -> None:
+    [url] = upload(alice, [("present.bin", b"\x00present")])
+    dataset_id = url.split("/")[4]
+    r = alice.get(f"/api/v1/datasets/{dataset_id}/data/{uuid.uuid4()}/raw")
+    assert r.status_code == 404
+    assert r.json() == {"detail": "Data not found. [DataNotFoundError]"}
+
+
+def test_data_id_of_another_dataset_is_404(alice: Api) -> None:
+    [here] = upload(alice, [("here.bin", b"\x00here")], dataset="ds_here")
+    [there] = upload(alice, [("there.bin", b"\x00there")], dataset="ds_there")
+    mixed = f"/api/v1/datasets/{here.split('/')[4]}/data/{there.split('/')[6]}/raw"
+    r = alice.get(mixed)
+    assert r.status_code == 404
+    assert r.json() == {"detail": "Data not found. [DataNotFoundError]"}
+
+
+def test_another_users_item_is_404_like_a_missing_dataset(alice: Api, bob: Api) -> None:
+    [url] = upload(alice, [("private.bin", b"\x00secret")])
+    theirs = bob.get(url)
+    nowhere = bob.get(f"/api/v1/datasets/{uuid.uuid4()}/data/{uuid.uuid4()}/raw")
+    assert theirs.status_code == 404
+    assert theirs.json() == nowhere.json()
+    assert b"secret" not in theirs.content
+
+
+def remove_behind_graphmills_back(location: str, settings: Settings) -> None:
+    parsed = urlparse(location)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+        assert path.is_relative_to((settings.data_dir / "blobs").resolve())
+        path.unlink()
+        return
+    assert parsed.scheme == "s3"
+    client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
+    key = parsed.path.lstrip("/")
+    client.head_object(Bucket=parsed.netloc, Key=key)
+    client.delete_object(Bucket=parsed.netloc, Key=key)
+
+
+def test_object_missing_from_the_store_is_500_with_request_id(
+    alice: Api, settings: Settings
+) -> None:
+    [url] = upload(alice, [("vanishing.bin", payload(4000, seed=18))])
+    remove_behind_graphmills_back(item_of(alice, url)["rawDataLocation"], settings)
+    for method in ("GET", "HEAD"):
+        r = alice.request(method, url)
+        assert r.status_code == 500, method
+        assert r.headers["content-type"] == "application/json"
+        assert "Traceback" not in r.text
+        assert "content-disposition" not in r.headers
+        if method == "GET":
+            body = r.json()
+            assert body["request_id"]
+            assert body["request_id"] == r.headers["x-request-id"]
+            assert body["error"] == "The stored object cannot be read."
+            assert body["detail"] is None
+            # Where the bytes live stays private: no file name, folder or bucket.
+            assert "vanishing" not in r.text
+            assert str(settings.data_dir) not in r.text
+            if settings.blob_url is not None:
+                assert urlparse(settings.blob_url).netloc not in r.text
+
+
+def test_download_streams_without_buffering_in_the_client(alice: Api) -> None:
+    content = payload(2 * MiB + 1, seed=19)
+    [url] = upload(alice, [("streamed.bin", content)])
+    received = bytearray()
+    with alice.stream("GET", url) as r:
+        assert r.status_code == 200
+        for chunk in r.iter_raw():
+            received += chunk
+    assert bytes(received) == content
+
+
+def test_requires_authentication(alice: Api, anon: httpx.Client) -> None:
+    [url] = upload(alice, [("auth.bin", b"\x00auth")])
+    r = anon.get(url)
+    assert r.status_code == 401
+    assert r.content != b"\x00auth"

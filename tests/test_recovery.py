@@ -156,24 +156,31 @@ def test_recovery_can_fail_abandoned_runs_instead(shared: Settings) -> None:
 
 def test_restarting_one_of_two_processes_leaves_the_others_run_alone(shared: Settings) -> None:
     env = settings_env(shared)
-    worker, other = ServerProcess(env).start(), ServerProcess(env).start()
+    processes = [ServerProcess(env).start(), ServerProcess(env).start()]
     try:
-        api = sign_up(worker.base_url)
+        api = sign_up(processes[0].base_url)
         ds = add_files(api, "ds", _docs(16, 0.2)).json()["dataset_id"]
         run_id = api.post(
             "/api/v1/cognify", json={"datasetIds": [ds], "runInBackground": True}
         ).json()[ds]["pipeline_run_id"]
         wait_completed_items(api, run_id, 2)
         owner = api.get(f"/api/v1/runs/{run_id}").json()["lease"]["owner"]
-        other.stop()  # restart the process that is not running the pipeline
-        other = ServerProcess(env).start()
+        # Either process may have claimed the run; restart the one that did not.
+        running = next(p for p in processes if f":{p.pid}:" in owner)
+        idle = next(p for p in processes if p is not running)
+        api.base_url = running.base_url  # type: ignore[assignment]
+        idle.stop()
+        processes.remove(idle)
+        processes.append(ServerProcess(env).start())
         wait_status(api, ds, "DATASET_PROCESSING_COMPLETED", 60)
         run = api.get(f"/api/v1/runs/{run_id}").json()
         assert run["counts"]["completed"] == 16
-        assert str(worker.pid) in owner
+        runs = api.get(f"/api/v1/datasets/{ds}/runs").json()
+        cognify_runs = [r for r in runs if r["pipeline_name"] == "cognify_pipeline"]
+        assert [(r["run_id"], r["state"]) for r in cognify_runs] == [(run_id, "completed")]
     finally:
-        worker.stop()
-        other.stop()
+        for process in processes:
+            process.stop()
     assert set(attempts(shared)) == {1}  # nothing was redone
     assert set(chunk_counts(shared).values()) == {1}
 

@@ -13,6 +13,11 @@ from graphmill.db import Database, migrate
 from graphmill.db.models import Base
 
 
+def _ours(name: str | None, type_: str, parent_names: Any) -> bool:
+    """procrastinate's own tables live beside ours and follow its own migrations."""
+    return not (name or "").startswith("procrastinate")
+
+
 def _diff(settings: Settings) -> list[Any]:
     async def run() -> list[Any]:
         db = Database(settings.sqlalchemy_url)
@@ -22,7 +27,9 @@ def _diff(settings: Settings) -> list[Any]:
         async with db.engine.connect() as conn:
 
             def compare(sync_conn: Any) -> list[Any]:
-                context = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+                context = MigrationContext.configure(
+                    sync_conn, opts={"compare_type": True, "include_name": _ours}
+                )
                 return list(compare_metadata(context, Base.metadata))
 
             diff = await conn.run_sync(compare)

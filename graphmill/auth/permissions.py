@@ -16,7 +16,13 @@ from sqlalchemy.sql import Select
 
 from graphmill.db import Database, dialect_insert
 from graphmill.db.models import Acl, Dataset, User
-from graphmill.errors import DatasetNotFound, InvalidPermission, PermissionDenied, UserNotFound
+from graphmill.errors import (
+    DatasetNotFound,
+    InvalidInput,
+    InvalidPermission,
+    PermissionDenied,
+    UserNotFound,
+)
 
 PERMISSIONS = ("read", "write", "delete", "share")
 
@@ -77,10 +83,11 @@ async def set_permission(
     check_permission_name(permission)
     ids = list(dict.fromkeys(dataset_ids))
     async with db.write() as session:
+        datasets = [await authorize(session, caller_id, d, "share") for d in ids]
         if await session.get(User, principal_id) is None:
             raise UserNotFound()
-        for dataset_id in ids:
-            await authorize(session, caller_id, dataset_id, "share")
+        if not granted and any(d.owner_id == principal_id for d in datasets):
+            raise InvalidInput("A dataset's owner always holds every permission on it.")
         if not ids:
             return
         if granted:

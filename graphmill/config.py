@@ -154,6 +154,95 @@ class Settings(BaseSettings):
         validation_alias=_env("GRAPHMILL_COGNIFY_STEPS"),
         description="Import path of the cognify pipeline's steps (module:attribute).",
     )
+    llm_provider: str = Field(
+        "openai",
+        validation_alias=_env("LLM_PROVIDER"),
+        description="LLM provider (cognee's name); any OpenAI-compatible one: openai, custom, "
+        "ollama, openai_compatible.",
+    )
+    llm_model: str | None = Field(
+        None,
+        validation_alias=_env("LLM_MODEL"),
+        description="Chat model for extraction and summaries; unset (with no LLM_API_KEY and no "
+        "LLM_ENDPOINT) = the offline extractor.",
+    )
+    llm_endpoint: str | None = Field(
+        None,
+        validation_alias=_env("LLM_ENDPOINT"),
+        description="Base URL of the OpenAI-compatible API (default https://api.openai.com/v1).",
+    )
+    llm_api_key: str | None = Field(
+        None, validation_alias=_env("LLM_API_KEY"), description="API key of the LLM endpoint."
+    )
+    llm_timeout_seconds: float = Field(
+        120.0,
+        gt=0,
+        validation_alias=_env("LLM_TIMEOUT_SECONDS"),
+        description="Timeout of one LLM call.",
+    )
+    llm_rate_limit_requests: int | None = Field(
+        None,
+        gt=0,
+        validation_alias=_env("LLM_RATE_LIMIT_REQUESTS"),
+        description="Most LLM requests per minute, across the process (unset = no limit).",
+    )
+    llm_rate_limit_tokens: int | None = Field(
+        None,
+        gt=0,
+        validation_alias=_env("LLM_RATE_LIMIT_TOKENS"),
+        description="Most LLM tokens (prompt + completion) per minute (unset = no limit).",
+    )
+    llm_max_concurrency: int = Field(
+        8,
+        gt=0,
+        validation_alias=_env("LLM_MAX_CONCURRENCY"),
+        description="Most LLM calls in flight at once, across the process.",
+    )
+    embedding_provider: str = Field(
+        "local",
+        validation_alias=_env("EMBEDDING_PROVIDER"),
+        description="`local` (all-MiniLM-L6-v2, offline) or an OpenAI-compatible provider "
+        "(openai, custom, ollama, openai_compatible).",
+    )
+    embedding_model: str | None = Field(
+        None,
+        validation_alias=_env("EMBEDDING_MODEL"),
+        description="Embedding model of the endpoint (ignored for `local`).",
+    )
+    embedding_dimensions: int | None = Field(
+        None,
+        gt=0,
+        validation_alias=_env("EMBEDDING_DIMENSIONS"),
+        description="Vector size the endpoint returns (asked for when the model supports it).",
+    )
+    embedding_endpoint: str | None = Field(
+        None,
+        validation_alias=_env("EMBEDDING_ENDPOINT"),
+        description="Base URL of the OpenAI-compatible embeddings API.",
+    )
+    embedding_api_key: str | None = Field(
+        None,
+        validation_alias=_env("EMBEDDING_API_KEY"),
+        description="API key of the embeddings endpoint (falls back to LLM_API_KEY).",
+    )
+    embedding_batch_size: int = Field(
+        32,
+        gt=0,
+        validation_alias=_env("EMBEDDING_BATCH_SIZE"),
+        description="Texts per embedding call.",
+    )
+    chunk_size: int = Field(
+        256,
+        ge=16,
+        validation_alias=_env("CHUNK_SIZE"),
+        description="Most tokens per chunk (the default embedder reads 256).",
+    )
+    chunk_overlap: int = Field(
+        32,
+        ge=0,
+        validation_alias=_env("CHUNK_OVERLAP"),
+        description="Tokens repeated from the end of one chunk at the start of the next.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=_env("LOG_LEVEL"), description="Log level."
     )
@@ -178,6 +267,8 @@ class Settings(BaseSettings):
     def _check_combinations(self) -> Settings:
         if self.heartbeat_seconds >= self.lease_seconds:
             raise ValueError("GRAPHMILL_HEARTBEAT_SECONDS must be shorter than the lease")
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("CHUNK_OVERLAP must be smaller than CHUNK_SIZE")
         if self.executor == "procrastinate" and self.database_backend != "postgresql":
             raise ValueError("GRAPHMILL_EXECUTOR=procrastinate needs GRAPHMILL_DATABASE_URL")
         return self
@@ -196,6 +287,10 @@ class Settings(BaseSettings):
     @property
     def database_backend(self) -> str:
         return "sqlite" if self.sqlalchemy_url.startswith("sqlite") else "postgresql"
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_api_key or self.llm_endpoint or self.llm_model)
 
     @property
     def blob_backend(self) -> str:

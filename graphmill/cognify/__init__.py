@@ -1,0 +1,1 @@
+"""From text to knowledge: chunking, extraction (LLM or offline), embeddings, graph writing."""

@@ -1,0 +1,69 @@
+"""Values passed between the cognify parts: extractions and the embedder/LLM contracts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    type: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Relation:
+    source: str  # an Entity name
+    target: str  # an Entity name
+    name: str  # relation label, e.g. "works_at"
+    description: str = ""
+
+
+@dataclass
+class Extraction:
+    entities: list[Entity] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+
+
+@dataclass
+class LLMUsage:
+    tokens_in: int = 0
+    tokens_out: int = 0
+    calls: int = 0
+
+    def add(self, other: LLMUsage) -> None:
+        self.tokens_in += other.tokens_in
+        self.tokens_out += other.tokens_out
+        self.calls += other.calls
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length float32 vectors."""
+
+    model: str  # recorded per dataset, e.g. "all-MiniLM-L6-v2" or "openai/text-embedding-3-small"
+    dimension: int
+
+    async def embed(self, texts: list[str]) -> npt.NDArray[np.float32]:
+        """One row per text, L2-normalised, shape (len(texts), dimension)."""
+        ...
+
+
+class TokenCounter(Protocol):
+    def count(self, text: str) -> int: ...
+
+
+class ChatModel(Protocol):
+    """An LLM that answers with JSON matching a schema."""
+
+    model: str
+
+    async def complete_json(
+        self, system: str, user: str, schema: dict[str, Any], usage: LLMUsage
+    ) -> dict[str, Any]:
+        """A JSON object valid against `schema`; usage is incremented by the call(s) made."""
+        ...

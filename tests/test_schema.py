@@ -15,7 +15,7 @@ from graphmill.db.models import Base
 
 def _ours(name: str | None, type_: str, parent_names: Any) -> bool:
     """procrastinate's own tables live beside ours and follow its own migrations."""
-    return not (name or "").startswith("procrastinate")
+    return not (name or "").startswith(("procrastinate", "ix_chunk_vectors_hnsw"))
 
 
 def _diff(settings: Settings) -> list[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import weakref
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from pgvector.asyncpg import register_vector
 from sqlalchemy import event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -47,6 +49,15 @@ def _configure_sqlite(engine: AsyncEngine, *, writer: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
 
+def _configure_pgvector(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # The extension is created by a migration; connections opened before it exists
+        # are dropped once migrations have run (Database.reset_pool).
+        with contextlib.suppress(ValueError):
+            dbapi_conn.run_async(register_vector)
+
+
 def dialect_insert(session: AsyncSession) -> Any:
     """`insert` of the session's dialect, for ON CONFLICT clauses."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -72,6 +83,7 @@ class Database:
                 url, pool_size=10, max_overflow=20, pool_pre_ping=True
             )
             self.write_engine = self.engine
+            _configure_pgvector(self.engine)
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -131,6 +143,12 @@ class Database:
             finally:
                 await conn.execute(text("SELECT pg_advisory_unlock_all()"))
                 await conn.commit()
+
+    async def reset_pool(self) -> None:
+        """Close pooled connections, so new ones see types that migrations created."""
+        await self.engine.dispose()
+        if self.write_engine is not self.engine:
+            await self.write_engine.dispose()
 
     async def ping(self) -> None:
         """Raise BackendUnavailable unless the store answers."""

@@ -70,4 +70,5 @@ async def migrate(db: Database, lock_dir: Path) -> None:
         finally:
             await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_ID})
             await conn.commit()
+    await db.reset_pool()
     log.info("migrations applied", extra={"action": "migrate"})

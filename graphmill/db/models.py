@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -14,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -240,6 +243,31 @@ class Event(Base):
     __table_args__ = (Index("ix_events_dataset", "dataset_id", "id"),)
 
 
+class Embedding(TypeDecorator[Any]):
+    """A float32 vector: pgvector's `vector` on PostgreSQL, raw float32 bytes on SQLite."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(VECTOR())
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        array = np.asarray(value, dtype=np.float32)
+        return array if dialect.name == "postgresql" else array.tobytes()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bytes | bytearray | memoryview):
+            return np.frombuffer(bytes(value), dtype=np.float32)
+        return np.asarray(value, dtype=np.float32)
+
+
 class Chunk(Base):
     """A piece of a data item's text, the unit that extraction and embedding work on."""
 
@@ -252,9 +280,155 @@ class Chunk(Base):
     idx: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     token_count: Mapped[int] = mapped_column(Integer)
+    text_hash: Mapped[str | None] = mapped_column(String(64))
+    summary: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("data_id", "idx", name="uq_chunks_data_idx"),
         Index("ix_chunks_dataset", "dataset_id"),
     )
+
+
+class ExtractedText(Base):
+    """A document's text, stored once per content hash and loader version."""
+
+    __tablename__ = "texts"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    loader_version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    loader: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DerivedCache(Base):
+    """Validated results of paid or slow work (LLM extraction, summaries), keyed by the
+    hash of their input, the model and the prompt version: never paid for twice."""
+
+    __tablename__ = "derived_cache"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmbeddingCache(Base):
+    """A text's vector under one model, reused by every dataset."""
+
+    __tablename__ = "embedding_cache"
+
+    text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(255), primary_key=True)
+    embedding: Mapped[Any] = mapped_column(Embedding)
+
+
+class DatasetConfig(Base):
+    """Per-dataset settings: the graph schema and prompt for extraction, and the embedding
+    model and dimension the dataset's vectors were made with."""
+
+    __tablename__ = "dataset_configs"
+
+    dataset_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    graph_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    custom_prompt: Mapped[str | None] = mapped_column(Text)
+    embedding_model: Mapped[str | None] = mapped_column(String(255))
+    embedding_dimension: Mapped[int | None] = mapped_column(Integer)
+
+
+class DocumentSummary(Base):
+    __tablename__ = "document_summaries"
+
+    data_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("data.id", ondelete="CASCADE"), primary_key=True
+    )
+    dataset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Node(Base):
+    """An entity of a dataset's graph: one per (normalised name, type)."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    dataset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(512))
+    name: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    mentions: Mapped[int] = mapped_column(Integer, default=0)
+    embedding: Mapped[Any] = mapped_column(Embedding, nullable=True)
+
+    __table_args__ = (UniqueConstraint("dataset_id", "key", name="uq_nodes_dataset_key"),)
+
+
+class NodeSource(Base):
+    """Provenance: a data item that supports a node, with what it said about it."""
+
+    __tablename__ = "node_sources"
+
+    node_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    data_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("data.id", ondelete="CASCADE"), primary_key=True
+    )
+    mentions: Mapped[int] = mapped_column(Integer, default=1)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_node_sources_data", "data_id"),)
+
+
+class Edge(Base):
+    """A typed relation between two nodes of one dataset."""
+
+    __tablename__ = "edges"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    dataset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    source_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"))
+    target_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"))
+    relation: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    mentions: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "dataset_id", "source_id", "target_id", "relation", name="uq_edges_dataset_triple"
+        ),
+    )
+
+
+class EdgeSource(Base):
+    __tablename__ = "edge_sources"
+
+    edge_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("edges.id", ondelete="CASCADE"), primary_key=True
+    )
+    data_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("data.id", ondelete="CASCADE"), primary_key=True
+    )
+    mentions: Mapped[int] = mapped_column(Integer, default=1)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_edge_sources_data", "data_id"),)
+
+
+class ChunkVector(Base):
+    """A chunk's embedding (the chunk row cascades it away)."""
+
+    __tablename__ = "chunk_vectors"
+
+    chunk_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True
+    )
+    dataset_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(255))
+    dimension: Mapped[int] = mapped_column(Integer)
+    embedding: Mapped[Any] = mapped_column(Embedding)
+
+    __table_args__ = (Index("ix_chunk_vectors_dataset", "dataset_id"),)

@@ -1,0 +1,116 @@
+"""Token-aware chunking that respects paragraph and sentence boundaries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from graphmill.cognify.types import TokenCounter
+
+CHUNKER_VERSION = "1"
+
+_PARAGRAPHS = re.compile(r"\n\s*\n")
+# A sentence ends at . ! ? (and closing quotes/brackets) followed by space and a capital,
+# digit or quote; common abbreviations are not ends.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_ABBREVIATIONS = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|vs|etc|e\.g|i\.e|Inc|Ltd|Co|Corp|No|Fig|U\.S|U\.K)\.$"
+)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    text: str
+    tokens: int
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    pieces: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(paragraph):
+        candidate = paragraph[start : match.start()].rstrip()
+        if _ABBREVIATIONS.search(candidate):
+            continue
+        pieces.append(paragraph[start : match.end()].strip())
+        start = match.end()
+    tail = paragraph[start:].strip()
+    if tail:
+        pieces.append(tail)
+    return [p for p in pieces if p]
+
+
+def _split_long(sentence: str, counter: TokenCounter, size: int) -> list[tuple[str, int]]:
+    """A sentence longer than a chunk, cut between words."""
+    out: list[tuple[str, int]] = []
+    words = sentence.split()
+    current: list[str] = []
+    for word in words:
+        trial = " ".join([*current, word])
+        if current and counter.count(trial) > size:
+            text = " ".join(current)
+            out.append((text, counter.count(text)))
+            current = [word]
+        else:
+            current.append(word)
+    if current:
+        text = " ".join(current)
+        out.append((text, counter.count(text)))
+    return out
+
+
+def chunk_text(text: str, counter: TokenCounter, size: int, overlap: int) -> list[Chunk]:
+    """Pack whole sentences into chunks of at most `size` tokens; a paragraph boundary
+    closes a chunk when the next paragraph would not fit; the last sentences of a chunk,
+    up to `overlap` tokens, open the next one."""
+    units: list[tuple[str, int, bool]] = []  # (sentence, tokens, starts a paragraph)
+    for paragraph in _PARAGRAPHS.split(text):
+        paragraph = " ".join(paragraph.split())
+        if not paragraph:
+            continue
+        first = True
+        for sentence in split_sentences(paragraph):
+            tokens = counter.count(sentence)
+            parts = [(sentence, tokens)] if tokens <= size else _split_long(sentence, counter, size)
+            for part, part_tokens in parts:
+                units.append((part, part_tokens, first))
+                first = False
+
+    chunks: list[Chunk] = []
+    current: list[tuple[str, int]] = []
+    used = 0
+    for index, (sentence, tokens, new_paragraph) in enumerate(units):
+        paragraph_fits = not new_paragraph or used + _paragraph_tokens(units, index) <= size
+        if current and (used + tokens > size or not paragraph_fits):
+            chunks.append(_join(current))
+            current, used = _overlap(current, overlap)
+            if used + tokens > size:
+                current, used = [], 0
+        current.append((sentence, tokens))
+        used += tokens
+    if current:  # it always holds at least the last sentence, which is new
+        chunks.append(_join(current))
+    return chunks
+
+
+def _paragraph_tokens(units: list[tuple[str, int, bool]], start: int) -> int:
+    total = units[start][1]
+    for _sentence, tokens, new_paragraph in units[start + 1 :]:
+        if new_paragraph:
+            break
+        total += tokens
+    return total
+
+
+def _join(parts: list[tuple[str, int]]) -> Chunk:
+    return Chunk(" ".join(p for p, _ in parts), sum(t for _, t in parts))
+
+
+def _overlap(parts: list[tuple[str, int]], overlap: int) -> tuple[list[tuple[str, int]], int]:
+    kept: list[tuple[str, int]] = []
+    used = 0
+    for sentence, tokens in reversed(parts):
+        if used + tokens > overlap:
+            break
+        kept.insert(0, (sentence, tokens))
+        used += tokens
+    return kept, used

@@ -29,7 +29,9 @@ from graphmill.errors import (
     InvalidLabels,
     MissingDataset,
     NoFiles,
+    UnsupportedFileType,
 )
+from graphmill.ingest import loaders
 from graphmill.ingest.filetypes import FileType, clean_file_name, detect
 from graphmill.pipelines.ledger import (
     ADD_PIPELINE,
@@ -128,6 +130,11 @@ async def _stage(blobs: BlobStore, upload: Upload, max_bytes: int) -> tuple[Stag
     if not head:
         raise EmptyUpload(f"{file_name!r} is empty")
     kind = detect(file_name, head)
+    if not loaders.supported(kind.extension, kind.mime_type):
+        raise UnsupportedFileType(
+            f"{file_name!r} is {kind.mime_type} (.{kind.extension}), which no loader reads; "
+            f"supported: {loaders.SUPPORTED_TYPES}."
+        )
 
     async def chunks() -> AsyncIterator[bytes]:
         yield head

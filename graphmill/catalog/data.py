@@ -13,6 +13,7 @@ from sqlalchemy import delete, exists, select
 
 from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore
+from graphmill.cognify import graph as graph_store
 from graphmill.db import Database
 from graphmill.db.models import Blob, Data, ItemStatus
 from graphmill.errors import DataNotFound, InvalidInput
@@ -146,6 +147,8 @@ async def delete_data(
     """Delete one item (needs delete permission); its blob goes when nothing else uses it."""
     async with db.write() as session:
         await authorize(session, user_id, dataset_id, "delete")
+        # Nodes and edges other items support stay, rebuilt; what only this one did goes.
+        await graph_store.remove_item(session, data_id)
         content_hash = await session.scalar(
             delete(Data)
             .where(Data.id == data_id, Data.dataset_id == dataset_id)

@@ -6,6 +6,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +16,7 @@ from graphmill.auth.permissions import authorize, grant_all, readable_dataset_id
 from graphmill.blobs import BlobStore
 from graphmill.catalog.data import collect_garbage
 from graphmill.db import Database
-from graphmill.db.models import Data, Dataset, utcnow
+from graphmill.db.models import Data, Dataset, DatasetConfig, utcnow
 from graphmill.errors import InvalidDatasetName
 
 _BAD_NAME = re.compile(r"[\s.\x00-\x1f\x7f/\\]")
@@ -124,3 +125,42 @@ async def touch_dataset(session: AsyncSession, dataset_id: uuid.UUID) -> None:
     dataset = await session.get(Dataset, dataset_id)
     if dataset is not None:
         dataset.updated_at = utcnow()
+
+
+@dataclass(frozen=True)
+class DatasetConfigInfo:
+    graph_schema: dict[str, Any] | None
+    custom_prompt: str | None
+    embedding_model: str | None
+    embedding_dimension: int | None
+
+
+async def get_config(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) -> DatasetConfigInfo:
+    async with db.read() as session:
+        await authorize(session, user_id, dataset_id, "read")
+        row = await session.get(DatasetConfig, dataset_id)
+    if row is None:
+        return DatasetConfigInfo(None, None, None, None)
+    return DatasetConfigInfo(
+        row.graph_schema, row.custom_prompt, row.embedding_model, row.embedding_dimension
+    )
+
+
+async def set_config(
+    db: Database,
+    user_id: uuid.UUID,
+    dataset_id: uuid.UUID,
+    graph_schema: dict[str, Any] | None,
+    custom_prompt: str | None,
+) -> None:
+    """Change the extraction schema and/or prompt (needs write); None leaves one as is."""
+    async with db.write() as session:
+        await authorize(session, user_id, dataset_id, "write")
+        row = await session.get(DatasetConfig, dataset_id)
+        if row is None:
+            row = DatasetConfig(dataset_id=dataset_id)
+            session.add(row)
+        if graph_schema is not None:
+            row.graph_schema = graph_schema
+        if custom_prompt is not None:
+            row.custom_prompt = custom_prompt

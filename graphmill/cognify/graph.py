@@ -7,8 +7,6 @@ cannot duplicate; removing an item deletes what only it supported and rebuilds t
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +18,7 @@ import numpy.typing as npt
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphmill.cognify.offline import normalize_name
 from graphmill.cognify.types import Entity, Relation
 from graphmill.db import Database, dialect_insert
 from graphmill.db.models import (
@@ -36,14 +35,6 @@ from graphmill.db.models import (
 )
 
 MAX_DESCRIPTION = 2000
-
-
-def normalize_name(name: str) -> str:
-    """Entity names that differ only in case, accents, punctuation or a leading "the"."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode() or name
-    text = re.sub(r"[^\w\s]", " ", text.casefold())
-    text = re.sub(r"^the\s+", "", " ".join(text.split()))
-    return text or name.casefold().strip()
 
 
 def node_key(name: str, type_: str) -> str:

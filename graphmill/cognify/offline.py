@@ -8,387 +8,21 @@ Everything is deterministic: the same text gives the same extraction.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
+from graphmill.cognify import lexicon as lx
+from graphmill.cognify.lexicon import CONCEPT, DATE, LOCATION, ORGANIZATION, PERSON
 from graphmill.cognify.types import Entity, Extraction, Relation
 
-PERSON, ORGANIZATION, LOCATION, DATE, CONCEPT = (
-    "Person",
-    "Organization",
-    "Location",
-    "Date",
-    "Concept",
-)
-MENTIONED_WITH = "mentioned_with"  # two entities of one sentence that no verb phrase links
+MENTIONED_WITH = "mentioned_with"  # the fallback link of an entity no verb phrase reaches
 DESCRIPTION_CHARS = 300
-
-
-def _set(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-def _phrases(text: str) -> frozenset[str]:
-    return frozenset(p.strip() for p in text.split("|") if p.strip())
-
-
-# --- word lists ----------------------------------------------------------------------------
-# Function words, by the part they play in a verb phrase.
-_DETS = _set("""a an the this that these those its his her their our my your some any each every
- all both either neither no another such several many much more most few fewer less least other
- own one two three four five six seven eight nine ten dozens hundreds thousands millions part""")
-_QUANTIFIERS = _set("one some many most all much part each none both several few any half rest")
-_PRONOUNS = _set("he she it they we i you him them us me itself himself herself themselves")
-_PREPS = _set("""of in on at to for with by from into onto about against between among through
- throughout during under over after before since until till across near within without upon
- toward towards via behind beyond alongside amid despite per than around along off aboard inside
- outside beneath beside besides like unlike except as up down out away back""")
-_CONJ = _set("and or but nor")
-_SUBORD = _set("while although though because whereas unless if when whenever once whether")
-_RELATIVE = _set("who whom whose which that where")
-_BE = _set("is are was were be been being am")
-_HAVE = _set("has have had having")
-_DO = _set("do does did")
-_MODALS = _set("will would can could shall should may might must")
-_AUX = _BE | _HAVE | _DO | _MODALS
-_ADVERBS = _set("""not never also later then now still already often always sometimes usually
- soon again once twice together further first ago long just even almost nearly only yet""")
-_NOT_ADVERB_LY = _set("""family italy july only early supply apply reply rely fly ally rally
- assembly monopoly anomaly butterfly lily holy ugly belly jelly""")
-_FUNCTION = _DETS | _PRONOUNS | _PREPS | _CONJ | _SUBORD | _RELATIVE | _AUX | _ADVERBS
-_FUNCTION |= _set("""there here what why how however meanwhile moreover furthermore today
- yesterday tomorrow last next former late then thus hence instead according following despite
- eventually indeed perhaps also so not nor yet please whichever whoever whatever wherever""")
-
-# Verbs: a base form, or "base:past:participle" for irregular ones. Regular forms are derived.
-_VERB_LEXICON = """accept accuse achieve acquire act add admit adopt advise affect agree aim allow
- announce answer appear apply appoint approve argue arrange arrive ask assume attack attempt
- attend attract avoid award ban base battle be:was:been bear:bore:born beat:beat:beaten
- become:became:become begin:began:begun believe belong bid:bid:bid block boost borrow
- break:broke:broken bring:brought:brought build:built:built burn buy:bought:bought call cancel
- capture care carry catch:caught:caught cause celebrate challenge change charge chase choose:chose:
- chosen claim clear close collaborate collapse collect combine come:came:come comment commit
- compare compete complete compose confirm connect consider consist contain continue contribute
- control convert convince cooperate cost:cost:cost cover create criticise criticize cross cut:cut:
- cut deal:dealt:dealt decide declare decline defeat defend deliver demand deny depend describe
- design destroy develop die direct discover discuss dismiss display distribute divide
- do:did:done donate draw:drew:drawn drive:drove:driven drop earn eat:ate:eaten elect emerge
- employ enable encourage end endorse engage enjoy enter escape establish estimate examine expand
- expect experience explain explore export express extend face fail fall:fell:fallen feature
- feel:felt:felt fight:fought:fought file fill finance find:found:found finish fire fix flee:fled:
- fled flow fly:flew:flown focus follow force forget:forgot:forgotten form found fund gain gather
- generate get:got:got give:gave:given go:went:gone govern grant grow:grew:grown guide handle
- happen have:had:had head hear:heard:heard help hire hit:hit:hit hold:held:held host hurt:hurt:
- hurt identify ignore impose improve include increase influence inform inherit injure
- install intend introduce invade invent invest investigate invite involve issue join keep:kept:
- kept kill know:knew:known land launch lead:led:led learn leave:left:left lend:lent:lent let:let:
- let lie:lay:lain like limit link list live locate lose:lost:lost love maintain make:made:made
- manage manufacture mark marry measure meet:met:met merge mention migrate mine miss move name
- need negotiate nominate note notice obtain occupy occur offer open operate oppose order
- organise organize originate overtake:overtook:overtaken own paint participate pass pay:paid:paid
- perform permit persuade pick place plan plant play point possess post predict prefer prepare
- present preserve prevent print produce promise promote propose protect protest prove provide
- publish pull purchase push put:put:put raise reach read:read:read receive recognise recognize
- recommend record recover reduce refer refuse regard reject relate release rely remain remove
- rename replace report represent require rescue research reside resign respond rest restore
- result retain retire return reveal review rise:rose:risen rule run:ran:run sail save say:said:
- said score search see:saw:seen seek:sought:sought seize select sell:sold:sold send:sent:sent
- serve set:set:set settle shape share shift ship shoot:shot:shot show sign sing:sang:sung
- sink:sank:sunk sit:sat:sat sleep:slept:slept slow speak:spoke:spoken spend:spent:spent
- split:split:split sponsor spread:spread:spread stand:stood:stood start stay steal:stole:stolen
- step stop store strike:struck:struck study submit succeed sue suffer suggest supply support
- surround survive suspend take:took:taken talk target teach:taught:taught tell:told:told
- terminate test testify thank think:thought:thought threaten throw:threw:thrown tour trade train
- transfer transform translate travel treat trigger try turn underestimate undergo:underwent:
- undergone understand:understood:understood unite unveil use visit vote wait want warn watch
- wear:wore:worn welcome win:won:won withdraw:withdrew:withdrawn work write:wrote:written"""
-_DOUBLE_FINAL = _set("""admit ban commit control drop occur permit plan prefer refer ship step
- stop submit transfer travel cancel""")
-# Verbs whose trailing date or place belongs to the thing made, bought or won ("X founded Y in
-# 1998": Y was founded in 1998), not to the doer.
-_OBJECT_ATTACH = _set("""found establish create build launch release publish write paint compose
- design develop invent discover introduce complete open sign sell acquire buy form make produce
- win share award receive record""")
-_IN_NAME = frozenset((",", "'s", "’s", "&", "-", "–", "$", "€", "£"))
-_ADJUNCT_PREPS = _set("in on at during since by")
-_CLAUSE_PREPS = _set("after before since by without upon until")
-_RECIPROCAL = _set("marry meet merge collaborate partner divorce cooperate compete")
-_THE = _set("the its this that")
-_SAY = _set("say said says tell told add added argue argued note noted state stated warn warned")
-_NOT_VERB_ED = _set("""hundred bed red need seed speed feed shed indeed naked sacred wicked
- beloved kindred wed bred sled fled shred hatred ragged rugged""")
-_NOT_VERB_ING = _set("""during morning evening thing nothing something anything everything king
- ring spring string ceiling sibling pudding darling viking wedding according including
- regarding concerning notwithstanding""")
-
-_TITLES = _set("""mr mrs ms miss mx dr prof professor sir dame lord lady president vice prime
- minister chancellor senator sen rep representative congressman congresswoman governor gov mayor
- king queen prince princess emperor empress pope cardinal archbishop bishop rabbi imam reverend
- rev general gen colonel col lieutenant lt captain capt sergeant sgt admiral adm commander judge
- justice chief ceo cfo cto coo chairman chairwoman secretary ambassador attorney deputy foreign
- sheikh coach executive director founder""")
-_ROLE_WORDS = _TITLES | _set("""senior former head managing analyst economist officer partner
- spokesman spokeswoman spokesperson leader owner editor manager""")
-_PERSON_NOUNS = _set("""physicist chemist biologist scientist researcher engineer inventor
- mathematician astronomer economist analyst diplomat politician president senator lawyer judge
- writer author novelist poet playwright journalist painter artist sculptor composer musician
- singer actor actress director producer philosopher historian professor student teacher doctor
- physician surgeon explorer activist entrepreneur founder executive banker investor footballer
- player athlete coach emperor king queen leader spokesman spokeswoman minister chairman ceo
- official rapper designer architect programmer astronaut pilot""")
-_ORG_NOUNS = _set("""company firm startup corporation group bank maker manufacturer producer
- retailer carrier airline agency organisation organization university institute charity network
- platform provider developer publisher broadcaster newspaper journal magazine lab laboratory
- conglomerate giant brand chain operator automaker carmaker insurer lender regulator club team
- party union lender insurer""")
-_LOC_NOUNS = _set("""city capital town village country nation state province region island river
- mountain peak lake port district county kingdom republic desert""")
-# Endings of English words that names hardly have: a capitalised sentence opener ending so is a
-# word ("Photosynthesis", "Additive", "Deliberate").
-_WORD_ENDINGS = tuple(
-    _set("""ly ing ed sis tion sion ment ness ity able ible ive ous ful less ical
- ance ence ism ate ize ise est""")
-)
-_DIRECTIONS = _set("""north south east west northern southern eastern western central upper lower
- greater inner outer northeast northwest southeast southwest""")
-_DEMONYM_ENDINGS = ("ese", "ish", "ian", "ean", "ican", "ani", "iot")
-_NOT_NAME_ENDINGS = tuple(
-    _set("""ous ive ion ity ism ics ment ness logy ing ical ial ary ory ware
- tech sis ed""")
-)
-_DEMONYMS = _set("""dutch french greek thai swiss welsh irish czech arab inuit basque maori""")
-
-_MONTHS = _set("""january jan february feb march mar april apr may june jun july jul august aug
- september sep sept october oct november nov december dec""")
-_DAYS = _set("monday tuesday wednesday thursday friday saturday sunday")
-_ORDINALS = _set("""first second third fourth fifth sixth seventh eighth ninth tenth eleventh
- twelfth thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth""")
-_DATE_PREPS = _set("""in since until till by from during of early late mid last next this before
- after between through to around circa c and or""")
-_ERAS = _set("AD BC BCE CE A.D. B.C.")
-_UNITS = _set("""km kg m cm mm g lb lbs mph metres meters miles feet ft tons tonnes people
- employees users visitors times hours minutes seconds units cars jobs percent""")
-
-_CONNECTORS = _set("of de da di del della der den van von du la le les y bin ibn al")
-_ORG_SUFFIX = _set("""inc incorporated corp corporation co company companies ltd limited llc llp
- plc gmbh ag sa nv bv ab spa group holdings university college institute institution academy
- school agency bank fund foundation association society council committee commission federation
- union league club party department ministry bureau office service services administration
- authority board court parliament congress senate assembly army navy police church hospital
- clinic laboratory laboratories labs lab museum library press times post journal news airlines
- airways motors electric electronics technologies systems industries enterprises partners
- capital ventures brothers bros studios records pictures entertainment media networks
- communications telecom pharmaceuticals pharma energy petroleum oil steel automotive aerospace
- software solutions consulting foods brands stores insurance securities investments trust
- exchange reserve nations organization organisation alliance coalition forces corps command
- magazine gazette herald tribune telegraph guardian""")
-_ORG_HEADS = _set("""university institute bank college academy school agency foundation
- association society council committee commission federation ministry department bureau office
- centers center centre museum hospital laboratory""")
-_LOC_SUFFIX = _set("""river sea ocean lake mountains mountain hills hill island islands isles
- peninsula desert valley bay gulf strait straits channel canal coast beach falls canyon forest
- park reef glacier volcano plateau plains basin delta street avenue road boulevard square bridge
- tower memorial monument cathedral palace castle temple mosque abbey airport station stadium
- arena theatre theater house hall heights county province region district territory city town
- village empire kingdom republic emirates""")
-_LOC_HEADS = _set("mount mt lake cape isle gulf bay fort port san santa são sao los las")
-_CONCEPT_SUFFIX = _set("""war prize award medal cup championship olympics games act treaty accord
- agreement protocol declaration constitution doctrine theory principle effect equation syndrome
- disease virus pandemic revolution crisis symphony sonata concerto telescope engine mission
- program programme project operation festival expo fair conference summit index""")
-_CONCEPT_HEADS = _set("treaty battle siege theory declaration war")
-_NON_ENTITY_ACRONYMS = _set("""CEO CFO CTO COO TV DVD CD PC USB GPS FAQ PDF AM PM OK ID PR HR IT
- VP MP MD PhD QA FYI ASAP GET POST PUT PATCH DELETE HEAD OPTIONS INFO DEBUG ENV TODO NB PS KB MB
- GB TB KiB MiB GiB TiB""")
-_CONCEPT_ACRONYMS = _set("""AI DNA RNA HIV AIDS GDP COVID SARS CPU GPU API SQL HTML HTTP HTTPS CSS
- LED LLM ML NLP IOT VR AR SUV EV IPO ESG JSON XML YAML CSV URL URI UUID JWT TLS SSL SSH TCP UDP IP
- DNS CLI SDK ORM WAL RFC ASCII UTF SSE REST RPC OS RAM SSD LAN VPN IDE UI UX JS""")
-
-_GIVEN_NAMES = _set("""james john robert michael william david richard joseph thomas charles
- christopher daniel matthew anthony mark donald steven steve paul andrew joshua kenneth kevin
- brian george timothy ronald edward jason jeffrey jeff ryan jacob gary nicholas eric jonathan
- stephen larry justin scott brandon benjamin samuel gregory alexander frank patrick raymond jack
- dennis jerry tyler aaron jose adam nathan henry douglas zachary peter kyle walter ethan jeremy
- harold keith christian roger noah gerald carl terry sean austin arthur lawrence jesse dylan
- bryan joe jordan billy bruce albert willie gabriel logan alan juan wayne roy ralph randy eugene
- vincent russell elijah louis bobby philip johnny bill tom tim jim mike dave bob ted ben sam tony
- nick alex max leo hugo oscar felix martin neil isaac ludwig wolfgang johann karl friedrich hans
- otto fritz pierre jean jacques francois françois claude michel antoine emmanuel nicolas
- giuseppe giovanni luca marco carlo leonardo galileo dante pablo diego carlos luis miguel javier
- manuel fernando alejandro rafael sergio sergey sergei vladimir dmitri ivan mikhail boris
- nikolai alexei igor yuri ahmed mohammed muhammad ali omar hassan hussein ibrahim yusuf mustafa
- abdul raj rahul amit sanjay vijay arjun ravi anil sunil narendra rajesh satya sundar wei hiroshi
- takeshi kenji akira kwame nelson desmond mary patricia jennifer linda elizabeth barbara susan
- jessica sarah karen nancy lisa betty margaret sandra ashley kimberly emily donna michelle
- dorothy carol amanda melissa deborah stephanie rebecca sharon laura cynthia kathleen amy
- shirley angela helen anna anne ann brenda pamela nicole emma samantha katherine catherine
- christine rachel carolyn janet virginia maria heather diane julie joyce victoria kelly
- christina joan evelyn lauren judith olivia frances martha megan andrea hannah jacqueline
- alice kathryn gloria teresa sara julia marie grace theresa rose diana natalie sophia sofia
- jane florence rosalind simone indira golda benazir malala fatima aisha priya isabella chloe
- mia charlotte amelia ella elena ingrid greta astrid ursula hillary kamala oprah serena
- margaret eleanor lucy sophie claire louise hélène isabelle monique""")
-
-_LOCATIONS = _phrases("""afghanistan|albania|algeria|andorra|angola|argentina|armenia|australia|
- austria|azerbaijan|bahamas|bahrain|bangladesh|barbados|belarus|belgium|belize|benin|bhutan|
- bolivia|bosnia|botswana|brazil|brunei|bulgaria|burkina faso|burundi|cambodia|cameroon|canada|
- chad|chile|china|colombia|congo|costa rica|croatia|cuba|cyprus|czech republic|czechia|denmark|
- djibouti|dominican republic|ecuador|egypt|el salvador|eritrea|estonia|eswatini|ethiopia|fiji|
- finland|france|gabon|gambia|georgia|germany|ghana|greece|guatemala|guinea|guyana|haiti|
- honduras|hungary|iceland|india|indonesia|iran|iraq|ireland|israel|italy|jamaica|japan|jordan|
- kazakhstan|kenya|kosovo|kuwait|kyrgyzstan|laos|latvia|lebanon|lesotho|liberia|libya|
- liechtenstein|lithuania|luxembourg|madagascar|malawi|malaysia|maldives|mali|malta|mauritania|
- mauritius|mexico|moldova|monaco|mongolia|montenegro|morocco|mozambique|myanmar|namibia|nepal|
- netherlands|new zealand|nicaragua|niger|nigeria|north korea|north macedonia|norway|oman|
- pakistan|palestine|panama|papua new guinea|paraguay|peru|philippines|poland|portugal|qatar|
- romania|russia|rwanda|saudi arabia|senegal|serbia|sierra leone|singapore|slovakia|slovenia|
- somalia|south africa|south korea|south sudan|spain|sri lanka|sudan|suriname|sweden|
- switzerland|syria|taiwan|tajikistan|tanzania|thailand|togo|tunisia|turkey|turkmenistan|uganda|
- ukraine|united arab emirates|united kingdom|united states|united states of america|uruguay|
- uzbekistan|vatican|venezuela|vietnam|yemen|zambia|zimbabwe|england|scotland|wales|
- northern ireland|great britain|britain|america|korea|holland|us|usa|u.s.|uk|u.k.|uae|
- africa|asia|europe|north america|south america|latin america|antarctica|oceania|middle east|
- caribbean|scandinavia|balkans|siberia|north africa|west africa|east africa|southeast asia|
- east asia|central asia|south asia|eastern europe|western europe|silicon valley|
- alabama|alaska|arizona|arkansas|california|colorado|connecticut|delaware|florida|hawaii|idaho|
- illinois|indiana|iowa|kansas|kentucky|louisiana|maine|maryland|massachusetts|michigan|
- minnesota|mississippi|missouri|montana|nebraska|nevada|new hampshire|new jersey|new mexico|
- new york|north carolina|north dakota|ohio|oklahoma|oregon|pennsylvania|rhode island|
- south carolina|south dakota|tennessee|texas|utah|vermont|virginia|washington|west virginia|
- wisconsin|wyoming|ontario|quebec|british columbia|alberta|queensland|new south wales|
- tasmania|bavaria|catalonia|tuscany|sicily|siberia|tibet|kashmir|punjab|bengal|
- london|paris|berlin|madrid|rome|vienna|budapest|prague|warsaw|krakow|kraków|amsterdam|
- brussels|lisbon|dublin|edinburgh|glasgow|manchester|liverpool|birmingham|oxford|cambridge|
- munich|hamburg|frankfurt|cologne|zurich|geneva|bern|milan|naples|florence|venice|turin|
- barcelona|seville|valencia|athens|istanbul|ankara|moscow|saint petersburg|st. petersburg|kyiv|
- kiev|minsk|belgrade|bucharest|sofia|oslo|stockholm|copenhagen|helsinki|reykjavik|tallinn|riga|
- vilnius|zagreb|tokyo|osaka|kyoto|beijing|shanghai|hong kong|shenzhen|guangzhou|wuhan|seoul|
- taipei|bangkok|hanoi|ho chi minh city|jakarta|manila|kuala lumpur|delhi|new delhi|mumbai|
- bangalore|bengaluru|chennai|kolkata|hyderabad|karachi|lahore|islamabad|dhaka|kabul|tehran|
- baghdad|riyadh|dubai|abu dhabi|doha|jerusalem|tel aviv|beirut|damascus|cairo|lagos|abuja|
- nairobi|johannesburg|cape town|addis ababa|accra|casablanca|dakar|kinshasa|new york city|
- los angeles|chicago|houston|san francisco|seattle|boston|miami|atlanta|dallas|denver|detroit|
- philadelphia|phoenix|las vegas|san diego|austin|toronto|montreal|vancouver|ottawa|
- mexico city|são paulo|sao paulo|rio de janeiro|buenos aires|lima|bogotá|bogota|santiago|
- caracas|havana|sydney|melbourne|brisbane|perth|auckland|wellington|
- nile|danube|rhine|thames|seine|mississippi|yangtze|ganges|mekong|volga|sahara|gobi|kalahari|
- himalayas|alps|andes|rockies|pyrenees|urals|everest|mediterranean|pacific|atlantic|arctic|
- earth|moon|sun|mercury|venus|mars|jupiter|saturn|uranus|neptune""")
-_ORGANIZATIONS = _phrases("""google|alphabet|apple|microsoft|amazon|meta|facebook|instagram|
- whatsapp|twitter|netflix|spotify|uber|lyft|airbnb|tesla|spacex|openai|anthropic|nvidia|intel|
- amd|ibm|oracle|sap|cisco|adobe|salesforce|samsung|sony|panasonic|toshiba|hitachi|nintendo|
- toyota|honda|nissan|hyundai|kia|bmw|volkswagen|mercedes-benz|daimler|porsche|audi|ford|
- ferrari|fiat|renault|peugeot|volvo|siemens|bosch|basf|bayer|nestlé|nestle|unilever|shell|bp|
- exxonmobil|chevron|aramco|walmart|costco|ikea|zara|nike|adidas|coca-cola|pepsico|mcdonald's|
- starbucks|disney|boeing|airbus|lockheed martin|pfizer|moderna|astrazeneca|novartis|roche|
- merck|gsk|sanofi|jpmorgan|goldman sachs|morgan stanley|citigroup|hsbc|barclays|deutsche bank|
- ubs|visa|mastercard|paypal|alibaba|tencent|baidu|huawei|xiaomi|bytedance|tiktok|nokia|
- ericsson|philips|reuters|bloomberg|bbc|cnn|nasa|esa|cern|nato|unesco|unicef|fbi|cia|nsa|imf|
- opec|interpol|wikipedia|harvard|yale|princeton|stanford|mit|european union|eu|united nations|
- un|world bank|red cross|federal reserve|european commission|supreme court|senate|congress|
- parliament|pentagon|kremlin""")
-
-_LOCATIONS_AND_ORGANIZATIONS = {
-    **dict.fromkeys(_ORGANIZATIONS, ORGANIZATION),
-    **dict.fromkeys(_LOCATIONS, LOCATION),
-}
-_COMMON = _set("""about above across act action activity actually add addition administration
- admit adult affect after again against age agency agent ago agree agreement ahead air all allow
- almost alone along already also although always among amount analysis and animal another answer
- any anyone anything appear apply approach area argue arm around arrive art article artist as ask
- assume at attack attention attorney audience author authority available avoid away baby back
- bad bag ball bank bar base be beat beautiful because become bed before begin behavior behind
- believe benefit best better between beyond big bill billion bit black blood blue board body book
- born both box boy break bring brother budget build building business but buy by call camera
- campaign can cancer candidate capital car card care career carry case catch cause cell center
- central century certain certainly chair challenge chance change character charge check child
- children choice choose church citizen city civil claim class clear clearly close coach cold
- collection college color come commercial common community company compare computer concern
- condition conference congress consider consumer contain continue control cost could country
- couple course court cover create crime cultural culture cup current customer cut dark data
- daughter day dead deal death debate decade decide decision deep defense degree democratic
- describe design despite detail determine develop development die difference different
- difficult dinner direction director discover discuss discussion disease do doctor dog door down
- draw dream drive drop drug during each early east easy eat economic economy edge education
- effect effort eight either election else employee end energy enjoy enough enter entire
- environment environmental especially establish even evening event ever every everybody everyone
- everything evidence exactly example executive exist expect experience expert explain eye face
- fact factor fail fall family far fast father fear federal feel feeling few field fight figure
- fill film final finally financial find fine finger finish fire firm first fish five floor fly
- focus follow food foot for force foreign forget form former forward four free friend from front
- full fund future game garden gas general generation get girl give glass go goal good government
- great green ground group grow growth guess gun guy hair half hand hang happen happy hard have he
- head health hear heart heat heavy help her here herself high him himself his history hit hold
- home hope hospital hot hotel hour house how however huge human hundred husband idea identify if
- image imagine impact important improve in include including increase indeed indicate individual
- industry information inside instead institution interest interesting international interview
- into investment involve issue it item its itself job join just keep key kid kill kind kitchen
- know knowledge land language large last late later laugh law lawyer lay lead leader learn least
- leave left leg legal less let letter level lie life light like likely line list listen little
- live local long look lose loss lot love low machine magazine main maintain major majority make
- man manage management manager many market marriage material matter may maybe me mean measure
- media medical meet meeting member memory mention message method middle might military million
- mind minute miss mission model modern moment money month more morning most mother mouth move
- movement movie much music must my myself name nation national natural nature near nearly
- necessary need network never new news newspaper next nice night no none nor north not note
- nothing notice now number occur of off offer office officer official often oh oil ok old on once
- one only onto open operation opportunity option or order organization other others our out
- outside over own owner page pain painting paper parent part participant particular particularly
- partner party pass past patient pattern pay peace people per perform performance perhaps period
- person personal phone physical pick picture piece place plan plant play player point police
- policy political politics poor popular population position positive possible power practice
- prepare present president pressure pretty prevent price private probably problem process produce
- product production professional professor program project property protect prove provide public
- pull purpose push put quality question quickly quite race radio raise range rate rather reach
- read ready real reality realize really reason receive recent recently recognize record red
- reduce reflect region relate relationship religious remain remember remove report represent
- republican require research resource respond response responsibility rest result return reveal
- rich right rise risk road rock role room rule run safe same save say scene school science
- scientist score sea season seat second section security see seek seem sell send senior sense
- series serious serve service set seven several sex sexual shake share she shoot short shot
- should shoulder show side sign significant similar simple simply since sing single sister sit
- site situation six size skill skin small smile so social society soldier some somebody someone
- something sometimes son song soon sort sound source south southern space speak special specific
- speech spend sport spring staff stage stand standard star start state statement station stay
- step still stock stop store story strategy street strong structure student study stuff style
- subject success successful such suddenly suffer suggest summer support sure surface system table
- take talk task tax teach teacher team technology television tell ten tend term test than thank
- that the their them themselves then theory there these they thing think third this those though
- thought thousand threat three through throughout throw thus time to today together tonight too
- top total tough toward town trade traditional training travel treat treatment tree trial trip
- trouble true truth try turn two type under understand unit until up upon us use usually value
- various very victim view violence visit voice vote wait walk wall want war watch water way we
- weapon wear week weight well west western what whatever when where whether which while white who
- whole whom whose why wide wife will win wind window wish with within without woman wonder word
- work worker world worry would write writer wrong yard yeah year yes yet you young your yourself
- researchers scientists officials analysts experts investors shares sales prices profits
- coffee tea rain snow weather climate storm flood heavy light bright dark ancient modern early
- late northern eastern western local global annual daily weekly several most many much few
- last next first second third new old recent former current major minor key main top chief
- critics residents voters fans users customers farmers workers teachers doctors patients
- engineers astronomers geographers historians economists lawmakers regulators protesters
- despite following according using born based located founded revenue profit income earnings
- whichever whoever whatever wherever however otherwise hello world import export range vector
- internal external lifetime arguments argument texts text verify comma file files folder path
- value values default variable meaning field fields request response server client user users
- key keys token tokens item items list lists map string number count size limit limits mode
- option options setting settings feature features support code function class method object
- type types format output input log logs message messages query queries page pages view views
- link links image images node nodes edge edges graph graphs step steps task tasks job jobs run
- runs test tests check checks update updates delete create read write open close start stop
- note notes tip tips caution important see also more less after before
- headquarters website products services total note summary introduction conclusion overview
- background abstract methods discussion references table figure chapter section example warning
- error status version date location address email phone description""")
-
-_STARTERS = frozenset(w.capitalize() for w in _FUNCTION) | {"I"}
-_NEVER_SPLIT = _set("""mr mrs ms dr prof sen rep gov gen col lt sgt capt cmdr adm rev hon pres
- e.g i.e cf vs viz messrs mme mlle""")
-_ABBREVIATIONS = _set("""inc ltd co corp bros llc jr sr st mt ft etc al approx dept est fig no
- nos vol pp ed eds jan feb mar apr jun jul aug sep sept oct nov dec ave blvd rd ca""")
+MAX_SENTENCE = 1000  # characters; longer runs without a sentence end are cut
+MAX_NAME_TOKENS = 12
 
 
 @dataclass(frozen=True)
@@ -406,11 +40,11 @@ def _verb_tables() -> _Verbs:
     participles: set[str] = set()
     base_forms: set[str] = set()
     done_forms: set[str] = set()
-    for entry in _VERB_LEXICON.split():
+    for entry in lx.VERB_LEXICON.split():
         base, *irregular = entry.split(":")
         if irregular:
             past, participle = irregular
-        elif base in _DOUBLE_FINAL:
+        elif base in lx.DOUBLE_FINAL:
             past = participle = base + base[-1] + "ed"
         elif base.endswith("e"):
             past = participle = base + "d"
@@ -428,7 +62,7 @@ def _verb_tables() -> _Verbs:
             ing = base[:-2] + "ying"
         elif base.endswith("e") and not base.endswith("ee") and base != "be":
             ing = base[:-1] + "ing"
-        elif base in _DOUBLE_FINAL:
+        elif base in lx.DOUBLE_FINAL:
             ing = base + base[-1] + "ing"
         else:
             ing = base + "ing"
@@ -441,9 +75,9 @@ def _verb_tables() -> _Verbs:
     return _Verbs(
         past_of,
         base_of,
-        frozenset(base_forms - _AUX),
-        frozenset(done_forms - _AUX),
-        frozenset(participles - _AUX),
+        frozenset(base_forms - lx.AUX),
+        frozenset(done_forms - lx.AUX),
+        frozenset(participles - lx.AUX),
     )
 
 
@@ -453,7 +87,11 @@ _PAST_OF = _VERBS.past_of
 
 # --- sentences and tokens ------------------------------------------------------------------
 
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*•#>]|\d+[.)])\s)")
+# sentence ends, blank lines, list items, table cells and "Key: value" lines
+_BOUNDARY = re.compile(
+    r"[.!?…]+[\"'”’)\]]*\s+|\n[ \t]*\n\s*|\n(?=[ \t]*(?:[-*•#>]|\d+[.)])\s)|\s*\|\s*"
+    r"|\n(?=[ \t]*[A-Z][\w -]{0,30}:\s)"
+)
 _TOKEN = re.compile(
     r"(?:[A-Za-z]\.){2,}"  # U.S., e.g., D.C.
     r"|(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|Mt|Ft|Gen|Col|Lt|Sgt|Capt|Rev|Hon|Gov|Sen|Rep|Inc|Ltd|Co"
@@ -464,8 +102,7 @@ _TOKEN = re.compile(
     r"|[^\W\d_]\w*(?:['’](?!s(?!\w))[^\W\d_]\w*)*(?:\+\+?(?![\w+]))?"
     r"|\S"
 )
-_LOWER_WORD = re.compile(r"(?<![\w'’-])[a-z]+(?![\w'’-])")
-_MID_CAP_WORD = re.compile(r"(?<=[\w,] )[A-Z][a-z]+(?![\w'’-])")
+_WORD = re.compile(r"(?<![\w'’-])[^\W\d_]+(?![\w'’-])")
 _WORD_AFTER = re.compile(r"[\"'“‘(\[]*([^\W_][\w.]*)")
 
 
@@ -473,15 +110,28 @@ def _sentence_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _BOUNDARY.finditer(text):
-        end = match.end()
         if match.group().startswith((".", "!", "?", "…")) and not _is_boundary(text, match):
             continue
-        if text[start:end].strip():
-            spans.append(_strip_span(text, start, end))
-        start = end
-    if text[start:].strip():
-        spans.append(_strip_span(text, start, len(text)))
+        _add_span(text, start, match.start() if "|" in match.group() else match.end(), spans)
+        start = match.end()
+    _add_span(text, start, len(text), spans)
     return spans
+
+
+def _add_span(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    """Add text[start:end] as sentences, cut at a clause break or space every MAX_SENTENCE
+    characters: a text without full stops must not become one huge sentence."""
+    while end - start > MAX_SENTENCE:
+        window = text[start + MAX_SENTENCE // 2 : start + MAX_SENTENCE]
+        cut = max(window.rfind("; "), window.rfind(", "), window.rfind("\n"))
+        if cut < 0:
+            cut = window.rfind(" ")
+        cut = start + MAX_SENTENCE // 2 + cut + 1 if cut >= 0 else start + MAX_SENTENCE
+        _add_span(text, start, cut, spans)
+        start = cut
+    a, b = _strip_span(text, start, end)
+    if a < b:
+        spans.append((a, b))
 
 
 def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -493,6 +143,8 @@ def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _is_boundary(text: str, match: re.Match[str]) -> bool:
+    """Whether the punctuation `match` ends a sentence: not after "Mr.", nor after "U.S." or
+    "Inc." unless a word that opens sentences ("The", "He") follows."""
     following = _WORD_AFTER.match(text, match.end())
     if following is None:
         return True
@@ -501,15 +153,15 @@ def _is_boundary(text: str, match: re.Match[str]) -> bool:
         return False
     if match.group()[0] != "." or match.group().startswith(".."):
         return True
-    before = text.rfind(" ", 0, match.start()) + 1
-    word = text[before : match.start()].lstrip("\"'“‘([")
+    before = text[max(0, match.start() - 40) : match.start()].split()
+    word = before[-1].lstrip("\"'“‘([") if before else ""
     low = word.casefold()
-    starter = next_word.rstrip(".") in _STARTERS
-    if low in _NEVER_SPLIT:
+    starter = next_word.rstrip(".") in lx.STARTERS
+    if low in lx.NEVER_SPLIT:
         return False
     if len(word) == 1 and word.isupper():
         return starter
-    if low in _ABBREVIATIONS or "." in word:
+    if low in lx.ABBREVIATIONS or "." in word:
         return starter
     return True
 
@@ -528,6 +180,7 @@ class _Sentence:
     starts: list[int]
     ends: list[int]
     lows: list[str]
+    heading: bool = False  # a title, table cell or label: capitals say nothing
 
     def glued(self, i: int) -> bool:
         """Token i touches token i-1 (no space between)."""
@@ -577,6 +230,8 @@ class _Document:
     person_age: int = 0  # sentences since last_person was named
     org_age: int = 0
     carried: list[_Mention] = field(default_factory=list)  # resolved in this sentence
+    types: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (score, type)
+    surnames: set[str] = field(default_factory=set)  # last words of persons' names
 
 
 def _is_cap(tok: str) -> bool:
@@ -594,13 +249,13 @@ def _is_acronym(tok: str) -> bool:
 
 def _common(low: str, doc: _Document) -> bool:
     """A lower-case word of the language rather than a name, seen at a sentence start."""
-    if low in _LOCATIONS or low in _ORGANIZATIONS or low in _GIVEN_NAMES:
+    if low in lx.LOCATIONS or low in lx.ORGANIZATIONS or low in lx.GIVEN_NAMES:
         return False
-    if low in _COMMON or low in _FUNCTION or low in _PAST_OF or low in doc.lowers:
+    if low in lx.COMMON or low in lx.FUNCTION or low in _PAST_OF or low in doc.lowers:
         return True
-    if low.endswith("s") and (low[:-1] in _COMMON or low[:-2] in _COMMON):
+    if low.endswith("s") and (low[:-1] in lx.COMMON or low[:-2] in lx.COMMON):
         return True
-    return len(low) > 4 and low.endswith(_WORD_ENDINGS)
+    return len(low) > 4 and low.endswith(lx.WORD_ENDINGS)
 
 
 def _is_year(s: _Sentence, i: int) -> bool:
@@ -611,12 +266,12 @@ def _is_year(s: _Sentence, i: int) -> bool:
     nxt = s.lows[i + 1] if i + 1 < len(s.toks) else ""
     if prev in ("$", "€", "£", "¥", "#", "no.", "number", "page", "flight", "model", "version"):
         return False
-    if nxt in ("%", "percent") or nxt in _UNITS:
+    if nxt in ("%", "percent") or nxt in lx.UNITS:
         return False
-    if prev in _DATE_PREPS or prev == "," or prev in _MONTHS:
+    if prev in lx.DATE_PREPS or prev == "," or prev in lx.MONTHS:
         return True
     following = s.toks[i + 1] if i + 1 < len(s.toks) else ""
-    return not (following.islower() and nxt.endswith("s") and nxt not in _FUNCTION)
+    return not (following.islower() and nxt.endswith("s") and nxt not in lx.FUNCTION)
 
 
 def _day(tok: str) -> bool:
@@ -629,7 +284,7 @@ def _date_end(s: _Sentence, i: int) -> int:
     toks, lows, n = s.toks, s.lows, len(s.toks)
     tok = toks[i]
     low = lows[i].rstrip(".")
-    if low in _MONTHS and tok[0].isupper():
+    if low in lx.MONTHS and tok[0].isupper():
         j = i + 1
         if j < n and _day(toks[j]):
             j += 1
@@ -642,31 +297,31 @@ def _date_end(s: _Sentence, i: int) -> int:
         if j > i + 1:
             return j
         prev = lows[i - 1] if i > 0 else ""
-        return i + 1 if prev in _DATE_PREPS and prev not in ("and", "or", "of") else i
+        return i + 1 if prev in lx.DATE_PREPS and prev not in ("and", "or", "of") else i
     if tok[0].isdigit():
-        if _day(tok) and i + 1 < n and lows[i + 1].rstrip(".") in _MONTHS:
+        if _day(tok) and i + 1 < n and lows[i + 1].rstrip(".") in lx.MONTHS:
             j = i + 2
             return j + 1 if j < n and _is_year(s, j) else j
         if _is_year(s, i):
             j = i + 1
             if j + 3 < n and toks[j] == "-" and s.glued(j) and _day(toks[j + 1]):
                 return j + 4 if toks[j + 2] == "-" and _day(toks[j + 3]) else j + 2
-            return j + 1 if j < n and toks[j] in _ERAS else j
-        if tok.isdigit() and len(tok) <= 3 and i + 1 < n and toks[i + 1] in _ERAS:
+            return j + 1 if j < n and toks[j] in lx.ERAS else j
+        if tok.isdigit() and len(tok) <= 3 and i + 1 < n and toks[i + 1] in lx.ERAS:
             return i + 2
         if len(tok) == 5 and tok.endswith("0s") and tok[:4].isdigit():
             return i + 1
         if tok[-2:] in ("st", "nd", "rd", "th") and i + 1 < n:
             return i + 2 if lows[i + 1] in ("century", "centuries", "millennium") else i
         return i
-    if low in _ORDINALS and i + 1 < n and lows[i + 1] in ("century", "millennium"):
+    if low in lx.ORDINALS and i + 1 < n and lows[i + 1] in ("century", "millennium"):
         return i + 2
     return i
 
 
 def _name_end(s: _Sentence, i: int) -> int:
     """End of the capitalised name starting at token i (connectors, hyphens, numerals)."""
-    toks, lows, n = s.toks, s.lows, len(s.toks)
+    toks, lows, n = s.toks, s.lows, min(len(s.toks), i + MAX_NAME_TOKENS)
     j = i + 1
     while j < n:
         tok = toks[j]
@@ -675,11 +330,14 @@ def _name_end(s: _Sentence, i: int) -> int:
                 j += 2
                 continue
             break
-        if lows[j] in _MONTHS and _date_end(s, j) > j:
+        if lows[j] in lx.MONTHS and _date_end(s, j) > j:
             break
-        if _is_cap(tok) and lows[j] not in _DAYS:
-            if tok == "I" and j + 1 < n and lows[j + 1].isalpha() and not _is_cap(toks[j + 1]):
-                break  # "... that Smith I met": the pronoun
+        if tok == "I":
+            if j + 1 < n and (lows[j + 1] in _PAST_OF or lows[j + 1] in lx.AUX):
+                break  # "... that Smith I met": the pronoun, not "Mark I computer"
+            j += 1
+            continue
+        if _is_cap(tok) and lows[j] not in lx.DAYS:
             j += 1
             continue
         if tok.isdigit() and len(tok) <= 3 and not (j + 1 < n and toks[j + 1] in "%–-:/.,"):
@@ -687,7 +345,7 @@ def _name_end(s: _Sentence, i: int) -> int:
             continue
         if tok in ("'s", "’s") and j + 1 < n and _is_cap(toks[j + 1]) and j == i + 1:
             low = lows[i]
-            if low in _COMMON and low not in _LOCATIONS and low not in _ORGANIZATIONS:
+            if low in lx.COMMON and low not in lx.LOCATIONS and low not in lx.ORGANIZATIONS:
                 j += 2  # "World's Fair", "People's Republic"
                 continue
         if tok == "," and j + 1 < n and toks[j + 1] == "D.C.":
@@ -697,9 +355,9 @@ def _name_end(s: _Sentence, i: int) -> int:
         nxt = j + 1
         if low == "of" and nxt < n and lows[nxt] == "the":
             nxt += 1
-        if nxt < n and _is_cap(toks[nxt]) and lows[nxt] not in _MONTHS:
-            if low in _CONNECTORS or tok == "&":
-                if low == "of" and lows[j - 1].rstrip(".") in _TITLES:
+        if nxt < n and _is_cap(toks[nxt]) and lows[nxt] not in lx.MONTHS:
+            if low in lx.CONNECTORS or tok == "&":
+                if low == "of" and lows[j - 1].rstrip(".") in lx.TITLES:
                     break  # "Chancellor of Germany": a title, then a name
                 j = nxt
                 continue
@@ -715,17 +373,17 @@ def _joins(s: _Sentence, i: int, j: int, k: int) -> bool:
     Administration", "Centers for Disease Control")."""
     left = {w.rstrip(".") for w in s.lows[i:j]}
     if s.lows[j] == "for":
-        return bool(left & _ORG_HEADS)
+        return bool(left & lx.ORG_HEADS)
     end = k
     while end < len(s.toks) and _is_cap(s.toks[end]):
         end += 1
     last = s.lows[end - 1]
     left_name = " ".join(s.lows[i:j])
     return (
-        last in _ORG_SUFFIX
-        and not left & _ORG_SUFFIX
-        and left_name not in _ORGANIZATIONS
-        and left_name not in _LOCATIONS
+        last in lx.ORG_SUFFIX
+        and not left & lx.ORG_SUFFIX
+        and left_name not in lx.ORGANIZATIONS
+        and left_name not in lx.LOCATIONS
     )
 
 
@@ -733,6 +391,8 @@ def _quoted_titles(s: _Sentence) -> list[_Mention]:
     """ "I Have a Dream": a short quotation in title case is the name of a work."""
     found: list[_Mention] = []
     toks, n = s.toks, len(s.toks)
+    if '"' not in toks and "“" not in toks:
+        return found
     i = 0
     while i < n:
         if toks[i] in ('"', "“") and i + 1 < n:
@@ -745,7 +405,9 @@ def _quoted_titles(s: _Sentence) -> list[_Mention]:
                 and toks[j] in ('"', "”")
                 and len(words) >= 2
                 and toks[i + 1][0].isupper()
-                and all(w[0].isupper() or w in _PREPS or w in _DETS or w in _CONJ for w in words)
+                and all(
+                    w[0].isupper() or w in lx.PREPS or w in lx.DETS or w in lx.CONJ for w in words
+                )
             ):
                 found.append(_Mention(i + 1, j, s.span(i + 1, j), CONCEPT, 3))
                 i = j
@@ -760,7 +422,8 @@ def _find_mentions(s: _Sentence, doc: _Document) -> tuple[list[_Mention], list[_
     mentions = _quoted_titles(s)
     taken = {k for m in mentions for k in range(m.start - 1, m.end + 1)}
     roles: list[_Triple] = []
-    heading = _is_heading(toks)
+    heading = s.heading
+    shouting = heading and _is_shouting(toks)
     initial = 0
     while initial < n and not toks[initial][0].isalnum():
         initial += 1
@@ -768,13 +431,13 @@ def _find_mentions(s: _Sentence, doc: _Document) -> tuple[list[_Mention], list[_
     candidates = [
         i
         for i, t in enumerate(toks)
-        if not t[0].islower() or t in _ORDINALS or (len(t) > 2 and t[1].isupper())
+        if not t[0].islower() or t in lx.ORDINALS or (len(t) > 2 and t[1].isupper())
     ]
     for i in candidates:
         tok = toks[i]
         if i < done or i in taken or not tok[0].isalnum():
             continue
-        if tok[0].isdigit() or lows[i] in _MONTHS or lows[i] in _ORDINALS:
+        if tok[0].isdigit() or lows[i] in lx.MONTHS or lows[i] in lx.ORDINALS:
             end = _date_end(s, i)
             if end > i:
                 mentions.append(_Mention(i, end, s.span(i, end), DATE, 3))
@@ -788,14 +451,14 @@ def _find_mentions(s: _Sentence, doc: _Document) -> tuple[list[_Mention], list[_
             k = i
             for t in range(i, end + 1):
                 low = lows[t] if t < end else ""
-                if t == end or not _name_evidence(toks[t], low, doc):
+                if t == end or not _name_evidence(toks[t], low, doc, shouting):
                     if t > k:
                         mentions.extend(_name_mentions(s, doc, k, t, False, roles))
                     k = t + 1
         else:
             # after a table bar, a bullet, a quote or a colon a word is capitalised anyway
             before = toks[i - 1] if i > 0 else ""
-            first = i == initial or (not before[:1].isalnum() and before not in _IN_NAME)
+            first = i == initial or (not before[:1].isalnum() and before not in lx.IN_NAME)
             mentions.extend(_name_mentions(s, doc, i, end, first, roles))
         done = end
     mentions.sort(key=lambda m: m.start)
@@ -809,28 +472,37 @@ def _find_mentions(s: _Sentence, doc: _Document) -> tuple[list[_Mention], list[_
     return mentions, roles
 
 
-def _name_evidence(tok: str, low: str, doc: _Document) -> bool:
+def _name_evidence(tok: str, low: str, doc: _Document, shouting: bool) -> bool:
     """Whether a word of a heading, where every word is capitalised, is (part of) a name."""
-    if low in _FUNCTION or (low in _COMMON and low not in _LOCATIONS_AND_ORGANIZATIONS):
+    if low in lx.LOCATIONS_AND_ORGANIZATIONS or low in lx.GIVEN_NAMES:
+        return True
+    if low in lx.FUNCTION or low in lx.COMMON or (shouting and _common(low, doc)):
         return False
-    return (
-        low in doc.mid_caps
-        or low in _LOCATIONS_AND_ORGANIZATIONS
-        or low in _GIVEN_NAMES
-        or _is_acronym(tok)
-        or any(c.isupper() for c in tok[1:])
-        or not tok.isalpha()
-    )
+    if low in doc.mid_caps:
+        return True
+    if shouting:
+        return len(tok) <= 4  # IBM, NASA: short words in capitals are likely acronyms
+    return _is_acronym(tok) or any(c.isupper() for c in tok[1:]) or not tok.isalpha()
 
 
 def _is_heading(toks: list[str]) -> bool:
     """A title or a Markdown heading: no full stop, (nearly) every word capitalised."""
-    if toks[0] == "#":
+    if toks[0] == "#" or _is_shouting(toks):
         return True
     if toks[-1] in (".", "!", "?", '"', "”", ";", ","):
         return False
-    content = [w for w in toks if w[0].isalpha() and w.casefold() not in _FUNCTION]
-    return len(content) >= 2 and sum(_is_cap(w) for w in content) >= 0.75 * len(content)
+    if ":" in toks:
+        toks = toks[len(toks) - toks[::-1].index(":") :]  # "CEO: Arvind Krishna": the value
+    content = [w for w in toks if w[0].isalpha() and w.casefold() not in lx.FUNCTION]
+    if len(content) == 1 and len(toks) <= 3:
+        return True  # a label or a table cell: "Timeout", "Revenue:"
+    return len(content) >= 3 and sum(_is_cap(w) for w in content) >= 0.75 * len(content)
+
+
+def _is_shouting(toks: list[str]) -> bool:
+    """A sentence in capitals: the case of its words says nothing."""
+    words = [w for w in toks if w[0].isalpha()]
+    return len(words) >= 3 and sum(w.isupper() for w in words) >= 0.6 * len(words)
 
 
 def _name_mentions(
@@ -838,21 +510,21 @@ def _name_mentions(
 ) -> list[_Mention]:
     toks, lows = s.toks, s.lows
     # A sentence's first word is capitalised anyway: drop it when it is a common word.
-    while i < j and (first or lows[i] in _FUNCTION):
+    while i < j and (first or lows[i] in lx.FUNCTION):
         low = lows[i]
         first = False
-        if i + 1 < j and toks[i + 1] in ("-", "–") and (low in _FUNCTION or _common(low, doc)):
+        if i + 1 < j and toks[i + 1] in ("-", "–") and (low in lx.FUNCTION or _common(low, doc)):
             return []  # "Content-Type", "Last-Event-ID": a compound of words
-        if low in _FUNCTION:
+        if low in lx.FUNCTION:
             i += 1
-        elif low in _ORG_HEADS or low in _LOC_HEADS or low in _CONCEPT_HEADS:
+        elif low in lx.ORG_HEADS or low in lx.LOC_HEADS or low in lx.CONCEPT_HEADS:
             break
         elif _common(low, doc) and low not in doc.mid_caps:
             nxt = toks[i + 1] if i + 1 < j else ""
             if nxt and _is_cap(nxt) and not _is_acronym(nxt) and low not in _PAST_OF:
                 break  # "General Motors", "New Zealand"; but not "Base URL"
             i += 1
-            if i < j and (lows[i] in _CONNECTORS or toks[i] == "&"):
+            if i < j and (lows[i] in lx.CONNECTORS or toks[i] == "&"):
                 i += 1  # "Shares of Tesla"
             elif i == j:
                 return []
@@ -861,18 +533,18 @@ def _name_mentions(
     end = _date_end(s, i) if i < j else i
     if end > i:
         return [_Mention(i, end, s.span(i, end), DATE, 3)]
-    while j > i and (toks[j - 1] in ("-", "–", ",") or lows[j - 1] in _CONNECTORS):
+    while j > i and (toks[j - 1] in ("-", "–", ",") or lows[j - 1] in lx.CONNECTORS):
         j -= 1
     if i >= j:
         return []
     whole = " ".join(lows[i:j]) if j - i > 1 else lows[i]
     last = lows[j - 1].rstrip(".")
-    known = _LOCATIONS_AND_ORGANIZATIONS.get(whole)
+    known = lx.LOCATIONS_AND_ORGANIZATIONS.get(whole)
     suffix = _suffix_type(lows, i, j) if j - i > 1 else None
     person = False
     if known is None and suffix is None:
         k = i
-        while k < j and (lows[k].rstrip(".") in _TITLES or toks[k] in ("-", "–")):
+        while k < j and (lows[k].rstrip(".") in lx.TITLES or toks[k] in ("-", "–")):
             k += 1
         if k > i and k < j:
             person = True
@@ -881,10 +553,10 @@ def _name_mentions(
             return []  # a bare title: "President", "Secretary-General"
         else:
             for t in range(i + 1, j - 1):
-                if lows[t].rstrip(".") in _TITLES and _is_cap(toks[t + 1]):
+                if lows[t].rstrip(".") in lx.TITLES and _is_cap(toks[t + 1]):
                     left = _name_mentions(s, doc, i, t, False, roles)
                     u = t
-                    while u < j and lows[u].rstrip(".") in _TITLES:
+                    while u < j and lows[u].rstrip(".") in lx.TITLES:
                         u += 1
                     right = _name_mentions(s, doc, u, j, False, roles)
                     if left and right:
@@ -893,14 +565,14 @@ def _name_mentions(
                     return left + right
     if j - i == 1:
         tok, low = toks[i], lows[i]
-        if low in _DAYS or tok in _NON_ENTITY_ACRONYMS or tok == "I":
+        if low in lx.DAYS or tok in lx.NON_ENTITY_ACRONYMS or tok == "I":
             return []
         if len(tok) > 3 and tok.isupper() and _common(low, doc):
             return []  # "WARNING", "COMPLETED": a word in capitals
-        if j < len(toks) and _demonym(low) and lows[j].isalpha() and lows[j] not in _FUNCTION:
+        if j < len(toks) and _demonym(low) and lows[j].isalpha() and lows[j] not in lx.FUNCTION:
             return []  # "Swedish music", "a Ghanaian diplomat"
     name = s.span(i, j)
-    if name.endswith(".") and not (last in _ABBREVIATIONS or "." in name[:-1]):
+    if name.endswith(".") and not (last in lx.ABBREVIATIONS or "." in name[:-1]):
         name = name[:-1]
     if person:
         type_, score = PERSON, 3
@@ -915,22 +587,22 @@ def _name_mentions(
 
 
 def _demonym(low: str) -> bool:
-    if low in _DEMONYMS:
+    if low in lx.DEMONYMS:
         return True
-    return low.endswith(_DEMONYM_ENDINGS) and low not in _GIVEN_NAMES and len(low) > 4
+    return low.endswith(lx.DEMONYM_ENDINGS) and low not in lx.GIVEN_NAMES and len(low) > 4
 
 
 def _suffix_type(lows: list[str], i: int, j: int) -> str | None:
     """The type a multi-word name's head word gives: "X River", "University of X"."""
     last = lows[j - 1].rstrip(".")
     first = lows[i].rstrip(".")
-    if last in _LOC_SUFFIX:
+    if last in lx.LOC_SUFFIX:
         return LOCATION
-    if last in _ORG_SUFFIX or any(w in _ORG_HEADS for w in lows[i:j]):
+    if last in lx.ORG_SUFFIX or any(w in lx.ORG_HEADS for w in lows[i:j]):
         return ORGANIZATION
-    if last in _CONCEPT_SUFFIX or first in _CONCEPT_HEADS:
+    if last in lx.CONCEPT_SUFFIX or first in lx.CONCEPT_HEADS:
         return CONCEPT
-    if first in _LOC_HEADS:
+    if first in lx.LOC_HEADS:
         return LOCATION
     return None
 
@@ -939,16 +611,18 @@ def _type_of(s: _Sentence, i: int, j: int) -> tuple[str, int]:
     """The type of a name that no gazetteer or suffix decides, and how sure it is."""
     toks, lows = s.toks, s.lows
     if j - i == 1 and _is_acronym(toks[i]):
-        if toks[i].replace(".", "") in _CONCEPT_ACRONYMS:
+        if toks[i].replace(".", "") in lx.CONCEPT_ACRONYMS:
             return CONCEPT, 2
         return ORGANIZATION, 2
     cue = _context_type(s, i, j)
     if cue:
         return cue, 2
     first = lows[i]
-    if first in _GIVEN_NAMES and (j - i > 1 or first not in _COMMON):
+    if first in lx.GIVEN_NAMES and (j - i > 1 or first not in lx.COMMON):
         return PERSON, 2 if j - i > 1 else 1
-    if lows[j - 1] in _LOCATIONS and all(w in _DIRECTIONS or _demonym(w) for w in lows[i : j - 1]):
+    if lows[j - 1] in lx.LOCATIONS and all(
+        w in lx.DIRECTIONS or _demonym(w) for w in lows[i : j - 1]
+    ):
         return LOCATION, 2  # "Swiss Alps", "Southern California"
     if j - i == 1:
         tok = toks[i]
@@ -958,7 +632,7 @@ def _type_of(s: _Sentence, i: int, j: int) -> tuple[str, int]:
     if (
         j - i <= 3
         and all(t.isalpha() and t[0].isupper() and not t.isupper() for t in toks[i:j])
-        and not any(w in _COMMON or w.endswith(_NOT_NAME_ENDINGS) for w in lows[i:j])
+        and not any(w in lx.COMMON or w.endswith(lx.NOT_NAME_ENDINGS) for w in lows[i:j])
         and not _demonym(first)
     ):
         return PERSON, 1  # two or three capitalised words that are not words: likely a name
@@ -971,11 +645,11 @@ def _context_type(s: _Sentence, i: int, j: int) -> str | None:
     k = i - 1
     if k >= 0:
         before = lows[k]
-        if before in _ORG_NOUNS:
+        if before in lx.ORG_NOUNS:
             return ORGANIZATION
-        if before in _PERSON_NOUNS:
+        if before in lx.PERSON_NOUNS:
             return PERSON
-        if before in _LOC_NOUNS:
+        if before in lx.LOC_NOUNS:
             return LOCATION
         if before == "the":
             k -= 1
@@ -986,14 +660,14 @@ def _context_type(s: _Sentence, i: int, j: int) -> str | None:
             return PERSON
         if lows[j + 1] in ("a", "an", "the"):
             k = j + 2
-            while k < n and k < j + 8 and lows[k] not in (",", ".") and lows[k] not in _PREPS:
+            while k < n and k < j + 8 and lows[k] not in (",", ".") and lows[k] not in lx.PREPS:
                 k += 1
             head = lows[k - 1]
-            if head in _PERSON_NOUNS:
+            if head in lx.PERSON_NOUNS:
                 return PERSON
-            if head in _ORG_NOUNS:
+            if head in lx.ORG_NOUNS:
                 return ORGANIZATION
-            if head in _LOC_NOUNS:
+            if head in lx.LOC_NOUNS:
                 return LOCATION
     return None
 
@@ -1025,7 +699,7 @@ def _classify(s: _Sentence, at: list[_Mention | None]) -> list[str]:
         )
         if after_det and c == "V":
             c = "N"  # "the first powered flight"
-        after_det = c == "D" or (after_det and (c == "R" or lows[k] in _ORDINALS))
+        after_det = c == "D" or (after_det and (c == "R" or lows[k] in lx.ORDINALS))
         cls[k] = c
         prev, prev_low = c, lows[k]
     for k in range(n - 1):
@@ -1042,33 +716,33 @@ def _word_class(tok: str, low: str, prev: str, prev_low: str, next_low: str) -> 
         if tok in ("'s", "’s"):
             return "X"
         return ";" if tok in ';:()[]—"“”' else "N"
-    if low in _AUX:
+    if low in lx.AUX:
         return "A"
     if low == "to":
         return "T" if next_low in _VERBS.base_forms else "P"
-    if low in _RELATIVE:
+    if low in lx.RELATIVE:
         return "W"
-    if low in _SUBORD:
+    if low in lx.SUBORD:
         return "S"
-    if low in _CONJ:
+    if low in lx.CONJ:
         return "C"
-    if low in _PRONOUNS:
+    if low in lx.PRONOUNS:
         return "O"
-    if low in _PREPS:
+    if low in lx.PREPS:
         return "P"
-    if low in _DETS:
+    if low in lx.DETS:
         return "D"
-    if low in _ADVERBS or (low.endswith("ly") and len(low) > 3 and low not in _NOT_ADVERB_LY):
+    if low in lx.ADVERBS or (low.endswith("ly") and len(low) > 3 and low not in lx.NOT_ADVERB_LY):
         return "R"
     if prev == "D" or not tok.isalpha():
         return "N"
     if low in _VERBS.done_forms or (
-        low.endswith("ed") and len(low) > 3 and low not in _NOT_VERB_ED
+        low.endswith("ed") and len(low) > 3 and low not in lx.NOT_VERB_ED
     ):
         return "V"
-    if low.endswith("ing") and len(low) > 4 and low not in _NOT_VERB_ING:
+    if low.endswith("ing") and len(low) > 4 and low not in lx.NOT_VERB_ING:
         # "..., disrupting", "is developing", "after meeting"; but "the building"
-        return "V" if prev in "AS,MCRO^" or prev_low in _CLAUSE_PREPS else "N"
+        return "V" if prev in "AS,MCRO^" or prev_low in lx.CLAUSE_PREPS else "N"
     if low in _VERBS.base_forms and (prev in "ORATWC" or (prev in "M," and low.endswith("s"))):
         return "V"  # "will build", "to study", "the Rhine flows"; but "the SQLite file"
     return "N"
@@ -1076,14 +750,14 @@ def _word_class(tok: str, low: str, prev: str, prev_low: str, next_low: str) -> 
 
 # Classes that do not depend on the neighbours ("to" does: "to Paris", "to study").
 _STATIC_CLASS = {
-    **dict.fromkeys(_DETS, "D"),
-    **dict.fromkeys(_ADVERBS, "R"),
-    **dict.fromkeys(_PREPS - {"to"}, "P"),
-    **dict.fromkeys(_PRONOUNS, "O"),
-    **dict.fromkeys(_CONJ, "C"),
-    **dict.fromkeys(_SUBORD, "S"),
-    **dict.fromkeys(_RELATIVE, "W"),
-    **dict.fromkeys(_AUX, "A"),
+    **dict.fromkeys(lx.DETS, "D"),
+    **dict.fromkeys(lx.ADVERBS, "R"),
+    **dict.fromkeys(lx.PREPS - {"to"}, "P"),
+    **dict.fromkeys(lx.PRONOUNS, "O"),
+    **dict.fromkeys(lx.CONJ, "C"),
+    **dict.fromkeys(lx.SUBORD, "S"),
+    **dict.fromkeys(lx.RELATIVE, "W"),
+    **dict.fromkeys(lx.AUX, "A"),
     ",": ",",
 }
 
@@ -1099,6 +773,8 @@ class _Phrase:
 
 
 def _phrase(s: _Sentence, cls: list[str], i: int) -> _Phrase:
+    """The verb phrase starting at token i and its label: auxiliaries folded ("has founded" ->
+    "founded", "was born" -> "is_born"), the verb in the past tense ("leads" -> "led")."""
     lows, n = s.lows, len(s.toks)
     k = i
     while k < n:
@@ -1117,11 +793,11 @@ def _phrase(s: _Sentence, cls: list[str], i: int) -> _Phrase:
     aux = [w for w, c in zip(words, kinds, strict=True) if c == "A"]
     negated = "not" in words or "never" in words
     if not verbs:
-        head = "is" if any(a in _BE for a in aux) else (aux[-1] if aux else "is")
+        head = "is" if any(a in lx.BE for a in aux) else (aux[-1] if aux else "is")
         return _Phrase(i, k, head + ("_not" if negated else ""), "", False, False)
     main = verbs[0]
-    modal = next((a for a in aux if a in _MODALS), None)
-    has_be = any(a in _BE for a in aux)
+    modal = next((a for a in aux if a in lx.MODALS), None)
+    has_be = any(a in lx.BE for a in aux)
     by_follows = k < n and lows[k] == "by"
     passive = main in _VERBS.participles or (main.endswith("ed") and main not in _PAST_OF)
     passive = passive and (has_be or by_follows)
@@ -1136,18 +812,23 @@ def _phrase(s: _Sentence, cls: list[str], i: int) -> _Phrase:
     if negated:
         head = "is_not_" + head[3:] if head.startswith("is_") else "not_" + head
     base = _VERBS.base_of.get(main, main)
-    return _Phrase(i, k, head, main, passive, base in _SAY or main in _SAY)
+    return _Phrase(i, k, head, main, passive, base in lx.SAY or main in lx.SAY)
 
 
 def _snake(words: list[str]) -> str:
-    return re.sub(r"[^a-z]+", "_", "_".join(w for w in words if w[:1].isalpha())).strip("_")
+    return _clean_label("_".join(w for w in words if w[:1].isalpha()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean_label(label: str) -> str:
+    return re.sub(r"[\W_]+", "_", label).strip("_")
 
 
 def _between(lows: list[str], cls: list[str], a: int, b: int) -> list[str]:
     """Content words from a to b for a label: no determiners, adverbs or "one of"."""
     out: list[str] = []
     for k in range(a, b):
-        if cls[k] in "NP" and not (cls[k] == "P" and k > a and lows[k - 1] in _QUANTIFIERS):
+        if cls[k] in "NP" and not (cls[k] == "P" and k > a and lows[k - 1] in lx.QUANTIFIERS):
             out.append(lows[k])
     return out
 
@@ -1155,7 +836,7 @@ def _between(lows: list[str], cls: list[str], a: int, b: int) -> list[str]:
 def _coordinated(s: _Sentence, cls: list[str], a: _Mention, b: _Mention) -> bool:
     """Items of one list: "A and B", "A, B", "A, and B" (a comma alone only joins alikes)."""
     gap = range(a.end, b.start)
-    if not gap or not all(cls[k] == "," or s.lows[k] in ("and", "or") for k in gap):
+    if not gap or not all(cls[k] == "," or s.lows[k] in lx.LIST_JOINTS for k in gap):
         return False
     return a.type == b.type or any(s.lows[k] in ("and", "or") for k in gap)
 
@@ -1181,7 +862,7 @@ def _arguments(
                 k = m.end
                 continue
             after = cls[m.end] if m.end < stop else ""
-            if prep in _CLAUSE_PREPS and after in "VA" and after:
+            if prep in lx.CLAUSE_PREPS and after in "VA" and after:
                 break  # "... after Peter Higgs predicted it": another clause's subject
             coordinated = prev is not None and _coordinated(s, cls, prev, m)
             found.append((m, prep, _between(lows, cls, gap_start, m.start), coordinated))
@@ -1196,7 +877,7 @@ def _arguments(
             break
         if c == "," and nxt in "SWVAOT,;":
             break
-        if c == "P" and not (k > 0 and lows[k - 1] in _QUANTIFIERS | {"such"}):
+        if c == "P" and not (k > 0 and lows[k - 1] in lx.QUANTIFIERS | {"such"}):
             prep = lows[k]
         k += 1
     return found
@@ -1214,13 +895,15 @@ def _verb_relations(
     for index, (m, prep, words, coordinated) in enumerate(arguments):
         if not coordinated or index == 0:
             kind, label = "subject", _snake([phrase.label, prep or ""])
-            if index == 0 and words and words[-1] in _PREPS and prep and len(words) <= 5:
+            if index == 0 and words and words[-1] in lx.PREPS and prep and len(words) <= 5:
+                if len(words) > 3:  # "sold its personal computer division to": "sold_division_to"
+                    words = words[:1] * (words[0] in lx.PREPS) + words[-2:]
                 label = _snake([phrase.label, *words])  # "is_capital_of", "filed_for_..._in"
             elif prep is None and obj is None:
                 label, obj = phrase.label, m
             if phrase.passive and prep == "by":
                 kind, label = "agent", _PAST_OF.get(phrase.verb, phrase.verb)
-            elif obj not in (None, m) and base in _OBJECT_ATTACH and m.type in (DATE, LOCATION):
+            elif obj not in (None, m) and base in lx.OBJECT_ATTACH and m.type in (DATE, LOCATION):
                 kind = "object"  # "X founded Y in 1998": Y was founded in 1998
             rule = (kind, label)
         kind, label = rule
@@ -1229,7 +912,7 @@ def _verb_relations(
             continue
         for subject in subjects:
             out.append((m, label, subject) if kind == "agent" else (subject, label, m))
-    if base in _RECIPROCAL and obj is None and len(subjects) > 1:
+    if base in lx.RECIPROCAL and obj is None and len(subjects) > 1:
         out.extend((subjects[0], phrase.label, other) for other in subjects[1:])
 
 
@@ -1255,7 +938,7 @@ def _subjects(
     k = start - 1
     while k >= 0 and cls[k] == "R":
         k -= 1
-    if cls[start] == "T" or (k >= 0 and cls[k] == "P" and lows[k] in _CLAUSE_PREPS):
+    if cls[start] == "T" or (k >= 0 and cls[k] == "P" and lows[k] in lx.CLAUSE_PREPS):
         # "moved to Paris to study ...", "... before emptying into ...": the same doer
         if fronted > start:
             return _main_subject(s, cls, mentions, fronted)
@@ -1270,7 +953,7 @@ def _subjects(
         if c in "NDPRX" and not (c == "N" and not s.toks[k][0].isalnum()):
             if c == "N":
                 nouns += 1
-                if nouns == 1 and lows[k] in _ORG_NOUNS and k > 0 and lows[k - 1] in _THE:
+                if nouns == 1 and lows[k] in lx.ORG_NOUNS and k > 0 and lows[k - 1] in lx.THE:
                     return _resolve(doc, mentions, start, ORGANIZATION)  # "the company said"
             k -= 1
             continue
@@ -1356,6 +1039,8 @@ def _fronted_end(s: _Sentence, cls: list[str]) -> int:
     for k in range(first, len(cls)):
         if cls[k] == ",":
             return k
+        if cls[first] != "S" and cls[k] in "OA":
+            return -1  # "During the war she joined ...": a main clause, nothing fronted
     return -1
 
 
@@ -1401,7 +1086,7 @@ def _pattern_relations(
             and all(cls[k] in "NDPR" for k in range(a.end + 1, after.start))
         ):
             words = _between(lows, cls, a.end + 1, after.start)
-            if words and words[-1] in _PREPS and 2 <= len(words) <= 4:
+            if words and words[-1] in lx.PREPS and 2 <= len(words) <= 4:
                 out.append((a, _snake(words), after))
     for m in mentions:
         if m.type == PERSON:
@@ -1433,7 +1118,7 @@ def _role_relation(
 ) -> None:
     lows = s.lows
     k = person.start - 1
-    while k >= 0 and cls[k] == "N" and lows[k] in _ROLE_WORDS:
+    while k >= 0 and cls[k] == "N" and lows[k] in lx.ROLE_WORDS:
         k -= 1
     if k == person.start - 1 or k < 0:
         return
@@ -1441,7 +1126,7 @@ def _role_relation(
     if cls[k] == "X":
         k -= 1
     owner = next((m for m in mentions if m.end == k + 1), None)
-    if owner is None and k >= 1 and lows[k] in _ORG_NOUNS and lows[k - 1] in ("the", "its"):
+    if owner is None and k >= 1 and lows[k] in lx.ORG_NOUNS and lows[k - 1] in ("the", "its"):
         owner = _recent(mentions, k, ORGANIZATION) or doc.last_org
     if owner is not None and owner.type in (ORGANIZATION, LOCATION) and role:
         out.append((person, role + "_of", owner))
@@ -1465,7 +1150,7 @@ def _relations(s: _Sentence, mentions: list[_Mention], doc: _Document) -> list[_
         adjuncts = [
             (m, m.prep, [], False)
             for m in mentions
-            if m.end <= fronted and m.type in (DATE, LOCATION) and m.prep in _ADJUNCT_PREPS
+            if m.end <= fronted and m.type in (DATE, LOCATION) and m.prep in lx.ADJUNCT_PREPS
         ]
     previous: list[_Mention] = []
     done = 0
@@ -1501,16 +1186,27 @@ def normalize_name(name: str) -> str:
 
 
 def extract(text: str, *, cooccurrence: bool = True) -> Extraction:
-    """Entities and relations of `text` by rules: names, acronyms and dates, typed; relations
-    labelled by the verb phrase joining them. With `cooccurrence`, two entities of one
-    sentence that nothing else links get a "mentioned_with" relation."""
+    """Entities (names, acronyms, dates; typed) and relations labelled by the verb phrase that
+    joins them. With `cooccurrence`, an entity that no relation of its sentence reaches is
+    linked to its nearest neighbour there by "mentioned_with", so no entity is left isolated."""
     doc = _Document()
     sentences = [_tokenize(text, a, b) for a, b in _sentence_spans(text)]
-    doc.lowers.update(_LOWER_WORD.findall(text))
-    doc.mid_caps.update(w.casefold() for w in _MID_CAP_WORD.findall(text))
+    doc.lowers.update(w for w in set(_WORD.findall(text)) if w.islower())
+    for s in sentences:
+        s.heading = bool(s.toks) and _is_heading(s.toks)
+        if s.toks and not s.heading:
+            toks = s.toks
+            doc.mid_caps.update(
+                s.lows[k]
+                for k in range(2, len(toks))
+                if toks[k][0].isupper()
+                and not toks[k].isupper()
+                and (toks[k - 1][0].isalnum() or toks[k - 1] == ",")
+            )
     found: list[tuple[_Sentence, list[_Mention], list[_Triple]]] = []
     for s in sentences:
         mentions, roles = _find_mentions(s, doc)
+        _type_as_before(mentions, doc)
         triples = _relations(s, mentions, doc) + roles
         if cooccurrence:
             triples += _cooccurring(mentions, triples)
@@ -1525,6 +1221,22 @@ def extract(text: str, *, cooccurrence: bool = True) -> Extraction:
         doc.org_age = 0 if org else doc.org_age + 1
         doc.carried = []
     return _assemble(found)
+
+
+def _type_as_before(mentions: list[_Mention], doc: _Document) -> None:
+    """A name keeps the surest type it had earlier in the text; a lone word that ended an
+    earlier person's name is that person ("Hopper" after "Grace Hopper")."""
+    for m in mentions:
+        key = m.name.casefold()
+        known = doc.types.get(key)
+        if known is not None and known[0] > m.score:
+            m.score, m.type = known
+        elif m.score < 2 and key in doc.surnames:
+            m.score, m.type = 2, PERSON
+        if known is None or m.score > known[0]:
+            doc.types[key] = (m.score, m.type)
+        if m.type == PERSON and " " in key:
+            doc.surnames.add(key.rsplit(" ", 1)[1])
 
 
 def _cooccurring(mentions: list[_Mention], triples: list[_Triple]) -> list[_Triple]:
@@ -1608,7 +1320,7 @@ def summarize(text: str, max_sentences: int = 3) -> str:
     if len(sentences) <= max_sentences:
         return " ".join(sentences)
     words = [
-        [w for w in _SUMMARY_WORD.findall(sentence.casefold()) if w not in _FUNCTION]
+        [w for w in _SUMMARY_WORD.findall(sentence.casefold()) if w not in lx.FUNCTION]
         for sentence in sentences
     ]
     counts = Counter(w for ws in words for w in set(ws))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import delete, func, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.cognify.offline import normalize_name
@@ -272,6 +273,25 @@ async def record_embedding_model(
         .where(DatasetConfig.dataset_id == dataset_id, DatasetConfig.embedding_model.is_(None))
         .values(embedding_model=model, embedding_dimension=dimension)
     )
+
+
+_indexed_dimensions: set[int] = {384}  # the migration made this one
+
+
+async def ensure_vector_index(db: Database, dimension: int) -> None:
+    """On PostgreSQL, an HNSW index over vectors of this dimension (made once, outside any
+    item's transaction: DDL there would block concurrent writers)."""
+    if db.is_sqlite or dimension in _indexed_dimensions:
+        return
+    async with db.write() as session:
+        await session.execute(
+            sql(
+                f"CREATE INDEX IF NOT EXISTS ix_chunk_vectors_hnsw_{int(dimension)} "
+                f"ON chunk_vectors USING hnsw ((embedding::vector({int(dimension)})) "
+                f"vector_cosine_ops) WHERE dimension = {int(dimension)}"
+            )
+        )
+    _indexed_dimensions.add(dimension)
 
 
 @dataclass(frozen=True)

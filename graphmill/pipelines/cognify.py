@@ -89,6 +89,7 @@ async def check_dataset(ctx: ItemContext) -> None:
         config = await session.get(DatasetConfig, ctx.item.dataset_id)
     if tools.embedder.dimension == 0:
         await tools.embedder.embed(["dimension probe"])  # an endpoint's size shows on use
+    await graph_store.ensure_vector_index(ctx.db, tools.embedder.dimension)
     if (
         config is not None
         and config.embedding_model

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from graphmill.blobs import BlobStore
 from graphmill.config import Settings
@@ -41,7 +42,15 @@ class StepFailed(Exception):
         super().__init__(message)
 
 
-TRANSIENT = (TransientError, TimeoutError, ConnectionError, httpx.TransportError)
+# A dropped connection, a deadlock or a serialisation failure in the store is worth a retry.
+TRANSIENT = (
+    TransientError,
+    TimeoutError,
+    ConnectionError,
+    httpx.TransportError,
+    OperationalError,
+    DBAPIError,
+)
 
 
 @dataclass
@@ -134,26 +143,32 @@ class RunExecutor:
         self.running[run.id] = task
         log.info("run started", extra={"action": "run.start", "run_id": str(run.id)})
         try:
-            steps = self.pipelines[run.pipeline_name]
-            while items := await ledger.pending_items(self.db, run.id, limit=200):
-                async with asyncio.TaskGroup() as group:
-                    for item in items:
-                        group.create_task(self._process(run, steps, item))
-                current = await ledger.get_run(self.db, run.id)
-                if (
-                    current is None
-                    or current.state != "running"
-                    or current.lease_owner != self.owner
-                ):
-                    break  # cancelled or lease lost: stop taking new items
-            finished = await ledger.finish_run(self.db, run, self.owner)
-            if finished is not None:
-                log.info(
-                    "run finished",
-                    extra={"action": "run.finish", "run_id": str(run.id), "state": finished.state},
-                )
+            await self._run_items(run)
+        except Exception as exc:
+            # Not an item's failure (those are recorded per item): the engine or the store
+            # broke. Fail the run with the reason rather than leave it to be retried forever.
+            log.exception("run failed", extra={"action": "run.fail", "run_id": str(run.id)})
+            await ledger.fail_run(
+                self.db, run, self.owner, error_class_of(exc), error_message_of(exc)
+            )
         finally:
             self.running.pop(run.id, None)
+
+    async def _run_items(self, run: RunInfo) -> None:
+        steps = self.pipelines[run.pipeline_name]
+        while items := await ledger.pending_items(self.db, run.id, limit=200):
+            async with asyncio.TaskGroup() as group:
+                for item in items:
+                    group.create_task(self._process(run, steps, item))
+            current = await ledger.get_run(self.db, run.id)
+            if current is None or current.state != "running" or current.lease_owner != self.owner:
+                break  # cancelled or lease lost: stop taking new items
+        finished = await ledger.finish_run(self.db, run, self.owner)
+        if finished is not None:
+            log.info(
+                "run finished",
+                extra={"action": "run.finish", "run_id": str(run.id), "state": finished.state},
+            )
 
     async def _process(self, run: RunInfo, steps: Sequence[Step], item: ItemRef) -> None:
         async with self.item_slots:
@@ -177,6 +192,7 @@ class RunExecutor:
                     await ledger.set_stage(self.db, run, item.data_id, step.name)
                     async with asyncio.timeout(self.settings.step_timeout_seconds):
                         await step.run(ctx)
+                await ledger.complete_item(self.db, run, item.data_id, ctx.usage, ctx.writers)
             except TRANSIENT as exc:
                 if attempt >= self.settings.max_attempts:
                     await self._fail(ctx, exc)
@@ -188,7 +204,6 @@ class RunExecutor:
             except Exception as exc:
                 await self._fail(ctx, exc)
                 return
-            await ledger.complete_item(self.db, run, item.data_id, ctx.usage, ctx.writers)
             return
 
     async def _fail(self, ctx: ItemContext, exc: Exception) -> None:

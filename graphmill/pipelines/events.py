@@ -39,6 +39,16 @@ class EventInfo:
         }
 
 
+async def lock_dataset(session: AsyncSession, dataset_id: uuid.UUID) -> None:
+    """Serialise this transaction with the dataset's other state changes (PostgreSQL; SQLite
+    has one writer anyway). Event ids come from a sequence, so without it two transactions
+    could commit their events out of id order and a reader resuming after the higher id would
+    miss one; taken first, it also keeps concurrent item writes from deadlocking."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(dataset_id.bytes).digest()[:8], "big", signed=True)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
 async def emit(
     session: AsyncSession,
     dataset_id: uuid.UUID,
@@ -49,11 +59,7 @@ async def emit(
     **body: Any,
 ) -> None:
     """Record a state change in the caller's transaction."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Ids come from a sequence, so without this two transactions could commit their
-        # events out of id order and a reader resuming after the higher id would miss one.
-        key = int.from_bytes(hashlib.sha256(dataset_id.bytes).digest()[:8], "big", signed=True)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    await lock_dataset(session, dataset_id)
     session.add(
         Event(
             dataset_id=dataset_id,

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from graphmill.db import Database
 from graphmill.db.models import ACTIVE_RUN_STATES, Data, ItemStatus, PipelineRun, utcnow
 from graphmill.errors import RunNotFound
-from graphmill.pipelines.events import emit
+from graphmill.pipelines.events import emit, lock_dataset
 
 ADD_PIPELINE = "add_pipeline"
 COGNIFY_PIPELINE = "cognify_pipeline"
@@ -411,6 +411,7 @@ async def complete_item(
     """
     now = utcnow()
     async with db.write() as session:
+        await lock_dataset(session, run.dataset_id)
         done = await session.scalar(
             update(ItemStatus)
             .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
@@ -714,3 +715,46 @@ async def release_run(db: Database, run_id: uuid.UUID, owner: str) -> None:
             .values(state=ItemState.PENDING, updated_at=now)
         )
         await emit(session, run.dataset_id, run.id, "run", RunState.QUEUED, released_by=owner)
+
+
+async def fail_run(
+    db: Database, run: RunInfo, owner: str, error_class: str, error_message: str
+) -> None:
+    """running -> failed for a reason outside any item; unfinished items stay pending, so
+    the next run picks them up."""
+    now = utcnow()
+    async with db.write() as session:
+        failed = await session.scalar(
+            update(PipelineRun)
+            .where(
+                PipelineRun.id == run.id,
+                PipelineRun.state == RunState.RUNNING,
+                PipelineRun.lease_owner == owner,
+            )
+            .values(
+                state=RunState.FAILED,
+                error_class=error_class,
+                error_message=error_message or error_class,
+                finished_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            .returning(PipelineRun.id)
+        )
+        if failed is None:
+            return
+        await session.execute(
+            update(ItemStatus)
+            .where(ItemStatus.run_id == run.id, ItemStatus.state == ItemState.PROCESSING)
+            .values(state=ItemState.PENDING, updated_at=now)
+        )
+        await emit(
+            session,
+            run.dataset_id,
+            run.id,
+            "run",
+            RunState.FAILED,
+            error_class=error_class,
+            error_message=error_message,
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pgvector.sqlalchemy  # noqa: F401  (teaches reflection the `vector` type)
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from graphmill.config import Settings
+from graphmill.errors import GraphmillError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -79,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValidationError, OSError) as exc:
+    except (ValidationError, OSError, GraphmillError) as exc:
         if args.verbose:
             raise
         print(f"graphmill: {exc}", file=sys.stderr)

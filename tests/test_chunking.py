@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from graphmill.cognify.chunking import chunk_text, split_sentences
 
 
@@ -36,7 +38,7 @@ def test_overlap_repeats_the_last_sentences() -> None:
     sentences = [f"Alpha {i} beta gamma delta." for i in range(12)]
     chunks = chunk_text(" ".join(sentences), Words(), size=20, overlap=5)
     assert len(chunks) > 2
-    for previous, following in zip(chunks, chunks[1:], strict=False):
+    for previous, following in itertools.pairwise(chunks):
         last_sentence = previous.text.rsplit(". ", 1)[-1]
         assert following.text.startswith(last_sentence.rstrip("."))
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from graphmill.cognify.embedders import LocalMiniLM
-from graphmill.cognify.vectors import EmbeddingMismatch, VectorIndex
+from graphmill.cognify.vectors import VectorIndex
 from graphmill.db import Database
+from graphmill.errors import EmbeddingMismatch
 from tests.support import Api, add_files
 
 

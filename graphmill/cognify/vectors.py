@@ -12,11 +12,7 @@ from sqlalchemy import func, select, text
 
 from graphmill.db import Database
 from graphmill.db.models import Chunk, ChunkVector, DatasetConfig
-from graphmill.errors import GraphmillError
-
-
-class EmbeddingMismatch(GraphmillError):
-    """The query's embedding model or dimension differs from the dataset's."""
+from graphmill.errors import EmbeddingMismatch
 
 
 @dataclass(frozen=True)

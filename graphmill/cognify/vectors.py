@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -90,15 +91,16 @@ class VectorIndex:
             version = (int(count), hash(newest))
             matrix = self._matrices.get(dataset_id)
             if matrix is None or matrix.version != version:
-                rows = (
-                    await session.execute(
+                rows: list[tuple[uuid.UUID, Any]] = [
+                    (cast(uuid.UUID, chunk_id), embedding)
+                    for chunk_id, embedding in await session.execute(
                         select(ChunkVector.chunk_id, ChunkVector.embedding).where(
                             ChunkVector.dataset_id == dataset_id
                         )
                     )
-                ).all()
-                vectors = (
-                    np.stack([v for _, v in rows]).astype(np.float32)
+                ]
+                vectors: npt.NDArray[np.float32] = (
+                    np.stack([np.asarray(v, dtype=np.float32) for _, v in rows])
                     if rows
                     else np.empty((0, query.shape[0]), dtype=np.float32)
                 )
@@ -126,4 +128,4 @@ class VectorIndex:
                 statement,
                 {"q": query.astype(np.float32), "d": dataset_id, "n": dimension, "k": k},
             )
-            return [(chunk_id, float(score)) for chunk_id, score in rows]
+            return [(uuid.UUID(str(chunk_id)), float(str(score))) for chunk_id, score in rows]

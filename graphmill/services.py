@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from graphmill.auth.tokens import load_jwt_secret
-from graphmill.auth.users import UserInfo, ensure_local_user
+from graphmill.auth.users import UserCache, UserInfo, ensure_local_user
 from graphmill.blobs import BlobStore, open_blob_store
 from graphmill.cognify.embedders import find_model_dir, open_embedder
 from graphmill.config import Settings
@@ -27,6 +27,7 @@ class Services:
     jwt_secret: str
     local_user: UserInfo | None
     runtime: Runtime
+    users: UserCache
 
     @property
     def backends(self) -> dict[str, str]:
@@ -64,7 +65,9 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
     except BaseException:
         await db.dispose()
         raise
-    services = Services(settings, db, blobs, load_jwt_secret(settings), local_user, runtime)
+    services = Services(
+        settings, db, blobs, load_jwt_secret(settings), local_user, runtime, UserCache(db)
+    )
     log.info(
         "graphmill %s ready: database=%s blobs=%s executor=%s auth=%s data_dir=%s",
         role,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,6 +68,27 @@ async def get_user(db: Database, user_id: uuid.UUID) -> UserInfo | None:
     async with db.read() as session:
         row = await session.get(User, user_id)
     return UserInfo.of(row) if row is not None and row.is_active else None
+
+
+class UserCache:
+    """Active users by id for a few seconds, so authenticating a request usually costs no
+    database round trip. A deactivated user stays valid for at most `ttl` seconds."""
+
+    def __init__(self, db: Database, ttl: float = 5.0) -> None:
+        self.db = db
+        self.ttl = ttl
+        self._entries: dict[uuid.UUID, tuple[float, UserInfo | None]] = {}
+
+    async def get(self, user_id: uuid.UUID) -> UserInfo | None:
+        now = time.monotonic()
+        found = self._entries.get(user_id)
+        if found is not None and now - found[0] < self.ttl:
+            return found[1]
+        user = await get_user(self.db, user_id)
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[user_id] = (now, user)
+        return user
 
 
 async def find_user_id(db: Database, email: str) -> uuid.UUID | None:

@@ -40,21 +40,21 @@ def split_sentences(paragraph: str) -> list[str]:
 
 
 def _split_long(sentence: str, counter: TokenCounter, size: int) -> list[tuple[str, int]]:
-    """A sentence longer than a chunk, cut between words."""
+    """A sentence longer than a chunk, cut between words. Word pieces never cross
+    whitespace, so a run of words costs the sum of its words' tokens (linear, not a recount
+    per word)."""
     out: list[tuple[str, int]] = []
-    words = sentence.split()
     current: list[str] = []
-    for word in words:
-        trial = " ".join([*current, word])
-        if current and counter.count(trial) > size:
-            text = " ".join(current)
-            out.append((text, counter.count(text)))
-            current = [word]
-        else:
-            current.append(word)
+    used = 0
+    for word in sentence.split():
+        tokens = counter.count(word)
+        if current and used + tokens > size:
+            out.append((" ".join(current), used))
+            current, used = [], 0
+        current.append(word)
+        used += tokens
     if current:
-        text = " ".join(current)
-        out.append((text, counter.count(text)))
+        out.append((" ".join(current), used))
     return out
 
 
@@ -75,11 +75,19 @@ def chunk_text(text: str, counter: TokenCounter, size: int, overlap: int) -> lis
                 units.append((part, part_tokens, first))
                 first = False
 
+    # Tokens from each unit to the end of its paragraph, in one backward pass (linear).
+    to_paragraph_end = [0] * len(units)
+    running = 0
+    for index in range(len(units) - 1, -1, -1):
+        running += units[index][1]
+        to_paragraph_end[index] = running
+        if units[index][2]:
+            running = 0
     chunks: list[Chunk] = []
     current: list[tuple[str, int]] = []
     used = 0
     for index, (sentence, tokens, new_paragraph) in enumerate(units):
-        paragraph_fits = not new_paragraph or used + _paragraph_tokens(units, index) <= size
+        paragraph_fits = not new_paragraph or used + to_paragraph_end[index] <= size
         if current and (used + tokens > size or not paragraph_fits):
             chunks.append(_join(current))
             current, used = _overlap(current, overlap)
@@ -90,15 +98,6 @@ def chunk_text(text: str, counter: TokenCounter, size: int, overlap: int) -> lis
     if current:  # it always holds at least the last sentence, which is new
         chunks.append(_join(current))
     return chunks
-
-
-def _paragraph_tokens(units: list[tuple[str, int, bool]], start: int) -> int:
-    total = units[start][1]
-    for _sentence, tokens, new_paragraph in units[start + 1 :]:
-        if new_paragraph:
-            break
-        total += tokens
-    return total
 
 
 def _join(parts: list[tuple[str, int]]) -> Chunk:

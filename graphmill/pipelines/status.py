@@ -13,7 +13,7 @@ from graphmill.db.models import PipelineRun
 from graphmill.errors import UnknownPipeline
 from graphmill.pipelines.ledger import PIPELINES, RunState
 
-COMPAT_STATUS = {
+COMPAT_STATUS: dict[str, str] = {
     RunState.QUEUED: "DATASET_PROCESSING_INITIATED",
     RunState.RUNNING: "DATASET_PROCESSING_STARTED",
     RunState.COMPLETED: "DATASET_PROCESSING_COMPLETED",
@@ -23,7 +23,7 @@ ERRORED = "DATASET_PROCESSING_ERRORED"
 
 def compat_status(state: str) -> str:
     """cognee's dataset status string for a run state."""
-    return COMPAT_STATUS.get(RunState(state), ERRORED)
+    return COMPAT_STATUS.get(state, ERRORED)
 
 
 def check_pipelines(names: Sequence[str]) -> list[str]:

@@ -13,7 +13,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphmill.db import Database
+from graphmill.db import Database, dialect_insert
 from graphmill.db.models import ACTIVE_RUN_STATES, Data, ItemStatus, PipelineRun, utcnow
 from graphmill.errors import RunNotFound
 from graphmill.pipelines.events import emit, lock_dataset
@@ -67,17 +67,26 @@ async def record_completed_run(
     )
     session.add(run)
     await session.flush()
-    for data_id in completed:
-        await session.merge(
-            ItemStatus(
-                data_id=data_id,
-                pipeline_name=pipeline_name,
-                run_id=run.id,
-                state=ItemState.COMPLETED,
-                stage="stored",
-                attempts=1,
-                updated_at=now,
+    if completed:
+        # Items are new rows of this request (their data rows were just inserted): one
+        # multi-row insert.
+        await session.execute(
+            dialect_insert(session)(ItemStatus)
+            .values(
+                [
+                    {
+                        "data_id": data_id,
+                        "pipeline_name": pipeline_name,
+                        "run_id": run.id,
+                        "state": ItemState.COMPLETED,
+                        "stage": "stored",
+                        "attempts": 1,
+                        "updated_at": now,
+                    }
+                    for data_id in completed
+                ]
             )
+            .on_conflict_do_nothing()
         )
     return run
 

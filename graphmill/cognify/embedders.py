@@ -439,20 +439,21 @@ class OpenAIEmbedder:
         self._timeout = timeout_seconds
         self._max_retries = max_retries
         self._backoff = backoff_seconds
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
 
     async def embed(self, texts: list[str]) -> Vectors:
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
         batches = [texts[i : i + self._batch_size] for i in range(0, len(texts), self._batch_size)]
         limit = asyncio.Semaphore(self._max_concurrency)
-        # One client per call: an AsyncClient's pool belongs to the loop that first used it.
-        async with httpx.AsyncClient(timeout=self._timeout, headers=self._headers) as client:
+        client = self._http()
 
-            async def one(batch: list[str]) -> Vectors:
-                async with limit:
-                    return await self._embed_batch(client, batch)
+        async def one(batch: list[str]) -> Vectors:
+            async with limit:
+                return await self._embed_batch(client, batch)
 
-            parts = await asyncio.gather(*(one(b) for b in batches))
+        parts = await asyncio.gather(*(one(b) for b in batches))
         vectors = np.concatenate(parts)
         if self.dimension == 0:
             self.dimension = int(vectors.shape[1])
@@ -463,6 +464,15 @@ class OpenAIEmbedder:
                 "embedding_error",
             )
         return vectors
+
+    def _http(self) -> httpx.AsyncClient:
+        """One client per event loop (a client's pool belongs to the loop that made it);
+        making one costs ~20 ms of CPU (TLS certificates), so it is kept."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = httpx.AsyncClient(timeout=self._timeout, headers=self._headers)
+            self._client_loop = loop
+        return self._client
 
     async def _embed_batch(self, client: httpx.AsyncClient, texts: list[str]) -> Vectors:
         body: dict[str, Any] = {

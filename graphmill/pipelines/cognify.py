@@ -70,14 +70,20 @@ async def _cached(db: Database, key: str) -> dict[str, Any] | None:
         return row.value if row is not None else None
 
 
-async def _remember(db: Database, key: str, kind: str, value: dict[str, Any]) -> None:
-    # Kept at once, outside the item's transaction: work paid for is never lost, even if
-    # the item fails later.
+async def _remember(db: Database, results: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Keep paid-for results in one transaction of their own, outside the item's: work
+    paid for is never lost, even if the item fails later."""
+    if not results:
+        return
     async with db.write() as session:
-        insert = dialect_insert(session)
         await session.execute(
-            insert(DerivedCache)
-            .values(key=key, kind=kind, value=value)
+            dialect_insert(session)(DerivedCache)
+            .values(
+                [
+                    {"key": k, "kind": kind, "value": v}
+                    for k, (kind, v) in {k: (kind, v) for k, kind, v in results}.items()
+                ]
+            )
             .on_conflict_do_nothing(index_elements=["key"])
         )
 
@@ -171,7 +177,7 @@ async def _extract_chunk(ctx: ItemContext, chat: ChatModel | None, text: str) ->
             "entities": [e.__dict__ for e in extraction.entities],
             "relations": [r.__dict__ for r in extraction.relations],
         }
-        await _remember(ctx.db, key, "extraction", cached)
+        ctx.state.setdefault("paid", []).append((key, "extraction", cached))
     return Extraction(
         [Entity(**e) for e in cached["entities"]], [Relation(**r) for r in cached["relations"]]
     )
@@ -188,7 +194,7 @@ async def _summarize(ctx: ItemContext, chat: ChatModel | None, text: str, kind: 
             cached = {"summary": await llm.summarize(chat, text, usage)}
         finally:
             _count(ctx, usage)
-        await _remember(ctx.db, key, kind, cached)
+        ctx.state.setdefault("paid", []).append((key, kind, cached))
     return str(cached["summary"])
 
 
@@ -203,12 +209,17 @@ async def extract(ctx: ItemContext) -> None:
     globally by the LLM rate limiter)."""
     chat = tools_for(ctx.settings).chat
     texts = [c.text for c in ctx.state["chunks"]]
-    extractions = await asyncio.gather(*(_extract_chunk(ctx, chat, t) for t in texts))
-    summaries = await asyncio.gather(*(_summarize(ctx, chat, t, "chunk_summary") for t in texts))
-    document = " ".join(summaries) if chat is not None else ctx.state["text"]
-    ctx.state["summary"] = (
-        summaries[0] if len(summaries) == 1 else await _summarize(ctx, chat, document, "doc")
-    )
+    try:
+        extractions = await asyncio.gather(*(_extract_chunk(ctx, chat, t) for t in texts))
+        summaries = await asyncio.gather(
+            *(_summarize(ctx, chat, t, "chunk_summary") for t in texts)
+        )
+        document = " ".join(summaries) if chat is not None else ctx.state["text"]
+        ctx.state["summary"] = (
+            summaries[0] if len(summaries) == 1 else await _summarize(ctx, chat, document, "doc")
+        )
+    finally:
+        await _remember(ctx.db, ctx.state.pop("paid", []))
     ctx.state["chunk_summaries"] = summaries
     ctx.state["extractions"] = extractions
 
@@ -227,18 +238,22 @@ async def _embed_cached(ctx: ItemContext, texts: list[str]) -> Any:
                 )
             )
             found.update(dict(rows.all()))
-    missing = [i for i, h in enumerate(hashes) if h not in found]
+    missing = list({hashes[i]: i for i, h in enumerate(hashes) if h not in found}.values())
     if missing:
         vectors = await embedder.embed([texts[i] for i in missing])
+        for row, i in enumerate(missing):
+            found[hashes[i]] = vectors[row]
         async with ctx.db.write() as session:
-            insert = dialect_insert(session)
-            for row, i in enumerate(missing):
-                found[hashes[i]] = vectors[row]
-                await session.execute(
-                    insert(EmbeddingCache)
-                    .values(text_hash=hashes[i], model=embedder.model, embedding=vectors[row])
-                    .on_conflict_do_nothing()
+            await session.execute(
+                dialect_insert(session)(EmbeddingCache)
+                .values(
+                    [
+                        {"text_hash": hashes[i], "model": embedder.model, "embedding": vectors[row]}
+                        for row, i in enumerate(missing)
+                    ]
                 )
+                .on_conflict_do_nothing()
+            )
     return np.stack([np.asarray(found[h], dtype=np.float32) for h in hashes])
 
 

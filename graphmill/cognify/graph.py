@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -84,48 +84,51 @@ async def remove_item(session: AsyncSession, data_id: uuid.UUID) -> None:
     await _refresh_nodes(session, node_ids)
 
 
-async def _refresh_nodes(session: AsyncSession, node_ids: Sequence[uuid.UUID]) -> None:
-    for node_id in set(node_ids):
-        sources = (
-            await session.execute(
-                select(NodeSource.mentions, NodeSource.description)
-                .where(NodeSource.node_id == node_id)
-                .order_by(NodeSource.data_id)
-            )
-        ).all()
-        if not sources:
-            await session.execute(delete(Node).where(Node.id == node_id))  # edges cascade
-            continue
-        await session.execute(
-            update(Node)
-            .where(Node.id == node_id)
-            .values(
-                mentions=sum(m for m, _ in sources),
-                description=merge_descriptions(d for _, d in sources),
-            )
+async def _refresh(
+    session: AsyncSession,
+    model: type[Node] | type[Edge],
+    source: type[NodeSource] | type[EdgeSource],
+    owner: Any,
+    ids: Sequence[uuid.UUID],
+) -> None:
+    """Recompute mentions and descriptions of nodes or edges from their remaining sources,
+    deleting those no source supports any more (a node's edges go with it)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return
+    rows = await session.execute(
+        select(owner, source.mentions, source.description)
+        .where(owner.in_(wanted))
+        .order_by(owner, source.data_id)
+    )
+    grouped: dict[uuid.UUID, list[tuple[int, str]]] = {}
+    for owner_id, mentions, description in rows:
+        grouped.setdefault(cast(uuid.UUID, owner_id), []).append(
+            (cast(int, mentions), cast(str, description))
         )
+    orphans = [i for i in wanted if i not in grouped]
+    if orphans:
+        await session.execute(delete(model).where(model.id.in_(orphans)))
+    if grouped:
+        await session.execute(
+            update(model),
+            [
+                {
+                    "id": owner_id,
+                    "mentions": sum(m for m, _ in sources),
+                    "description": merge_descriptions(d for _, d in sources),
+                }
+                for owner_id, sources in grouped.items()
+            ],
+        )
+
+
+async def _refresh_nodes(session: AsyncSession, node_ids: Sequence[uuid.UUID]) -> None:
+    await _refresh(session, Node, NodeSource, NodeSource.node_id, node_ids)
 
 
 async def _refresh_edges(session: AsyncSession, edge_ids: Sequence[uuid.UUID]) -> None:
-    for edge_id in set(edge_ids):
-        sources = (
-            await session.execute(
-                select(EdgeSource.mentions, EdgeSource.description)
-                .where(EdgeSource.edge_id == edge_id)
-                .order_by(EdgeSource.data_id)
-            )
-        ).all()
-        if not sources:
-            await session.execute(delete(Edge).where(Edge.id == edge_id))
-            continue
-        await session.execute(
-            update(Edge)
-            .where(Edge.id == edge_id)
-            .values(
-                mentions=sum(m for m, _ in sources),
-                description=merge_descriptions(d for _, d in sources),
-            )
-        )
+    await _refresh(session, Edge, EdgeSource, EdgeSource.edge_id, edge_ids)
 
 
 async def write_item(
@@ -173,34 +176,43 @@ async def write_item(
 
     by_name: dict[str, str] = {}
     descriptions: dict[str, str] = {}
+    first: dict[str, Entity] = {}
     for entity in graph.entities:
         key = node_key(entity.name, entity.type)
         by_name.setdefault(normalize_name(entity.name), key)
         descriptions[key] = merge_descriptions([descriptions.get(key, ""), entity.description])
+        first.setdefault(key, entity)
+    keys = sorted(first)  # one lock order for every writer
+    if keys:
         await session.execute(
             insert(Node)
             .values(
-                id=uuid.uuid4(),
-                dataset_id=dataset_id,
-                key=key,
-                name=entity.name.strip(),
-                type=entity.type.strip() or "Entity",
-                description="",
-                mentions=0,
-                embedding=graph.entity_vectors.get(key),
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "dataset_id": dataset_id,
+                        "key": key,
+                        "name": first[key].name.strip(),
+                        "type": first[key].type.strip() or "Entity",
+                        "description": "",
+                        "mentions": 0,
+                        "embedding": graph.entity_vectors.get(key),
+                    }
+                    for key in keys
+                ]
             )
             .on_conflict_do_nothing(index_elements=["dataset_id", "key"])
         )
-    node_ids = await _node_ids(session, dataset_id, list(descriptions))
-    for key, description in descriptions.items():
-        session.add(
-            NodeSource(
-                node_id=node_ids[key],
-                data_id=data_id,
-                mentions=graph.entity_mentions.get(key, 1),
-                description=description,
-            )
+    node_ids = await _node_ids(session, dataset_id, keys)
+    session.add_all(
+        NodeSource(
+            node_id=node_ids[key],
+            data_id=data_id,
+            mentions=graph.entity_mentions.get(key, 1),
+            description=descriptions[key],
         )
+        for key in keys
+    )
     await session.flush()
     await _refresh_nodes(session, list(node_ids.values()))
 
@@ -213,38 +225,45 @@ async def write_item(
         triple = (node_ids[source], node_ids[target], relation.name.strip()[:255] or "related_to")
         count, text = edge_descriptions.get(triple, (0, ""))
         edge_descriptions[triple] = (count + 1, merge_descriptions([text, relation.description]))
-    edge_ids = []
-    for (source_id, target_id, name), (count, description) in edge_descriptions.items():
-        await session.execute(
-            insert(Edge)
-            .values(
-                id=uuid.uuid4(),
-                dataset_id=dataset_id,
-                source_id=source_id,
-                target_id=target_id,
-                relation=name,
-                mentions=0,
-                description="",
-            )
-            .on_conflict_do_nothing(
-                index_elements=["dataset_id", "source_id", "target_id", "relation"]
-            )
+    triples = sorted(edge_descriptions)
+    if not triples:
+        return
+    await session.execute(
+        insert(Edge)
+        .values(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "dataset_id": dataset_id,
+                    "source_id": source_id,
+                    "target_id": target_id,
+                    "relation": name,
+                    "mentions": 0,
+                    "description": "",
+                }
+                for source_id, target_id, name in triples
+            ]
         )
-        edge_id = await session.scalar(
-            select(Edge.id).where(
-                Edge.dataset_id == dataset_id,
-                Edge.source_id == source_id,
-                Edge.target_id == target_id,
-                Edge.relation == name,
-            )
+        .on_conflict_do_nothing(index_elements=["dataset_id", "source_id", "target_id", "relation"])
+    )
+    rows = await session.execute(
+        select(Edge.id, Edge.source_id, Edge.target_id, Edge.relation).where(
+            Edge.dataset_id == dataset_id,
+            Edge.source_id.in_(sorted({t[0] for t in triples})),
         )
-        assert edge_id is not None
-        edge_ids.append(edge_id)
-        session.add(
-            EdgeSource(edge_id=edge_id, data_id=data_id, mentions=count, description=description)
+    )
+    edge_ids = {(s_id, t_id, rel): e_id for e_id, s_id, t_id, rel in rows}
+    session.add_all(
+        EdgeSource(
+            edge_id=edge_ids[triple],
+            data_id=data_id,
+            mentions=edge_descriptions[triple][0],
+            description=edge_descriptions[triple][1],
         )
+        for triple in triples
+    )
     await session.flush()
-    await _refresh_edges(session, edge_ids)
+    await _refresh_edges(session, [edge_ids[t] for t in triples])
 
 
 async def _node_ids(

@@ -1,0 +1,370 @@
+"""Start graphmill set-ups one after another and run pipeline_overhead.py against each.
+
+Set-ups (`--setups`, comma-separated, in this order by default):
+
+* `embedded-noop`: `graphmill serve`, SQLite, executor local, no-op steps
+  (`bench.noop_steps:STEPS`): the engine's own overhead.
+* `embedded-commit`: the same with `bench.noop_steps:COMMIT_STEPS` (one tiny chunk written
+  in each item's completing transaction).
+* `embedded-default-fake`: the real steps (`graphmill.pipelines.cognify:STEPS`) with the
+  LLM and the embeddings served instantly by tests/fake_openai.py (a separate process), as
+  SPEC.md section 6 measures overhead: LLM and embedding time excluded.
+* `embedded-default`: the real steps as configured out of the box: no LLM (offline
+  extraction) and the bundled local embedder, which is compute-bound; fewer documents.
+* `embedded-pg-noop`: executor local on PostgreSQL (pgserver), no-op steps: the database
+  backend's share, without procrastinate.
+* `distributed-noop`: PostgreSQL (pgserver), an API process with
+  `GRAPHMILL_EXECUTOR=procrastinate` and two `graphmill worker` processes, no-op steps.
+* `distributed-default-fake`: the same with the real steps and the fake LLM/embeddings.
+
+Every set-up gets a fresh data folder (and a fresh PostgreSQL database); processes run with
+LOG_LEVEL=WARNING and PYTHONPATH=<repo root>, so `bench.noop_steps` imports. Everything is
+stopped at the end (PostgreSQL too). Arguments after `--` go to pipeline_overhead.py.
+`--ref HEAD` serves a snapshot of graphmill/ at that git ref (put first on PYTHONPATH), so
+edits of the work tree during the run change nothing.
+
+    python bench/launch_pipeline_bench.py --ref HEAD
+    python bench/launch_pipeline_bench.py --setups embedded-noop -- --docs 200 --repeat 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+NOOP = "bench.noop_steps:STEPS"
+COMMIT = "bench.noop_steps:COMMIT_STEPS"
+DEFAULT = "graphmill.pipelines.cognify:STEPS"
+
+
+@dataclass(frozen=True)
+class Setup:
+    database: str  # sqlite | postgresql
+    steps: str  # GRAPHMILL_COGNIFY_STEPS
+    workers: int = 0  # > 0: GRAPHMILL_EXECUTOR=procrastinate and that many `graphmill worker`
+    fake_openai: bool = False  # LLM and embeddings from the fake OpenAI-compatible server
+    bench_args: tuple[str, ...] = ()  # defaults for pipeline_overhead.py (yours come after)
+
+
+# The real steps with the bundled local embedder are compute-bound (about 20 texts/s on
+# 2 cores), so that set-up runs fewer documents by default.
+SMALL = ("--docs", "200", "--repeat", "1", "--fanout", "0", "--idle-samples", "100")
+
+SETUPS: dict[str, Setup] = {
+    "embedded-noop": Setup("sqlite", NOOP),
+    "embedded-commit": Setup("sqlite", COMMIT),
+    "embedded-default-fake": Setup("sqlite", DEFAULT, fake_openai=True),
+    "embedded-default": Setup("sqlite", DEFAULT, bench_args=SMALL),
+    "embedded-pg-noop": Setup("postgresql", NOOP),
+    "distributed-noop": Setup("postgresql", NOOP, workers=2),
+    "distributed-default-fake": Setup("postgresql", DEFAULT, workers=2, fake_openai=True),
+}
+
+FAKE_SERVER = """
+import signal, sys, threading
+from tests.fake_openai import FakeOpenAI
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+with FakeOpenAI() as fake:
+    print(fake.base_url, fake.api_key, flush=True)
+    threading.Event().wait()
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Process:
+    """A graphmill process with its output in a log file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.args = args
+        self.log = log
+        self.out = log.open("wb")
+        # cwd outside the repository: `python -m` puts the cwd first on sys.path, which
+        # would shadow a snapshot given in PYTHONPATH.
+        self.popen = subprocess.Popen(
+            args, env=env, cwd=log.parent, stdout=self.out, stderr=subprocess.STDOUT
+        )
+        print(f"# started pid {self.popen.pid}: {shlex.join(args)}", flush=True)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=30)
+        self.out.close()
+
+    def tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_healthy(base_url: str, process: Process, started: float) -> float:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise SystemExit(f"server exited during start-up:\n{process.tail()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.02)
+    raise SystemExit(f"server did not become healthy:\n{process.tail()}")
+
+
+@contextmanager
+def postgres(root: Path) -> Iterator[tuple[object, str]]:
+    """A pgserver PostgreSQL, stopped on exit; (server, uri of its default database)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(root / "pg", cleanup_mode="stop")
+    try:
+        yield server, server.get_uri()
+    finally:
+        server.cleanup()
+
+
+def database_url(server: object, uri: str) -> str:
+    """A fresh, empty database on the server."""
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    server.psql(f"CREATE DATABASE {name};")  # type: ignore[attr-defined]
+    base, _, query = uri.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+def fake_address(process: Process) -> tuple[str, str]:
+    """(base URL, API key) that the fake OpenAI server prints once it listens."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.log.read_text(errors="replace").strip().splitlines()
+        if line and line[0].startswith("http"):
+            base, key = line[0].split()
+            return base, key
+        if process.popen.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise SystemExit(f"fake OpenAI server did not start:\n{process.tail()}")
+
+
+def rss_mb(pid: int) -> str:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS"):
+                return f"{int(line.split()[1]) / 1024:.0f} MB"
+    except OSError:
+        pass
+    return "?"
+
+
+def run_setup(
+    name: str,
+    work: Path,
+    pythonpath: str,
+    pg: tuple[object, str] | None,
+    python: str,
+    bench_args: list[str],
+    json_dir: Path | None,
+) -> int:
+    setup = SETUPS[name]
+    data_dir = work / name
+    data_dir.mkdir()
+    env = {
+        **os.environ,
+        "PYTHONPATH": pythonpath,
+        "GRAPHMILL_DATA_DIR": str(data_dir),
+        "GRAPHMILL_COGNIFY_STEPS": setup.steps,
+        "LOG_LEVEL": "WARNING",
+    }
+    shown = {k: env[k] for k in ("GRAPHMILL_COGNIFY_STEPS", "LOG_LEVEL", "PYTHONPATH")}
+    if setup.database == "postgresql":
+        assert pg is not None
+        shown["GRAPHMILL_DATABASE_URL"] = database_url(*pg)
+    if setup.workers:
+        shown["GRAPHMILL_EXECUTOR"] = "procrastinate"
+    processes: list[Process] = []
+    if setup.fake_openai:
+        fake = Process([python, "-c", FAKE_SERVER], env, data_dir / "fake_openai.log")
+        processes.append(fake)
+        base, key = fake_address(fake)
+        shown |= {
+            "LLM_PROVIDER": "openai",
+            "LLM_MODEL": "openai/fake-model",
+            "LLM_ENDPOINT": base,
+            "LLM_API_KEY": key,
+            "EMBEDDING_PROVIDER": "openai_compatible",
+            "EMBEDDING_MODEL": "fake-embedding",
+            "EMBEDDING_DIMENSIONS": "384",
+            "EMBEDDING_ENDPOINT": base,
+            "EMBEDDING_API_KEY": key,
+        }
+    env |= shown
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    print(f"\n######## {name}", flush=True)
+    print(f"# env: {' '.join(f'{k}={v}' for k, v in shown.items())}", flush=True)
+    graphmill = [python, "-m", "graphmill.cli"]
+    probe = "import graphmill; print(graphmill.__file__)"
+    where = subprocess.run(
+        [python, "-c", probe], env=env, cwd=data_dir, capture_output=True, text=True
+    )
+    print(f"# graphmill imported from {where.stdout.strip() or where.stderr.strip()}")
+    try:
+        started = time.monotonic()
+        api = Process([*graphmill, "serve", "--port", str(port)], env, data_dir / "serve.log")
+        servers = [api]
+        print(
+            f"# start-up to healthy: {wait_healthy(base_url, api, started):.2f} s",
+            flush=True,
+        )
+        for i in range(setup.workers):
+            servers.append(Process([*graphmill, "worker"], env, data_dir / f"worker{i}.log"))
+        if setup.workers:
+            time.sleep(2)  # let the workers connect and listen
+            for p in servers[1:]:
+                if p.popen.poll() is not None:
+                    raise SystemExit(f"worker exited:\n{p.tail()}")
+        processes += servers
+        command = [python, str(HERE / "pipeline_overhead.py"), "--base-url", base_url]
+        command += ["--label", name, *setup.bench_args, *bench_args]
+        command += ["--server-pids", ",".join(str(p.popen.pid) for p in servers)]
+        if setup.database == "postgresql":
+            assert pg is not None
+            command += ["--pg-pid", str(pg[0].get_pid())]  # type: ignore[attr-defined]
+        if json_dir is not None:
+            command += ["--json", str(json_dir / f"{name}.json")]
+        print(f"# load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"$ {shlex.join(command)}", flush=True)
+        code = subprocess.call(command)
+        print(
+            "# RSS after: "
+            + ", ".join(f"pid {p.popen.pid} {rss_mb(p.popen.pid)}" for p in processes),
+            flush=True,
+        )
+        for p in processes:
+            errors = [
+                line
+                for line in p.log.read_text(errors="replace").splitlines()
+                if "ERROR" in line or "Traceback" in line
+            ]
+            if errors:
+                print(f"# {p.log.name}: {len(errors)} error lines, first: {errors[0]}")
+        return code
+    finally:
+        for p in processes:
+            p.stop()
+
+
+def _interrupted(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> None:
+    # Stop every process started here on SIGTERM or SIGINT, even when launched in the
+    # background (where a shell leaves SIGINT ignored).
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
+    argv = sys.argv[1:]
+    bench_args: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, bench_args = argv[:cut], argv[cut + 1 :]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--setups", default=",".join(SETUPS), help="comma-separated set-ups")
+    parser.add_argument("--python", default=str(ROOT / ".venv" / "bin" / "python"))
+    parser.add_argument("--json-dir", help="keep each set-up's figures as JSON here")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    parser.add_argument(
+        "--ref",
+        help="serve the graphmill/ of this git ref (a snapshot immune to edits of the work "
+        "tree during the run) instead of the work tree",
+    )
+    args = parser.parse_args(argv)
+    names = [s.strip() for s in args.setups.split(",") if s.strip()]
+    unknown = [n for n in names if n not in SETUPS]
+    if unknown:
+        raise SystemExit(f"unknown set-ups {unknown}; known: {', '.join(SETUPS)}")
+    json_dir = Path(args.json_dir) if args.json_dir else None
+    if json_dir is not None:
+        json_dir.mkdir(parents=True, exist_ok=True)
+
+    print(f"# graphmill pipeline benchmarks, {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}")
+    print(f"# machine: {os.cpu_count()} cores, {os.uname().sysname} {os.uname().release}")
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    work = Path(tempfile.mkdtemp(prefix="graphmill-pipeline-bench-"))
+    pythonpath = str(ROOT)
+    if args.ref:
+        snapshot = work / "src"
+        snapshot.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", args.ref, "graphmill", "tests"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(snapshot)], input=archive, check=True)
+        pythonpath = f"{snapshot}{os.pathsep}{ROOT}"
+        ref = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", args.ref],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        print(f"# code: graphmill/ of {args.ref} = {ref} (snapshot {snapshot})")
+    else:
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "graphmill"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        extra = " + uncommitted changes under graphmill/" if dirty else ""
+        print(f"# code: work tree at {head or 'unknown'}{extra}")
+    failures = []
+    try:
+        with ExitStack() as stack:
+            pg = None
+            if any(SETUPS[n].database == "postgresql" for n in names):
+                pg = stack.enter_context(postgres(work))
+                print(f"# PostgreSQL (pgserver): {pg[1]}")
+            for name in names:
+                code = run_setup(name, work, pythonpath, pg, args.python, bench_args, json_dir)
+                if code != 0:
+                    failures.append(name)
+    finally:
+        if args.keep:
+            print(f"# kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        raise SystemExit(f"failed: {', '.join(failures)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Cognify step lists that do (almost) nothing, to measure the pipeline engine's own cost.
+
+Select one with GRAPHMILL_COGNIFY_STEPS (the server and every worker need PYTHONPATH to
+include the repository root, so that `bench.noop_steps` imports):
+
+* `bench.noop_steps:STEPS`: one step that returns at once. What remains is the engine:
+  claiming the run, listing pending items, and per item the `processing`, stage and
+  `completed` transactions with their events and run counters.
+* `bench.noop_steps:COMMIT_STEPS`: one step that writes one tiny chunk through
+  `ctx.on_commit`, so the item's commit also replaces its outputs (delete + insert), as the
+  real chunk step does.
+* `bench.noop_steps:READ_STEPS`: reads the item's bytes from the blob store, then writes one
+  tiny chunk: the real pipeline's I/O shape without its text processing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphmill.db.models import Chunk
+from graphmill.pipelines.engine import ItemContext, Step
+
+
+async def noop(ctx: ItemContext) -> None:
+    """Nothing at all."""
+
+
+async def write_one_chunk(ctx: ItemContext) -> None:
+    """Replace the item's chunks with one tiny chunk, in the item's completing transaction."""
+    item = ctx.item
+
+    async def write(session: AsyncSession) -> None:
+        await session.execute(delete(Chunk).where(Chunk.data_id == item.data_id))
+        session.add(
+            Chunk(
+                dataset_id=item.dataset_id,
+                data_id=item.data_id,
+                content_hash=item.content_hash,
+                idx=0,
+                text="noop",
+                token_count=1,
+            )
+        )
+
+    ctx.on_commit(write)
+
+
+async def read_bytes(ctx: ItemContext) -> None:
+    ctx.state["size"] = len(await ctx.read_bytes())
+
+
+STEPS = [Step("noop", noop)]
+COMMIT_STEPS = [Step("noop_commit", write_one_chunk)]
+READ_STEPS = [Step("read", read_bytes), Step("noop_commit", write_one_chunk)]

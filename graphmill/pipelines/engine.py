@@ -28,6 +28,7 @@ from graphmill.pipelines.ledger import ItemRef, RunInfo, Usage, Writer
 log = logging.getLogger("graphmill.pipelines")
 
 MAX_BACKOFF_SECONDS = 60.0
+STAGE_FLUSH_SECONDS = 0.25
 
 
 class TransientError(Exception):
@@ -66,6 +67,7 @@ class ItemContext:
     usage: Usage = field(default_factory=Usage)
     state: dict[str, Any] = field(default_factory=dict)
     writers: list[Writer] = field(default_factory=list)
+    stage: str | None = None
 
     def on_commit(self, writer: Writer) -> None:
         """Write outputs in the transaction that marks the item completed."""
@@ -131,6 +133,9 @@ class RunExecutor:
         self.pipelines = pipelines
         self.owner = owner
         self.running: dict[uuid.UUID, asyncio.Task[None]] = {}
+        # Items' current steps, written in batches (STAGE_FLUSH_SECONDS): a transaction per
+        # step per item would cost more than the steps themselves on a single writer.
+        self._stages: dict[tuple[uuid.UUID, uuid.UUID], tuple[RunInfo, uuid.UUID, str]] = {}
         self.item_slots = asyncio.Semaphore(settings.item_concurrency)
 
     async def execute_run(self, run_id: uuid.UUID) -> None:
@@ -154,8 +159,25 @@ class RunExecutor:
         finally:
             self.running.pop(run.id, None)
 
+    async def _flush_stages(self) -> None:
+        while True:
+            await asyncio.sleep(STAGE_FLUSH_SECONDS)
+            pending, self._stages = list(self._stages.values()), {}
+            try:
+                await ledger.set_stages(self.db, pending)
+            except Exception:
+                # Progress display only; the item's real state is written by its own steps.
+                log.warning("stage update failed", exc_info=True, extra={"action": "stage"})
+
     async def _run_items(self, run: RunInfo) -> None:
         steps = self.pipelines[run.pipeline_name]
+        flusher = asyncio.create_task(self._flush_stages())
+        try:
+            await self._run_item_batches(run, steps)
+        finally:
+            flusher.cancel()
+
+    async def _run_item_batches(self, run: RunInfo, steps: Sequence[Step]) -> None:
         while items := await ledger.pending_items(self.db, run.id, limit=200):
             async with asyncio.TaskGroup() as group:
                 for item in items:
@@ -177,6 +199,7 @@ class RunExecutor:
                 return  # cancelled, taken over, or no longer ours
             try:
                 await self._attempts(run, steps, item, attempt)
+                self._stages.pop((run.id, item.data_id), None)
             except asyncio.CancelledError:
                 # Shutting down or lease lost: the item is unfinished, not failed.
                 await asyncio.shield(ledger.release_item(self.db, run, item.data_id))
@@ -189,7 +212,8 @@ class RunExecutor:
             ctx = ItemContext(item, run, self.db, self.blobs, self.settings, attempt)
             try:
                 for step in steps:
-                    await ledger.set_stage(self.db, run, item.data_id, step.name)
+                    ctx.stage = step.name
+                    self._stages[(run.id, item.data_id)] = (run, item.data_id, step.name)
                     async with asyncio.timeout(self.settings.step_timeout_seconds):
                         await step.run(ctx)
                 await ledger.complete_item(self.db, run, item.data_id, ctx.usage, ctx.writers)
@@ -218,7 +242,9 @@ class RunExecutor:
                 "data_id": str(ctx.item.data_id),
             },
         )
-        await ledger.fail_item(self.db, ctx.run, ctx.item.data_id, error_class, message, ctx.usage)
+        await ledger.fail_item(
+            self.db, ctx.run, ctx.item.data_id, error_class, message, ctx.usage, ctx.stage
+        )
 
     def cancel_lost(self, kept: set[uuid.UUID]) -> None:
         """Stop working on runs whose lease this process no longer holds."""

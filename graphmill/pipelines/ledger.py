@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -404,6 +404,36 @@ async def set_stage(
         )
 
 
+async def set_stages(db: Database, stages: Sequence[tuple[RunInfo, uuid.UUID, str]]) -> None:
+    """Record the current step of many processing items in one statement."""
+    if not stages:
+        return
+    statement = (
+        update(ItemStatus)
+        .where(
+            ItemStatus.data_id == bindparam("b_data"),
+            ItemStatus.pipeline_name == bindparam("b_pipeline"),
+            ItemStatus.run_id == bindparam("b_run"),
+            ItemStatus.state == ItemState.PROCESSING,
+        )
+        .values(stage=bindparam("b_stage"), updated_at=utcnow())
+    )
+    async with db.write() as session:
+        connection = await session.connection()
+        await connection.execute(
+            statement,
+            [
+                {
+                    "b_data": data_id,
+                    "b_pipeline": run.pipeline_name,
+                    "b_run": run.id,
+                    "b_stage": stage,
+                }
+                for run, data_id, stage in stages
+            ],
+        )
+
+
 Writer = Callable[[AsyncSession], Awaitable[None]]
 
 
@@ -450,13 +480,16 @@ async def fail_item(
     error_class: str,
     error_message: str,
     usage: Usage,
+    stage: str | None = None,
 ) -> None:
+    """processing -> failed, recording the step it failed in."""
     now = utcnow()
     async with db.write() as session:
         failed = await session.scalar(
             update(ItemStatus)
             .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
             .values(
+                stage=func.coalesce(stage, ItemStatus.stage),
                 state=ItemState.FAILED,
                 error_class=error_class,
                 error_message=error_message or error_class,

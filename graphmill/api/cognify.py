@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.api.dto import CognifyPayloadDTO, DataIngestionInfo, PipelineRunInfo, RunStatus
 from graphmill.pipelines import service
-from graphmill.pipelines.ledger import RunState
+from graphmill.pipelines.ledger import RunState, counts_of
 
 router = APIRouter()
 
@@ -42,12 +42,7 @@ def _outcome_info(outcome: service.CognifyOutcome) -> PipelineRunInfo:
             "state": run.state,
             "error_class": run.error_class,
             "error_message": run.error_message,
-            "counts": {
-                "total": run.total,
-                "completed": run.completed,
-                "failed": run.failed,
-                "skipped": run.skipped,
-            },
+            "counts": counts_of(run),
         },
         data_ingestion_info=[
             DataIngestionInfo(

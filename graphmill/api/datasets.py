@@ -70,11 +70,10 @@ async def get_status(
     # response model would cost more than the query.
     if len(pipelines) == 1:
         name = pipelines[0]
-        body = {str(d): s[name] for d, s in statuses.items() if name in s}
-        return Response(json.dumps(body), media_type="application/json")
-    return Response(
-        json.dumps({str(d): s for d, s in statuses.items()}), media_type="application/json"
-    )
+        body: dict[str, Any] = {str(d): s[name] for d, s in statuses.items() if name in s}
+    else:
+        body = {str(d): s for d, s in statuses.items()}
+    return Response(json.dumps(body), media_type="application/json")
 
 
 @router.get("/status/progress")

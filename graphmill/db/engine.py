@@ -58,6 +58,11 @@ def _configure_pgvector(engine: AsyncEngine) -> None:
             dbapi_conn.run_async(register_vector)
 
 
+def advisory_key(name: bytes) -> int:
+    """A PostgreSQL advisory-lock key (signed 64-bit) for a name."""
+    return int.from_bytes(hashlib.sha256(name).digest()[:8], "big", signed=True)
+
+
 def dialect_insert(session: AsyncSession) -> Any:
     """`insert` of the session's dialect, for ON CONFLICT clauses."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -130,10 +135,7 @@ class Database:
                     await stack.enter_async_context(lock)
                 yield
             return
-        lock_ids = [
-            int.from_bytes(hashlib.sha256(k.encode()).digest()[:8], "big", signed=True)
-            for k in ordered
-        ]
+        lock_ids = [advisory_key(k.encode()) for k in ordered]
         async with self.engine.connect() as conn:
             try:
                 for lock_id in lock_ids:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphmill.db import Database
+from graphmill.db import Database, advisory_key
 from graphmill.db.models import Event, utcnow
 
 
@@ -45,7 +44,7 @@ async def lock_dataset(session: AsyncSession, dataset_id: uuid.UUID) -> None:
     could commit their events out of id order and a reader resuming after the higher id would
     miss one; taken first, it also keeps concurrent item writes from deadlocking."""
     if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(dataset_id.bytes).digest()[:8], "big", signed=True)
+        key = advisory_key(dataset_id.bytes)
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 

@@ -6,13 +6,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from graphmill.auth.permissions import authorize, readable_dataset_ids
 from graphmill.catalog.datasets import DatasetInfo, ensure_owned_dataset
 from graphmill.db import Database
-from graphmill.db.models import Dataset, ItemStatus, PipelineRun
-from graphmill.errors import MissingDataset, RunNotFound
+from graphmill.db.models import ItemStatus, PipelineRun
+from graphmill.errors import DatasetNotFound, MissingDataset, RunNotFound
 from graphmill.pipelines import ledger
 from graphmill.pipelines.executors import Runtime
 from graphmill.pipelines.ledger import COGNIFY_PIPELINE, RunInfo
@@ -80,15 +80,11 @@ async def get_run(db: Database, user_id: uuid.UUID, run_id: uuid.UUID) -> RunInf
     run = await ledger.get_run(db, run_id)
     if run is None:
         raise RunNotFound()
-    async with db.read() as session:
-        held = await session.scalar(
-            select(func.count())
-            .select_from(Dataset)
-            .where(Dataset.id == run.dataset_id)
-            .where(Dataset.id.in_(readable_dataset_ids(user_id)))
-        )
-    if not held:
-        raise RunNotFound()
+    try:
+        async with db.read() as session:
+            await authorize(session, user_id, run.dataset_id, "read")
+    except DatasetNotFound as exc:
+        raise RunNotFound() from exc
     return run
 
 

@@ -251,7 +251,14 @@ class Settings(BaseSettings):
         description="Tokens repeated from the end of one chunk at the start of the next.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", validation_alias=_env("LOG_LEVEL"), description="Log level."
+        "INFO",
+        validation_alias=_env("LOG_LEVEL"),
+        description="Least severe log events written: DEBUG, INFO, WARNING or ERROR (any case).",
+    )
+    log_format: Literal["kv", "json"] = Field(
+        "kv",
+        validation_alias=_env("LOG_FORMAT"),
+        description="Log lines as key=value pairs (kv) or one JSON object per line (json).",
     )
 
     @field_validator("jwt_secret")
@@ -262,6 +269,11 @@ class Settings(BaseSettings):
                 "FASTAPI_USERS_JWT_SECRET must be at least 16 characters, not a default"
             )
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("blob_url")
     @classmethod

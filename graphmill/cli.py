@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from pydantic import ValidationError
 
 from graphmill.config import Settings
 from graphmill.errors import GraphmillError
+from graphmill.logs import configure_logging
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -27,14 +27,12 @@ def serve(args: argparse.Namespace) -> int:
     from graphmill.api.app import create_app
 
     settings = _settings(args)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
-        log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers write through ours (configure_logging)
         timeout_graceful_shutdown=10,
     )
     return 0
@@ -45,9 +43,7 @@ def worker(args: argparse.Namespace) -> int:
     from graphmill.services import close_services, open_services
 
     settings = _settings(args)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings)
 
     async def run() -> None:
         services = await open_services(settings, role="worker")

@@ -8,12 +8,15 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graphmill.logs import bind_log_context, reset_log_context
+
 # Room for multipart boundaries and form fields around the files themselves.
 MULTIPART_OVERHEAD = 1024 * 1024
 
 
 class RequestId:
-    """Tag every request with an id, echoed in `X-Request-ID` and in 500 bodies."""
+    """Tag every request with an id, echoed in `X-Request-ID`, in 500 bodies and in every
+    log line written while the request is handled."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -30,7 +33,12 @@ class RequestId:
                 message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
             await send(message)
 
+        token = bind_log_context(request_id=rid)
         await self.app(scope, receive, tagged_send)
+        # Not in a `finally`: when the app raises, the 500 handler and uvicorn's error and
+        # access lines run outside this middleware and should still carry the id. Each
+        # request runs in its own task, so the id goes no further than this request.
+        reset_log_context(token)
 
 
 def _message(limit: int) -> str:

@@ -3,10 +3,10 @@
 Set-ups (`--setups`, comma-separated, in this order by default):
 
 * `embedded-noop`: `graphmill serve`, SQLite, executor local, no-op steps
-  (`bench.noop_steps:STEPS`): the engine's own overhead.
-* `embedded-commit`: the same with `bench.noop_steps:COMMIT_STEPS` (one tiny chunk written
+  (`bench.noop_steps:noop`): the engine's own overhead.
+* `embedded-commit`: the same with `bench.noop_steps:commit` (one tiny chunk written
   in each item's completing transaction).
-* `embedded-default-fake`: the real steps (`graphmill.pipelines.cognify:STEPS`) with the
+* `embedded-default-fake`: the real steps (`graphmill.cognify.steps:pipeline`) with the
   LLM and the embeddings served instantly by tests/fake_openai.py (a separate process), as
   SPEC.md section 6 measures overhead: LLM and embedding time excluded.
 * `embedded-default`: the real steps as configured out of the box: no LLM (offline
@@ -50,9 +50,9 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-NOOP = "bench.noop_steps:STEPS"
-COMMIT = "bench.noop_steps:COMMIT_STEPS"
-DEFAULT = "graphmill.pipelines.cognify:STEPS"
+NOOP = "bench.noop_steps:noop"
+COMMIT = "bench.noop_steps:commit"
+DEFAULT = "graphmill.cognify.steps:pipeline"
 
 
 @dataclass(frozen=True)

@@ -3,30 +3,38 @@
 Select one with GRAPHMILL_COGNIFY_STEPS (the server and every worker need PYTHONPATH to
 include the repository root, so that `bench.noop_steps` imports):
 
-* `bench.noop_steps:STEPS`: one step that returns at once. What remains is the engine:
+* `bench.noop_steps:noop`: one step that returns at once. What remains is the engine:
   claiming the run, listing pending items, and per item the `processing`, stage and
   `completed` transactions with their events and run counters.
-* `bench.noop_steps:COMMIT_STEPS`: one step that writes one tiny chunk through
+* `bench.noop_steps:commit`: one step that writes one tiny chunk through
   `ctx.on_commit`, so the item's commit also replaces its outputs (delete + insert), as the
   real chunk step does.
-* `bench.noop_steps:READ_STEPS`: reads the item's bytes from the blob store, then writes one
+* `bench.noop_steps:read`: reads the item's bytes from the blob store, then writes one
   tiny chunk: the real pipeline's I/O shape without its text processing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.db.models import Chunk
-from graphmill.pipelines.engine import ItemContext, Step
+from graphmill.pipelines.engine import ItemContext, Pipeline, Step
 
 
-async def noop(ctx: ItemContext) -> None:
+@dataclass
+class State:
+    size: int = 0
+
+
+async def nothing(ctx: ItemContext[State]) -> None:
     """Nothing at all."""
 
 
-async def write_one_chunk(ctx: ItemContext) -> None:
+async def write_one_chunk(ctx: ItemContext[State]) -> None:
     """Replace the item's chunks with one tiny chunk, in the item's completing transaction."""
     item = ctx.item
 
@@ -46,10 +54,17 @@ async def write_one_chunk(ctx: ItemContext) -> None:
     ctx.on_commit(write)
 
 
-async def read_bytes(ctx: ItemContext) -> None:
-    ctx.state["size"] = len(await ctx.read_bytes())
+async def read_bytes(ctx: ItemContext[State]) -> None:
+    ctx.state.size = len(await ctx.read_bytes())
 
 
-STEPS = [Step("noop", noop)]
-COMMIT_STEPS = [Step("noop_commit", write_one_chunk)]
-READ_STEPS = [Step("read", read_bytes), Step("noop_commit", write_one_chunk)]
+def noop(tools: Any) -> Pipeline[State]:
+    return Pipeline([Step("noop", nothing)], State)
+
+
+def commit(tools: Any) -> Pipeline[State]:
+    return Pipeline([Step("noop_commit", write_one_chunk)], State)
+
+
+def read(tools: Any) -> Pipeline[State]:
+    return Pipeline([Step("read", read_bytes), Step("noop_commit", write_one_chunk)], State)

@@ -150,9 +150,10 @@ class Settings(BaseSettings):
         description="Longest one step may take for one item before it counts as timed out.",
     )
     cognify_steps: str = Field(
-        "graphmill.pipelines.cognify:STEPS",
+        "graphmill.cognify.steps:pipeline",
         validation_alias=_env("GRAPHMILL_COGNIFY_STEPS"),
-        description="Import path of the cognify pipeline's steps (module:attribute).",
+        description="Import path (module:function) of the cognify pipeline: a function given "
+        "the process's models that returns a graphmill Pipeline.",
     )
     llm_provider: str = Field(
         "openai",

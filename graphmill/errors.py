@@ -11,6 +11,12 @@ GraphmillError
  ├── UnsupportedFileType
  ├── Conflict            UserAlreadyExists, TooManyApiKeys
  └── StorageError        BlobUnreadable, BackendUnavailable
+
+Failures of a pipeline step, which the engine records on the item (never HTTP):
+
+StepError
+ ├── TransientError      worth retrying: a timeout, a dropped connection, a 429 or 5xx answer
+ └── StepFailed          retrying cannot fix it; `error_class` names why
 """
 
 from __future__ import annotations
@@ -157,3 +163,19 @@ class BlobUnreadable(StorageError):
 
 class BackendUnavailable(StorageError):
     """A configured backend cannot be reached."""
+
+
+class StepError(Exception):
+    """A pipeline step could not finish its item."""
+
+
+class TransientError(StepError):
+    """A failure worth retrying (a timeout, a dropped connection, a 429 or 5xx answer)."""
+
+
+class StepFailed(StepError):
+    """A step failed for a reason retrying cannot fix; `error_class` names it."""
+
+    def __init__(self, error_class: str, message: str) -> None:
+        self.error_class = error_class
+        super().__init__(message)

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from graphmill.auth.tokens import load_jwt_secret
 from graphmill.auth.users import UserCache, UserInfo, ensure_local_user
 from graphmill.blobs import BlobStore, open_blob_store
-from graphmill.cognify.embedders import find_model_dir, open_embedder
+from graphmill.cognify.tools import Tools, open_tools
 from graphmill.config import Settings
 from graphmill.db import Database, migrate
-from graphmill.errors import EmbeddingModelMissing
+from graphmill.pipelines.engine import load_pipeline
 from graphmill.pipelines.executors import Runtime
+from graphmill.pipelines.ledger import COGNIFY_PIPELINE
 
 log = logging.getLogger("graphmill")
 
@@ -28,6 +29,7 @@ class Services:
     local_user: UserInfo | None
     runtime: Runtime
     users: UserCache
+    tools: Tools
 
     @property
     def backends(self) -> dict[str, str]:
@@ -35,38 +37,38 @@ class Services:
             "database": self.db.backend,
             "blobs": self.blobs.name,
             "executor": self.runtime.mode,
+            "embedder": self.tools.embedder.model if self.tools.embedder else "missing",
         }
 
 
 async def open_services(settings: Settings, role: str = "api") -> Services:
     """Create the data folder, migrate the store, check every backend; fail loudly.
 
-    An API process executes runs itself when embedded; a worker always does.
+    An API process executes runs itself when embedded; a worker always does. A missing
+    default embedding model does not stop start-up: cognify and search name the fix.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.sqlalchemy_url)
+    tools = open_tools(settings)
     try:
         await db.ping()
         await migrate(db, settings.data_dir)
         blobs = open_blob_store(settings)
         await blobs.check()
-        if role == "worker" or settings.executor == "local":
-            # Cognify needs the local model's tokenizer (and, by default, its weights):
-            # refuse to start without it, naming the fix, rather than fail every item later.
-            open_embedder(settings)
-            if find_model_dir() is None:
-                raise EmbeddingModelMissing()
         local_user = None if settings.require_authentication else await ensure_local_user(db)
         # Embedded: this process executes runs. Distributed: workers do; we only enqueue.
-        runtime = Runtime(
-            db, blobs, settings, execute=role == "worker" or settings.executor == "local"
+        executes = role == "worker" or settings.executor == "local"
+        pipelines = (
+            {COGNIFY_PIPELINE: load_pipeline(settings.cognify_steps)(tools)} if executes else None
         )
+        runtime = Runtime(db, blobs, settings, pipelines)
         await runtime.start()
     except BaseException:
+        await tools.aclose()
         await db.dispose()
         raise
     services = Services(
-        settings, db, blobs, load_jwt_secret(settings), local_user, runtime, UserCache(db)
+        settings, db, blobs, load_jwt_secret(settings), local_user, runtime, UserCache(db), tools
     )
     log.info(
         "graphmill %s ready: database=%s blobs=%s executor=%s auth=%s data_dir=%s",
@@ -83,4 +85,5 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
 
 async def close_services(services: Services) -> None:
     await services.runtime.stop()
+    await services.tools.aclose()
     await services.db.dispose()

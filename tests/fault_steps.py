@@ -11,15 +11,22 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.db.models import Chunk
-from graphmill.pipelines.engine import ItemContext, Step
+from graphmill.pipelines.engine import ItemContext, Pipeline, Step
 
 
-async def misbehave(ctx: ItemContext) -> None:
+@dataclass
+class State:
+    text: str = ""
+
+
+async def misbehave(ctx: ItemContext[State]) -> None:
     text = (await ctx.read_bytes()).decode("utf-8", errors="replace")
     for name, value in re.findall(r"@(sleep|fail|transient|hang|crash)(?:=([\d.]+))?", text):
         if name == "sleep":
@@ -32,11 +39,11 @@ async def misbehave(ctx: ItemContext) -> None:
             await asyncio.sleep(3600)
         elif name == "crash":
             os._exit(17)
-    ctx.state["text"] = text
+    ctx.state.text = text
 
 
-async def one_chunk(ctx: ItemContext) -> None:
-    item, text = ctx.item, ctx.state["text"]
+async def one_chunk(ctx: ItemContext[State]) -> None:
+    item, text = ctx.item, ctx.state.text
 
     async def write(session: AsyncSession) -> None:
         await session.execute(delete(Chunk).where(Chunk.data_id == item.data_id))
@@ -54,4 +61,5 @@ async def one_chunk(ctx: ItemContext) -> None:
     ctx.on_commit(write)
 
 
-STEPS = [Step("misbehave", misbehave), Step("chunk", one_chunk)]
+def pipeline(tools: Any) -> Pipeline[State]:
+    return Pipeline([Step("misbehave", misbehave), Step("chunk", one_chunk)], State)

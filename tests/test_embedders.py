@@ -18,6 +18,7 @@ import pytest
 
 from graphmill.cognify.embedders import (
     INSTALL_HINT,
+    ApproximateTokenCounter,
     EmbeddingModelMissing,
     LocalMiniLM,
     LocalTokenCounter,
@@ -25,9 +26,9 @@ from graphmill.cognify.embedders import (
     gelu_,
     open_embedder,
 )
+from graphmill.cognify.ratelimit import RateLimiter
 from graphmill.config import Settings
-from graphmill.errors import GraphmillError
-from graphmill.pipelines.engine import StepFailed, TransientError
+from graphmill.errors import GraphmillError, StepFailed, TransientError
 from tests.support import free_port
 
 if TYPE_CHECKING:
@@ -180,7 +181,6 @@ def test_token_counts_are_not_truncated(counter: LocalTokenCounter) -> None:
 
 
 def endpoint(fake: FakeOpenAI, **options: Any) -> OpenAIEmbedder:
-    options.setdefault("backoff_seconds", 0.01)
     return OpenAIEmbedder(fake.base_url, "text-embedding-3-small", fake.api_key, **options)
 
 
@@ -206,30 +206,30 @@ def test_dimensions_are_passed_through(fake_llm: FakeOpenAI) -> None:
     assert [r.body["dimensions"] for r in fake_llm.requests] == [64]
 
 
-def test_429_with_retry_after_is_retried_after_the_pause(fake_llm: FakeOpenAI) -> None:
+def test_429_with_retry_after_pauses_the_shared_limiter(fake_llm: FakeOpenAI) -> None:
+    """The embedder never retries (the engine does); the server's pause holds every caller
+    of the same limiter, the LLM's included when it shares the endpoint."""
+    limiter = RateLimiter()
     fake_llm.configure(fail_next=[429], retry_after="1")
+    with pytest.raises(TransientError, match="429"):
+        embed(endpoint(fake_llm, limiter=limiter), ["a"])
+    assert limiter.paused_for > 0.5
     started = time.monotonic()
-    vectors = embed(endpoint(fake_llm), ["a"])
-    assert time.monotonic() - started >= 0.95  # the server's second, not the 10 ms backoff
-    assert vectors.shape == (1, 1536)
+    assert embed(endpoint(fake_llm, limiter=limiter), ["a"]).shape == (1, 1536)
+    assert time.monotonic() - started >= 0.5
     assert [r.status for r in fake_llm.requests] == [429, 200]
-    assert fake_llm.requests[1].at - fake_llm.requests[0].at >= 0.95
 
 
-def test_server_errors_are_retried_a_bounded_number_of_times(fake_llm: FakeOpenAI) -> None:
-    fake_llm.configure(fail_next=[500, 503])
-    assert embed(endpoint(fake_llm), ["a"]).shape == (1, 1536)
-    assert [r.status for r in fake_llm.requests] == [500, 503, 200]
-
-    fake_llm.reset()
-    fake_llm.configure(fail_always=502)
-    with pytest.raises(TransientError, match="502"):
-        embed(endpoint(fake_llm, max_retries=2), ["a"])
-    assert len(fake_llm.requests) == 3
+@pytest.mark.parametrize("status", [500, 502, 503, 408])
+def test_server_errors_are_transient_and_sent_once(fake_llm: FakeOpenAI, status: int) -> None:
+    fake_llm.configure(fail_always=status)
+    with pytest.raises(TransientError, match=str(status)):
+        embed(endpoint(fake_llm), ["a"])
+    assert len(fake_llm.requests) == 1
 
 
-def test_refusals_are_not_retried(fake_llm: FakeOpenAI) -> None:
-    bad_key = OpenAIEmbedder(fake_llm.base_url, "m", "sk-wrong", backoff_seconds=0.01)
+def test_refusals_are_step_failures(fake_llm: FakeOpenAI) -> None:
+    bad_key = OpenAIEmbedder(fake_llm.base_url, "m", "sk-wrong")
     with pytest.raises(StepFailed, match="EMBEDDING_API_KEY") as raised:
         embed(bad_key, ["a"])
     assert raised.value.error_class == "embedding_auth"
@@ -241,10 +241,8 @@ def test_refusals_are_not_retried(fake_llm: FakeOpenAI) -> None:
 
 
 def test_an_unreachable_endpoint_is_transient() -> None:
-    closed = OpenAIEmbedder(
-        f"http://127.0.0.1:{free_port()}/v1", "m", max_retries=1, backoff_seconds=0.01
-    )
-    with pytest.raises(TransientError, match="unreachable after 2 attempts"):
+    closed = OpenAIEmbedder(f"http://127.0.0.1:{free_port()}/v1", "m")
+    with pytest.raises(TransientError, match="unreachable"):
         embed(closed, ["a"])
 
 
@@ -316,3 +314,11 @@ def test_open_embedder_follows_the_settings(fake_llm: FakeOpenAI) -> None:
 
     with pytest.raises(ValueError, match="EMBEDDING_ENDPOINT"):
         open_embedder(Settings(embedding_provider="bedrock"))
+
+
+def test_approximate_token_counter_needs_no_model() -> None:
+    counter = ApproximateTokenCounter()
+    assert counter.count("") == 0
+    assert counter.count("Alice met Bob.") == 4
+    assert counter.count("internationalization") == 4  # 20 characters, 6 per token
+    assert counter.count("word " * 2000) == 2000

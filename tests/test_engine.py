@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import LiveServer
 from tests.support import Api, add_files, sign_up
 
-FAULTS = "tests.fault_steps:STEPS"
+FAULTS = "tests.fault_steps:pipeline"
 
 
 @pytest.fixture

@@ -13,24 +13,27 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from graphmill.cognify.llm import (
-    GRAPH_SCHEMA,
+from graphmill.cognify.client import (
     OLLAMA_BASE_URL,
     OPENAI_BASE_URL,
-    OpenAIChat,
-    RateLimiter,
     api_base_url,
     api_model_name,
+)
+from graphmill.cognify.embedders import OpenAIEmbedder
+from graphmill.cognify.llm import (
+    GRAPH_SCHEMA,
+    OpenAIChat,
     extract_graph,
     extraction_version,
     open_chat,
-    retry_after_seconds,
     schema_errors,
     summarize,
 )
+from graphmill.cognify.ratelimit import RateLimiter, retry_after_seconds
+from graphmill.cognify.tools import open_tools
 from graphmill.cognify.types import Entity, LLMUsage, Relation
 from graphmill.config import Settings
-from graphmill.pipelines.engine import StepFailed, TransientError
+from graphmill.errors import StepFailed, TransientError
 from tests.support import free_port
 
 if TYPE_CHECKING:
@@ -570,22 +573,27 @@ def test_ollama_env_without_a_key(fake_llm: FakeOpenAI) -> None:
     assert fake_llm.chat_bodies[0]["model"] == "llama3.1:8b"
 
 
-def test_open_chat_shares_one_limiter_per_endpoint_and_limits(fake_llm: FakeOpenAI) -> None:
+def test_tools_share_one_limiter_per_endpoint_with_the_limits(fake_llm: FakeOpenAI) -> None:
     settings = llm_settings(
         llm_endpoint=fake_llm.base_url,
         llm_rate_limit_requests=50,
         llm_rate_limit_tokens=10_000,
         llm_max_concurrency=3,
+        embedding_provider="openai_compatible",
+        embedding_endpoint=fake_llm.base_url,
     )
-    first, second = open_chat(settings), open_chat(settings)
-    assert first is not None and second is not None
-    assert first.limiter is second.limiter
-    assert (first.limiter.requests, first.limiter.tokens, first.limiter.concurrency) == (
+    tools = open_tools(settings)
+    chat, embedder = tools.chat, tools.embedder
+    assert isinstance(chat, OpenAIChat) and isinstance(embedder, OpenAIEmbedder)
+    assert chat.limiter is embedder.endpoint.limiter
+    assert (chat.limiter.requests, chat.limiter.tokens, chat.limiter.concurrency) == (
         50,
         10_000,
         3,
     )
-    assert first.timeout_seconds == settings.llm_timeout_seconds
+    assert chat.endpoint.timeout_seconds == settings.llm_timeout_seconds
+    # Two processes' worth of tools never share state: nothing is cached at module level.
+    assert open_tools(settings).chat is not chat
 
 
 # --- the fake's embeddings -----------------------------------------------------------------

@@ -14,9 +14,9 @@ import docx
 import pytest
 
 from graphmill.config import Settings
+from graphmill.errors import StepFailed
 from graphmill.ingest import loaders
 from graphmill.ingest.loaders import LoadedText, load, supported
-from graphmill.pipelines.engine import StepFailed
 from tests.support import Api, add_files
 from tests.test_add_limits import assert_nothing_stored
 

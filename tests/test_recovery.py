@@ -18,7 +18,7 @@ from tests.support import Api, ServerProcess, add_files, settings_env, sign_up
 
 LEASE = 3.0
 FAST = {
-    "cognify_steps": "tests.fault_steps:STEPS",
+    "cognify_steps": "tests.fault_steps:pipeline",
     "heartbeat_seconds": 0.3,
     "lease_seconds": LEASE,
     "item_concurrency": 2,

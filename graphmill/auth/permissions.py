@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
 from graphmill.db import Database, dialect_insert
-from graphmill.db.models import Acl, Dataset, User
+from graphmill.db.models import Acl, Dataset, Permission, User
 from graphmill.errors import (
     DatasetNotFound,
     InvalidInput,
@@ -35,7 +35,9 @@ def check_permission_name(name: str) -> str:
     return name
 
 
-def readable_dataset_ids(user_id: uuid.UUID, permission: str = "read") -> Select[Any]:
+def readable_dataset_ids(
+    user_id: uuid.UUID, permission: Permission = Permission.READ
+) -> Select[Any]:
     """Query for the ids of datasets on which the user holds a permission."""
     return select(Acl.dataset_id).where(Acl.principal_id == user_id, Acl.permission == permission)
 
@@ -50,11 +52,11 @@ async def held_permissions(
 
 
 async def authorize(
-    session: AsyncSession, user_id: uuid.UUID, dataset_id: uuid.UUID, permission: str
+    session: AsyncSession, user_id: uuid.UUID, dataset_id: uuid.UUID, permission: Permission
 ) -> Dataset:
     """The dataset, if the user may use it as asked; DatasetNotFound or PermissionDenied."""
     held = await held_permissions(session, user_id, dataset_id)
-    dataset = await session.get(Dataset, dataset_id) if "read" in held else None
+    dataset = await session.get(Dataset, dataset_id) if Permission.READ in held else None
     if dataset is None:
         raise DatasetNotFound()
     if permission not in held:
@@ -65,7 +67,7 @@ async def authorize(
 async def grant_all(session: AsyncSession, user_id: uuid.UUID, dataset_id: uuid.UUID) -> None:
     """Give a dataset's creator every permission on it."""
     rows = [
-        {"principal_id": user_id, "dataset_id": dataset_id, "permission": p} for p in PERMISSIONS
+        {"principal_id": user_id, "dataset_id": dataset_id, "permission": p} for p in Permission
     ]
     await session.execute(dialect_insert(session)(Acl).values(rows).on_conflict_do_nothing())
 
@@ -80,10 +82,10 @@ async def set_permission(
     granted: bool,
 ) -> None:
     """Grant or revoke one permission on datasets the caller may share; all or nothing."""
-    check_permission_name(permission)
+    permission = check_permission_name(permission)
     ids = list(dict.fromkeys(dataset_ids))
     async with db.write() as session:
-        datasets = [await authorize(session, caller_id, d, "share") for d in ids]
+        datasets = [await authorize(session, caller_id, d, Permission.SHARE) for d in ids]
         if await session.get(User, principal_id) is None:
             raise UserNotFound()
         if not granted and any(d.owner_id == principal_id for d in datasets):

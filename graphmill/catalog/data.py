@@ -15,7 +15,7 @@ from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore
 from graphmill.cognify import graph as graph_store
 from graphmill.db import Database
-from graphmill.db.models import Blob, Data, ItemStatus
+from graphmill.db.models import Blob, Data, ItemState, ItemStatus, Permission
 from graphmill.errors import DataNotFound, InvalidInput
 
 log = logging.getLogger("graphmill.catalog")
@@ -70,9 +70,6 @@ class ItemStateInfo:
     updated_at: datetime
 
 
-ITEM_STATES = ("pending", "processing", "completed", "failed", "skipped_duplicate", "cancelled")
-
-
 def blob_lock_key(sha256: str) -> str:
     return f"blob:{sha256}"
 
@@ -86,10 +83,10 @@ async def list_data(
 ) -> list[DataInfo]:
     """A readable dataset's items, largest first (as cognee sorts them), with their state in
     every pipeline; `status` keeps items in that state for `pipeline` (no state = pending)."""
-    if status is not None and status not in ITEM_STATES:
-        raise InvalidInput(f"Unknown status {status!r}; one of: {', '.join(ITEM_STATES)}")
+    if status is not None and status not in set(ItemState):
+        raise InvalidInput(f"Unknown status {status!r}; one of: {', '.join(ItemState)}")
     async with db.read() as session:
-        await authorize(session, user_id, dataset_id, "read")
+        await authorize(session, user_id, dataset_id, Permission.READ)
         rows = (
             await session.execute(
                 select(Data, Blob.location)
@@ -118,7 +115,7 @@ async def list_data(
     for data, location in rows:
         info = replace(DataInfo.of(data, location), pipeline_status=by_item.get(data.id, {}))
         current = info.pipeline_status.get(pipeline)
-        if status is None or (current.state if current else "pending") == status:
+        if status is None or (current.state if current else ItemState.PENDING) == status:
             items.append(info)
     return items
 
@@ -128,7 +125,7 @@ async def get_data(
 ) -> DataInfo:
     """One item of a readable dataset; DatasetNotFound or DataNotFound otherwise."""
     async with db.read() as session:
-        await authorize(session, user_id, dataset_id, "read")
+        await authorize(session, user_id, dataset_id, Permission.READ)
         found = (
             await session.execute(
                 select(Data, Blob.location)
@@ -146,7 +143,7 @@ async def delete_data(
 ) -> None:
     """Delete one item (needs delete permission); its blob goes when nothing else uses it."""
     async with db.write() as session:
-        await authorize(session, user_id, dataset_id, "delete")
+        await authorize(session, user_id, dataset_id, Permission.DELETE)
         # Nodes and edges other items support stay, rebuilt; what only this one did goes.
         await graph_store.remove_item(session, data_id)
         content_hash = await session.scalar(

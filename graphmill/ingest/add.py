@@ -22,7 +22,7 @@ from graphmill.catalog.datasets import (
     touch_dataset,
 )
 from graphmill.db import Database, dialect_insert
-from graphmill.db.models import Blob, Data
+from graphmill.db.models import Blob, Data, Permission
 from graphmill.errors import (
     EmptyUpload,
     InvalidExternalMetadata,
@@ -169,7 +169,7 @@ async def add_files(
     metadata_list = parse_external_metadata(external_metadata, len(uploads))
     if dataset_id is not None:
         async with db.read() as session:
-            await authorize(session, user_id, dataset_id, "write")
+            await authorize(session, user_id, dataset_id, Permission.WRITE)
     else:
         assert dataset_name is not None
         check_dataset_name(dataset_name)
@@ -208,7 +208,7 @@ async def _record(
                     locations[ref.sha256] = ref.location
             async with db.write() as session:
                 if dataset_id is not None:
-                    dataset = await authorize(session, user_id, dataset_id, "write")
+                    dataset = await authorize(session, user_id, dataset_id, Permission.WRITE)
                 else:
                     assert dataset_name is not None
                     dataset = await ensure_owned_dataset(session, user_id, dataset_name)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-from graphmill.pipelines.engine import StepFailed
+from graphmill.errors import StepFailed
 
 # Bump when any loader's output changes, so stored text can be recomputed.
 LOADER_VERSION = "1"

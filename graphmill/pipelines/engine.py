@@ -14,14 +14,15 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-import httpx
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from graphmill.blobs import BlobStore
 from graphmill.config import Settings
 from graphmill.db import Database
+from graphmill.db.models import RunState
+from graphmill.errors import TransientError
 from graphmill.pipelines import ledger
 from graphmill.pipelines.ledger import ItemRef, RunInfo, Usage, Writer
 
@@ -30,33 +31,15 @@ log = logging.getLogger("graphmill.pipelines")
 MAX_BACKOFF_SECONDS = 60.0
 STAGE_FLUSH_SECONDS = 0.25
 
-
-class TransientError(Exception):
-    """A failure worth retrying (a timeout, a dropped connection, a 429 or 5xx answer)."""
-
-
-class StepFailed(Exception):
-    """A step failed for a reason retrying cannot fix; `error_class` names it."""
-
-    def __init__(self, error_class: str, message: str) -> None:
-        self.error_class = error_class
-        super().__init__(message)
-
-
 # A dropped connection, a deadlock or a serialisation failure in the store is worth a retry.
-TRANSIENT = (
-    TransientError,
-    TimeoutError,
-    ConnectionError,
-    httpx.TransportError,
-    OperationalError,
-    DBAPIError,
-)
+TRANSIENT = (TransientError, TimeoutError, ConnectionError, OperationalError, DBAPIError)
+
+S = TypeVar("S")
 
 
 @dataclass
-class ItemContext:
-    """What a step sees: the item, the services, and a scratchpad shared along the steps."""
+class ItemContext(Generic[S]):
+    """What a step sees: the item, the store, and the pipeline's typed per-item state."""
 
     item: ItemRef
     run: RunInfo
@@ -64,8 +47,8 @@ class ItemContext:
     blobs: BlobStore
     settings: Settings
     attempt: int
+    state: S
     usage: Usage = field(default_factory=Usage)
-    state: dict[str, Any] = field(default_factory=dict)
     writers: list[Writer] = field(default_factory=list)
     stage: str | None = None
 
@@ -79,18 +62,30 @@ class ItemContext:
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(Generic[S]):
     name: str
-    run: Callable[[ItemContext], Awaitable[None]]
+    run: Callable[[ItemContext[S]], Awaitable[None]]
 
 
-def load_steps(path: str) -> Sequence[Step]:
-    """Steps from an import path `module:attribute`."""
+@dataclass(frozen=True)
+class Pipeline(Generic[S]):
+    """A pipeline's steps and the empty per-item state they start from (one per attempt)."""
+
+    steps: Sequence[Step[S]]
+    new_state: Callable[[], S]
+
+
+PipelineFactory = Callable[[Any], Pipeline[Any]]
+
+
+def load_pipeline(path: str) -> PipelineFactory:
+    """The pipeline factory at an import path `module:attribute`; it is called with the
+    process's tools (whatever the pipeline's module needs, opened once by the services)."""
     module_name, _, attribute = path.partition(":")
-    steps = getattr(importlib.import_module(module_name), attribute or "STEPS")
-    if not all(isinstance(s, Step) for s in steps):
-        raise TypeError(f"{path} is not a sequence of graphmill Steps")
-    return list(steps)
+    factory = getattr(importlib.import_module(module_name), attribute or "pipeline")
+    if not callable(factory):
+        raise TypeError(f"{path} is not a function returning a graphmill Pipeline")
+    return factory
 
 
 def error_class_of(exc: BaseException) -> str:
@@ -124,7 +119,7 @@ class RunExecutor:
         db: Database,
         blobs: BlobStore,
         settings: Settings,
-        pipelines: dict[str, Sequence[Step]],
+        pipelines: dict[str, Pipeline[Any]],
         owner: str,
     ) -> None:
         self.db = db
@@ -170,20 +165,24 @@ class RunExecutor:
                 log.warning("stage update failed", exc_info=True, extra={"action": "stage"})
 
     async def _run_items(self, run: RunInfo) -> None:
-        steps = self.pipelines[run.pipeline_name]
+        pipeline = self.pipelines[run.pipeline_name]
         flusher = asyncio.create_task(self._flush_stages())
         try:
-            await self._run_item_batches(run, steps)
+            await self._run_item_batches(run, pipeline)
         finally:
             flusher.cancel()
 
-    async def _run_item_batches(self, run: RunInfo, steps: Sequence[Step]) -> None:
+    async def _run_item_batches(self, run: RunInfo, pipeline: Pipeline[Any]) -> None:
         while items := await ledger.pending_items(self.db, run.id, limit=200):
             async with asyncio.TaskGroup() as group:
                 for item in items:
-                    group.create_task(self._process(run, steps, item))
+                    group.create_task(self._process(run, pipeline, item))
             current = await ledger.get_run(self.db, run.id)
-            if current is None or current.state != "running" or current.lease_owner != self.owner:
+            if (
+                current is None
+                or current.state != RunState.RUNNING
+                or current.lease_owner != self.owner
+            ):
                 break  # cancelled or lease lost: stop taking new items
         finished = await ledger.finish_run(self.db, run, self.owner)
         if finished is not None:
@@ -192,13 +191,13 @@ class RunExecutor:
                 extra={"action": "run.finish", "run_id": str(run.id), "state": finished.state},
             )
 
-    async def _process(self, run: RunInfo, steps: Sequence[Step], item: ItemRef) -> None:
+    async def _process(self, run: RunInfo, pipeline: Pipeline[Any], item: ItemRef) -> None:
         async with self.item_slots:
             attempt = await ledger.start_item(self.db, run, self.owner, item.data_id)
             if attempt is None:
                 return  # cancelled, taken over, or no longer ours
             try:
-                await self._attempts(run, steps, item, attempt)
+                await self._attempts(run, pipeline, item, attempt)
                 self._stages.pop((run.id, item.data_id), None)
             except asyncio.CancelledError:
                 # Shutting down or lease lost: the item is unfinished, not failed.
@@ -206,12 +205,14 @@ class RunExecutor:
                 raise
 
     async def _attempts(
-        self, run: RunInfo, steps: Sequence[Step], item: ItemRef, attempt: int
+        self, run: RunInfo, pipeline: Pipeline[Any], item: ItemRef, attempt: int
     ) -> None:
         while True:
-            ctx = ItemContext(item, run, self.db, self.blobs, self.settings, attempt)
+            ctx = ItemContext(
+                item, run, self.db, self.blobs, self.settings, attempt, pipeline.new_state()
+            )
             try:
-                for step in steps:
+                for step in pipeline.steps:
                     ctx.stage = step.name
                     self._stages[(run.id, item.data_id)] = (run, item.data_id, step.name)
                     async with asyncio.timeout(self.settings.step_timeout_seconds):
@@ -230,7 +231,7 @@ class RunExecutor:
                 return
             return
 
-    async def _fail(self, ctx: ItemContext, exc: Exception) -> None:
+    async def _fail(self, ctx: ItemContext[Any], exc: Exception) -> None:
         error_class, message = error_class_of(exc), error_message_of(exc)
         log.warning(
             "item failed: %s: %s",

@@ -12,14 +12,13 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from graphmill.blobs import BlobStore
 from graphmill.config import Settings
 from graphmill.db import Database
 from graphmill.pipelines import ledger
-from graphmill.pipelines.engine import RunExecutor, Step, load_steps
+from graphmill.pipelines.engine import Pipeline, RunExecutor
 
 log = logging.getLogger("graphmill.pipelines")
 
@@ -28,10 +27,6 @@ RUN_TASK = "graphmill.run_pipeline"
 
 def new_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def pipeline_steps(settings: Settings) -> dict[str, Sequence[Step]]:
-    return {ledger.COGNIFY_PIPELINE: load_steps(settings.cognify_steps)}
 
 
 def procrastinate_app(settings: Settings) -> Any:
@@ -51,16 +46,16 @@ class Runtime:
         db: Database,
         blobs: BlobStore,
         settings: Settings,
-        *,
-        execute: bool,
+        pipelines: dict[str, Pipeline[Any]] | None,
     ) -> None:
+        """With `pipelines`, this process executes runs; without, it only dispatches them."""
         self.db = db
         self.settings = settings
         self.owner = new_owner_id()
         self.distributed = settings.executor == "procrastinate"
         self.executor = (
-            RunExecutor(db, blobs, settings, pipeline_steps(settings), self.owner)
-            if execute
+            RunExecutor(db, blobs, settings, pipelines, self.owner)
+            if pipelines is not None
             else None
         )
         self.app: Any = procrastinate_app(settings) if self.distributed else None

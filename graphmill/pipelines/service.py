@@ -11,7 +11,7 @@ from sqlalchemy import select
 from graphmill.auth.permissions import authorize, readable_dataset_ids
 from graphmill.catalog.datasets import DatasetInfo, ensure_owned_dataset
 from graphmill.db import Database
-from graphmill.db.models import ItemStatus, PipelineRun
+from graphmill.db.models import ItemStatus, Permission, PipelineRun
 from graphmill.errors import DatasetNotFound, MissingDataset, RunNotFound
 from graphmill.pipelines import ledger
 from graphmill.pipelines.executors import Runtime
@@ -32,7 +32,7 @@ async def resolve_datasets(
     user_id: uuid.UUID,
     dataset_ids: Sequence[uuid.UUID] | None,
     names: Sequence[str] | None,
-    permission: str,
+    permission: Permission,
 ) -> list[DatasetInfo]:
     """Datasets by id (checked) or by owned name (created when missing, as cognee does)."""
     if not dataset_ids and not names:
@@ -58,7 +58,7 @@ async def cognify(
     background: bool,
 ) -> list[CognifyOutcome]:
     """Queue (or join) one cognify run per dataset; wait for them unless in background."""
-    datasets = await resolve_datasets(db, user_id, dataset_ids, names, "write")
+    datasets = await resolve_datasets(db, user_id, dataset_ids, names, Permission.WRITE)
     queued: list[tuple[DatasetInfo, RunInfo]] = []
     for dataset in datasets:
         run, _ = await ledger.request_run(db, dataset.id, COGNIFY_PIPELINE, user_id)
@@ -82,7 +82,7 @@ async def get_run(db: Database, user_id: uuid.UUID, run_id: uuid.UUID) -> RunInf
         raise RunNotFound()
     try:
         async with db.read() as session:
-            await authorize(session, user_id, run.dataset_id, "read")
+            await authorize(session, user_id, run.dataset_id, Permission.READ)
     except DatasetNotFound as exc:
         raise RunNotFound() from exc
     return run
@@ -92,13 +92,13 @@ async def cancel(db: Database, user_id: uuid.UUID, run_id: uuid.UUID) -> RunInfo
     """Cancel a run; needs write permission on its dataset."""
     run = await get_run(db, user_id, run_id)
     async with db.read() as session:
-        await authorize(session, user_id, run.dataset_id, "write")
+        await authorize(session, user_id, run.dataset_id, Permission.WRITE)
     return await ledger.cancel_run(db, run_id)
 
 
 async def list_runs(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) -> list[RunInfo]:
     async with db.read() as session:
-        await authorize(session, user_id, dataset_id, "read")
+        await authorize(session, user_id, dataset_id, Permission.READ)
     return await ledger.list_runs(db, dataset_id)
 
 

@@ -1,0 +1,109 @@
+"""Derived work kept by content, so nothing is computed or paid for twice, in any dataset:
+a document's text (by its bytes' hash and the loader version), LLM results (by input text,
+model, prompt version and schema) and vectors (by text and model).
+
+Lookups take a whole item's keys at once; writes are one statement each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
+
+from graphmill.db import Database, dialect_insert
+from graphmill.db.models import DerivedCache, EmbeddingCache, ExtractedText
+
+LOOKUP_BATCH = 500  # keys per IN (...) list
+
+
+def cache_key(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+async def stored_text(db: Database, content_hash: str, loader_version: str) -> str | None:
+    async with db.read() as session:
+        row = await session.get(ExtractedText, (content_hash, loader_version))
+        return row.text if row is not None else None
+
+
+async def store_text(
+    db: Database, content_hash: str, loader_version: str, loader: str, text: str
+) -> None:
+    async with db.write() as session:
+        await session.execute(
+            dialect_insert(session)(ExtractedText)
+            .values(
+                content_hash=content_hash,
+                loader_version=loader_version,
+                loader=loader,
+                text=text,
+            )
+            .on_conflict_do_nothing()
+        )
+
+
+async def cached_results(db: Database, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The stored results among `keys`."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[str, dict[str, Any]] = {}
+    if not wanted:
+        return found
+    async with db.read() as session:
+        for start in range(0, len(wanted), LOOKUP_BATCH):
+            rows = await session.execute(
+                select(DerivedCache.key, DerivedCache.value).where(
+                    DerivedCache.key.in_(wanted[start : start + LOOKUP_BATCH])
+                )
+            )
+            found.update(rows.all())
+    return found
+
+
+async def store_results(db: Database, results: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """Keep (key, kind, value) results in a transaction of their own, outside the item's:
+    work paid for is never lost, even if the item fails later."""
+    unique = {key: (kind, value) for key, kind, value in results}
+    if not unique:
+        return
+    async with db.write() as session:
+        await session.execute(
+            dialect_insert(session)(DerivedCache)
+            .values([{"key": k, "kind": kind, "value": v} for k, (kind, v) in unique.items()])
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+
+
+async def cached_vectors(
+    db: Database, model: str, text_hashes: Iterable[str]
+) -> dict[str, npt.NDArray[np.float32]]:
+    """The stored vectors of `model` among the texts' hashes."""
+    wanted = list(dict.fromkeys(text_hashes))
+    found: dict[str, npt.NDArray[np.float32]] = {}
+    async with db.read() as session:
+        for start in range(0, len(wanted), LOOKUP_BATCH):
+            rows = await session.execute(
+                select(EmbeddingCache.text_hash, EmbeddingCache.embedding).where(
+                    EmbeddingCache.model == model,
+                    EmbeddingCache.text_hash.in_(wanted[start : start + LOOKUP_BATCH]),
+                )
+            )
+            found.update(rows.all())
+    return found
+
+
+async def store_vectors(
+    db: Database, model: str, vectors: dict[str, npt.NDArray[np.float32]]
+) -> None:
+    if not vectors:
+        return
+    async with db.write() as session:
+        await session.execute(
+            dialect_insert(session)(EmbeddingCache)
+            .values([{"text_hash": h, "model": model, "embedding": v} for h, v in vectors.items()])
+            .on_conflict_do_nothing()
+        )

@@ -31,13 +31,18 @@ class Services:
     users: UserCache
     tools: Tools
 
+    def require_embedder(self) -> None:
+        """EmbeddingModelMissing (naming the install command) when this process executes
+        runs and the default embedding model is not installed; workers check their own."""
+        if self.runtime.executor is not None:
+            self.tools.require_embedder()
+
     @property
     def backends(self) -> dict[str, str]:
         return {
             "database": self.db.backend,
             "blobs": self.blobs.name,
             "executor": self.runtime.mode,
-            "embedder": self.tools.embedder.model if self.tools.embedder else "missing",
         }
 
 

@@ -59,11 +59,15 @@ def add_files(
 class ServerProcess:
     """`graphmill serve` or `graphmill worker` as a real OS process, for crash tests."""
 
-    def __init__(self, env: dict[str, str], command: str = "serve") -> None:
+    def __init__(
+        self, env: dict[str, str], command: str = "serve", path_first: Path | None = None
+    ) -> None:
+        """`path_first`: a folder put before everything on the process's import path."""
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.command = command
-        self.env = {**os.environ, **env, "PYTHONPATH": str(_ROOT)}
+        python_path = [str(path_first)] if path_first is not None else []
+        self.env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join([*python_path, str(_ROOT)])}
         args = [sys.executable, "-m", "graphmill.cli", command]
         if command == "serve":
             args += ["--port", str(self.port)]

@@ -116,6 +116,7 @@ def test_root_and_health_report_backends(anon: httpx.Client, backend: str) -> No
     assert body["health"] == "healthy"
     database, blobs = backend.split("-")
     assert body["backends"] == {"database": database, "blobs": blobs, "executor": "local"}
+    assert body["embedder"] == {"status": "ready", "model": "all-MiniLM-L6-v2"}
 
 
 def test_unknown_routes_and_methods_answer_json(anon: httpx.Client) -> None:

@@ -56,7 +56,14 @@ def counter() -> LocalTokenCounter:
 
 
 def embed(embedder: Any, texts: list[str]) -> np.ndarray[Any, Any]:
-    return asyncio.run(embedder.embed(texts))
+    async def main() -> np.ndarray[Any, Any]:
+        try:
+            return await embedder.embed(texts)
+        finally:
+            if (aclose := getattr(embedder, "aclose", None)) is not None:
+                await aclose()  # an HTTP embedder's pool belongs to this loop
+
+    return asyncio.run(main())
 
 
 def cosines(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

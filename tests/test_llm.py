@@ -31,9 +31,10 @@ from graphmill.cognify.llm import (
 )
 from graphmill.cognify.ratelimit import RateLimiter, retry_after_seconds
 from graphmill.cognify.tools import open_tools
-from graphmill.cognify.types import Entity, LLMUsage, Relation
+from graphmill.cognify.types import LLMUsage
 from graphmill.config import Settings
 from graphmill.errors import StepFailed, TransientError
+from graphmill.graph.model import Entity, Relation
 from tests.support import free_port
 
 if TYPE_CHECKING:

@@ -25,11 +25,10 @@ from graphmill.cognify.offline import (
     MAX_SENTENCE,
     MENTIONED_WITH,
     extract,
-    normalize_name,
     split_sentences,
     summarize,
 )
-from graphmill.cognify.types import Extraction
+from graphmill.graph.model import Extraction, normalize_name
 
 EVAL = Path(__file__).parent / "data" / "extraction_eval.json"
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from graphmill.cognify.embedders import LocalMiniLM
-from graphmill.cognify.vectors import VectorIndex
 from graphmill.db import Database
 from graphmill.errors import EmbeddingMismatch
+from graphmill.graph.vectors import VectorIndex
 from tests.support import Api, add_files
 
 

@@ -59,6 +59,7 @@ async def cognify(
     payload: CognifyPayloadDTO, services: ServicesDep, user: UserDep
 ) -> dict[str, PipelineRunInfo]:
     """Queue or join the cognify run of each dataset (write permission needed)."""
+    services.require_embedder()
     outcomes = await service.cognify(
         services.db,
         services.runtime,

@@ -23,8 +23,8 @@ from graphmill.api.dto import (
 from graphmill.api.sse import event_stream
 from graphmill.catalog import data as data_service
 from graphmill.catalog import datasets as dataset_service
-from graphmill.cognify import graph as graph_store
 from graphmill.errors import InvalidInput
+from graphmill.graph import store as graph_store
 from graphmill.pipelines import ledger, service
 from graphmill.pipelines import status as status_view
 
@@ -106,18 +106,15 @@ async def graph_summary(
     dataset_ids: Annotated[list[uuid.UUID] | None, Query()] = None,
 ) -> list[DatasetGraphSummaryDTO]:
     """Node and edge counts per readable dataset, with the latest finished cognify run."""
-    visible = await dataset_service.list_datasets(services.db, user.id)
-    wanted = set(dataset_ids) if dataset_ids is not None else None
-    ids = [d.id for d in visible if wanted is None or d.id in wanted]
     return [
         DatasetGraphSummaryDTO(
-            dataset_id=c.dataset_id,
-            pipeline_run_id=c.run_id,
-            num_nodes=c.num_nodes,
-            num_edges=c.num_edges,
-            computed_at=c.computed_at,
+            dataset_id=s.counts.dataset_id,
+            pipeline_run_id=s.run.id if s.run else None,
+            num_nodes=s.counts.num_nodes,
+            num_edges=s.counts.num_edges,
+            computed_at=s.run.finished_at if s.run else None,
         )
-        for c in await graph_store.graph_counts(services.db, ids)
+        for s in await service.graph_summaries(services.db, user.id, dataset_ids)
     ]
 
 

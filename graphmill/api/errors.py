@@ -33,6 +33,7 @@ WIRE: dict[type[e.GraphmillError], tuple[int, str, str]] = {
     e.InvalidLabels: (400, "named", "InvalidLabelsError"),
     e.InvalidExternalMetadata: (400, "named", "InvalidExternalMetadataError"),
     e.InvalidPermission: (400, "named", "PermissionNotFoundError"),
+    e.MalformedForm: (400, "plain", ""),
     e.InvalidInput: (400, "router", ""),
     e.InvalidRange: (416, "plain", ""),
     e.UploadTooLarge: (413, "plain", ""),
@@ -40,6 +41,7 @@ WIRE: dict[type[e.GraphmillError], tuple[int, str, str]] = {
     e.TooManyApiKeys: (400, "nested", ""),
     e.Conflict: (409, "router", ""),
     e.StorageError: (500, "router", ""),
+    e.EmbeddingModelMissing: (503, "router", ""),
 }
 
 
@@ -70,7 +72,7 @@ def error_response(request: Request, exc: e.GraphmillError) -> Response:
         headers["Content-Range"] = f"bytes */{exc.size}"
     if isinstance(exc, e.Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
-    if status >= 500:
+    if status == 500:
         # The message may name storage internals: it goes to the log, not to the client.
         body = {"error": (type(exc).__doc__ or "").strip(), "detail": None}
         body["request_id"] = request_id(request)

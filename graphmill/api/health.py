@@ -33,6 +33,8 @@ async def health(services: ServicesDep) -> JSONResponse:
         "health": "healthy" if healthy else "unhealthy",
         "version": __version__,
         "backends": services.backends,
+        # Not a failure of the server: add, status and downloads work without it.
+        "embedder": services.tools.embedder_status,
     }
     if problems:
         body["problems"] = problems

@@ -13,10 +13,10 @@ from sqlalchemy import delete, exists, select
 
 from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore
-from graphmill.cognify import graph as graph_store
 from graphmill.db import Database
 from graphmill.db.models import Blob, Data, ItemState, ItemStatus, Permission
 from graphmill.errors import DataNotFound, InvalidInput
+from graphmill.graph import store as graph_store
 
 log = logging.getLogger("graphmill.catalog")
 

@@ -17,8 +17,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from graphmill.cognify.client import Endpoint, Refused, api_base_url, api_model_name
 from graphmill.cognify.ratelimit import RateLimiter
-from graphmill.cognify.types import ChatModel, Entity, Extraction, LLMUsage, Relation
+from graphmill.cognify.types import ChatModel, LLMUsage
 from graphmill.errors import StepFailed
+from graphmill.graph.model import Entity, Extraction, Relation
 
 if TYPE_CHECKING:
     from graphmill.config import Settings

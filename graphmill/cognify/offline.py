@@ -11,13 +11,12 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
 from graphmill.cognify import lexicon as lx
 from graphmill.cognify.lexicon import CONCEPT, DATE, LOCATION, ORGANIZATION, PERSON
-from graphmill.cognify.types import Entity, Extraction, Relation
+from graphmill.graph.model import Entity, Extraction, Relation, normalize_name
 
 MENTIONED_WITH = "mentioned_with"  # the fallback link of an entity no verb phrase reaches
 DESCRIPTION_CHARS = 300
@@ -1172,17 +1171,6 @@ def _relations(s: _Sentence, mentions: list[_Mention], doc: _Document) -> list[_
 
 
 # --- the extraction ------------------------------------------------------------------------
-
-
-def normalize_name(name: str) -> str:
-    """The key two names of one entity share: case, accents, punctuation, a leading "the" and a
-    possessive "'s" ignored ("The Lancet" = "lancet", "Christie's" = "Christie")."""
-    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode() or name
-    text = re.sub(r"['’]s\b", "", text.casefold())
-    text = " ".join(re.sub(r"[^\w\s]", " ", text).split())
-    if text.startswith("the "):
-        text = text[4:]
-    return text or name.casefold().strip()
 
 
 def extract(text: str, *, cooccurrence: bool = True) -> Extraction:

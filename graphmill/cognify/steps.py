@@ -19,12 +19,13 @@ import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.cognify import cache, llm, offline
-from graphmill.cognify import graph as graph_store
 from graphmill.cognify.chunking import Chunk, chunk_text
 from graphmill.cognify.tools import Tools
-from graphmill.cognify.types import ChatModel, Embedder, Entity, Extraction, LLMUsage, Relation
+from graphmill.cognify.types import ChatModel, Embedder, LLMUsage
 from graphmill.db.models import DatasetConfig
 from graphmill.errors import StepFailed
+from graphmill.graph import store as graph_store
+from graphmill.graph.model import Entity, Extraction, Relation
 from graphmill.ingest import loaders
 from graphmill.pipelines.engine import ItemContext, Pipeline, Step
 

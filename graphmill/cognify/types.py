@@ -1,33 +1,12 @@
-"""Values passed between the cognify parts: extractions and the embedder/LLM contracts."""
+"""The contracts of cognify's models: embedder, LLM, token counter, usage counts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
-
-
-@dataclass(frozen=True)
-class Entity:
-    name: str
-    type: str
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class Relation:
-    source: str  # an Entity name
-    target: str  # an Entity name
-    name: str  # relation label, e.g. "works_at"
-    description: str = ""
-
-
-@dataclass
-class Extraction:
-    entities: list[Entity] = field(default_factory=list)
-    relations: list[Relation] = field(default_factory=list)
 
 
 @dataclass

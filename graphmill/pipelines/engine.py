@@ -23,6 +23,7 @@ from graphmill.config import Settings
 from graphmill.db import Database
 from graphmill.db.models import RunState
 from graphmill.errors import TransientError
+from graphmill.logs import bind_log_context, log_context
 from graphmill.pipelines import ledger
 from graphmill.pipelines.ledger import ItemRef, RunInfo, Usage, Writer
 
@@ -141,18 +142,25 @@ class RunExecutor:
         task = asyncio.current_task()
         assert task is not None
         self.running[run.id] = task
-        log.info("run started", extra={"action": "run.start", "run_id": str(run.id)})
-        try:
-            await self._run_items(run)
-        except Exception as exc:
-            # Not an item's failure (those are recorded per item): the engine or the store
-            # broke. Fail the run with the reason rather than leave it to be retried forever.
-            log.exception("run failed", extra={"action": "run.fail", "run_id": str(run.id)})
-            await ledger.fail_run(
-                self.db, run, self.owner, error_class_of(exc), error_message_of(exc)
-            )
-        finally:
-            self.running.pop(run.id, None)
+        # Every line about this run carries its ids; not the id of the request that queued it.
+        with log_context(
+            run_id=run.id,
+            dataset_id=run.dataset_id,
+            pipeline=run.pipeline_name,
+            request_id=None,
+        ):
+            log.info("run started", extra={"action": "run.start"})
+            try:
+                await self._run_items(run)
+            except Exception as exc:
+                # Not an item's failure (those are recorded per item): the engine or the store
+                # broke. Fail the run with the reason rather than leave it to be retried forever.
+                log.exception("run failed", extra={"action": "run.fail"})
+                await ledger.fail_run(
+                    self.db, run, self.owner, error_class_of(exc), error_message_of(exc)
+                )
+            finally:
+                self.running.pop(run.id, None)
 
     async def _flush_stages(self) -> None:
         while True:
@@ -186,12 +194,13 @@ class RunExecutor:
                 break  # cancelled or lease lost: stop taking new items
         finished = await ledger.finish_run(self.db, run, self.owner)
         if finished is not None:
-            log.info(
-                "run finished",
-                extra={"action": "run.finish", "run_id": str(run.id), "state": finished.state},
-            )
+            log.info("run finished", extra={"action": "run.finish", "state": finished.state})
 
     async def _process(self, run: RunInfo, pipeline: Pipeline[Any], item: ItemRef) -> None:
+        with log_context(data_id=item.data_id):
+            await self._process_item(run, pipeline, item)
+
+    async def _process_item(self, run: RunInfo, pipeline: Pipeline[Any], item: ItemRef) -> None:
         async with self.item_slots:
             attempt = await ledger.start_item(self.db, run, self.owner, item.data_id)
             if attempt is None:
@@ -214,6 +223,8 @@ class RunExecutor:
             try:
                 for step in pipeline.steps:
                     ctx.stage = step.name
+                    # Bound, not scoped: a failure's line still names the step it failed in.
+                    bind_log_context(stage=step.name)
                     self._stages[(run.id, item.data_id)] = (run, item.data_id, step.name)
                     async with asyncio.timeout(self.settings.step_timeout_seconds):
                         await step.run(ctx)
@@ -237,11 +248,7 @@ class RunExecutor:
             "item failed: %s: %s",
             error_class,
             message,
-            extra={
-                "action": "item.fail",
-                "run_id": str(ctx.run.id),
-                "data_id": str(ctx.item.data_id),
-            },
+            extra={"action": "item.fail", "error_class": error_class},
         )
         await ledger.fail_item(
             self.db, ctx.run, ctx.item.data_id, error_class, message, ctx.usage, ctx.stage

@@ -6,39 +6,42 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import ColumnElement
 
 from graphmill.db import Database, dialect_insert
-from graphmill.db.models import ACTIVE_RUN_STATES, Data, ItemStatus, PipelineRun, utcnow
+from graphmill.db.models import (
+    ACTIVE_RUN_STATES,
+    Data,
+    ItemState,
+    ItemStatus,
+    PipelineRun,
+    RunState,
+    utcnow,
+)
 from graphmill.errors import RunNotFound
 from graphmill.pipelines.events import emit, lock_dataset
 
 ADD_PIPELINE = "add_pipeline"
 COGNIFY_PIPELINE = "cognify_pipeline"
 PIPELINES = (ADD_PIPELINE, COGNIFY_PIPELINE)
-
-
-class RunState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    COMPLETED_WITH_ERRORS = "completed_with_errors"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class ItemState(StrEnum):
-    PENDING = "pending"
-    PROCESSING = "processing"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    SKIPPED_DUPLICATE = "skipped_duplicate"
-    CANCELLED = "cancelled"
 
 
 async def record_completed_run(
@@ -97,12 +100,7 @@ async def mark_pending(session: AsyncSession, dataset_id: uuid.UUID, pipeline_na
     cognee shows `DATASET_PROCESSING_INITIATED` for cognify after new data is added; a
     queued run is that marker, and the next cognify request picks it up.
     """
-    latest = await session.scalar(
-        select(PipelineRun.state)
-        .where(PipelineRun.dataset_id == dataset_id, PipelineRun.pipeline_name == pipeline_name)
-        .order_by(PipelineRun.created_at.desc())
-        .limit(1)
-    )
+    latest = await session.scalar(select(latest_run(dataset_id, pipeline_name)))
     if latest is None or latest in ACTIVE_RUN_STATES:
         return
     now = utcnow()
@@ -114,6 +112,32 @@ async def mark_pending(session: AsyncSession, dataset_id: uuid.UUID, pipeline_na
             created_at=now,
             updated_at=now,
         )
+    )
+
+
+async def _lock_run_dataset(session: AsyncSession, run_id: uuid.UUID) -> None:
+    """The run's dataset lock, taken before any row of it (one lock order everywhere)."""
+    if session.get_bind().dialect.name == "postgresql":
+        dataset_id = await session.scalar(
+            select(PipelineRun.dataset_id).where(PipelineRun.id == run_id)
+        )
+        if dataset_id is not None:
+            await lock_dataset(session, dataset_id)
+
+
+def latest_run(
+    dataset_id: uuid.UUID | ColumnElement[Any],
+    pipeline_name: str,
+    column: Any = PipelineRun.state,
+) -> Any:
+    """A column of the latest run of a pipeline on a dataset (or on each dataset a correlated
+    query names): the one definition of "latest", one probe of ix_pipeline_runs_latest."""
+    return (
+        select(column)
+        .where(PipelineRun.dataset_id == dataset_id, PipelineRun.pipeline_name == pipeline_name)
+        .order_by(PipelineRun.created_at.desc(), PipelineRun.id.desc())
+        .limit(1)
+        .scalar_subquery()
     )
 
 
@@ -207,15 +231,17 @@ async def request_run(
     now = utcnow()
     for _ in range(5):
         async with db.write() as session:
+            await lock_dataset(session, dataset_id)
+            # add's "new data waiting" marker becomes a real request.
+            await session.execute(
+                update(PipelineRun)
+                .where(*_active(dataset_id, pipeline_name), PipelineRun.requested_at.is_(None))
+                .values(requested_at=now, requested_by=user_id, updated_at=now)
+            )
             active = await session.scalar(
                 select(PipelineRun).where(*_active(dataset_id, pipeline_name))
             )
             if active is not None:
-                if active.requested_at is None:
-                    # add's "new data waiting" marker becomes a real request.
-                    active.requested_at = now
-                    active.requested_by = user_id
-                    active.updated_at = now
                 return RunInfo.of(active), False
             run = PipelineRun(
                 dataset_id=dataset_id,
@@ -263,6 +289,7 @@ async def claim_run(
     """
     now = utcnow()
     async with db.write() as session:
+        await _lock_run_dataset(session, run_id)
         run = await session.scalar(
             update(PipelineRun)
             .where(
@@ -287,55 +314,79 @@ async def claim_run(
 
 
 async def _enumerate_items(session: AsyncSession, run: PipelineRun, now: datetime) -> None:
-    rows = (
-        await session.execute(
-            select(Data.id, Data.content_hash, ItemStatus)
-            .outerjoin(
-                ItemStatus,
-                (ItemStatus.data_id == Data.id) & (ItemStatus.pipeline_name == run.pipeline_name),
-            )
-            .where(Data.dataset_id == run.dataset_id)
+    """Make every item of the dataset this run's pending work, but those completed for their
+    current content (skipped) and those that failed in this very run before it was recovered
+    (they stay failed); then set the run's counts. Three set-based statements."""
+    pipeline = run.pipeline_name
+    dataset_items = select(Data.id).where(Data.dataset_id == run.dataset_id)
+    has_state = exists().where(ItemStatus.data_id == Data.id, ItemStatus.pipeline_name == pipeline)
+    await session.execute(
+        insert(ItemStatus).from_select(
+            [
+                "data_id",
+                "pipeline_name",
+                "run_id",
+                "state",
+                "content_hash",
+                "attempts",
+                "updated_at",
+            ],
+            select(
+                Data.id,
+                literal(pipeline),
+                literal(run.id),
+                literal(ItemState.PENDING.value),
+                Data.content_hash,
+                literal(0),
+                literal(now),
+            ).where(Data.dataset_id == run.dataset_id, ~has_state),
         )
-    ).all()
-    completed = skipped = 0
-    for data_id, content_hash, status in rows:
-        if (
-            status is not None
-            and status.state == ItemState.COMPLETED
-            and status.content_hash == content_hash
-        ):
-            if status.run_id == run.id:
-                completed += 1  # done before this run was recovered
-            else:
-                skipped += 1
-            continue
-        if status is None:
-            session.add(
-                ItemStatus(
-                    data_id=data_id,
-                    pipeline_name=run.pipeline_name,
-                    run_id=run.id,
-                    state=ItemState.PENDING,
-                    content_hash=content_hash,
-                    updated_at=now,
-                )
-            )
-        elif status.run_id != run.id or status.state != ItemState.FAILED:
-            # Items that failed in this very run (before it was recovered) stay failed.
-            if status.run_id != run.id:
-                status.attempts = 0
-            status.run_id = run.id
-            status.state = ItemState.PENDING
-            status.content_hash = content_hash
-            status.stage = None
-            status.error_class = status.error_message = None
-            status.updated_at = now
-    failed = sum(
-        1
-        for _, content_hash, status in rows
-        if status is not None and status.run_id == run.id and status.state == ItemState.FAILED
     )
-    run.total, run.completed, run.skipped, run.failed = len(rows), completed, skipped, failed
+    current_hash = select(Data.content_hash).where(Data.id == ItemStatus.data_id).scalar_subquery()
+    done_for_content = and_(
+        ItemStatus.state == ItemState.COMPLETED,
+        func.coalesce(ItemStatus.content_hash, "") == current_hash,
+    )
+    failed_here = and_(ItemStatus.run_id == run.id, ItemStatus.state == ItemState.FAILED)
+    await session.execute(
+        update(ItemStatus)
+        .where(
+            ItemStatus.pipeline_name == pipeline,
+            ItemStatus.data_id.in_(dataset_items),
+            ~done_for_content,
+            ~failed_here,
+        )
+        .values(
+            attempts=case((ItemStatus.run_id == run.id, ItemStatus.attempts), else_=0),
+            run_id=run.id,
+            state=ItemState.PENDING,
+            content_hash=current_hash,
+            stage=None,
+            error_class=None,
+            error_message=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    this_run = ItemStatus.run_id == run.id
+    completed = ItemStatus.state == ItemState.COMPLETED
+    counts = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(completed, this_run),
+                func.count().filter(completed, ~this_run),
+                func.count().filter(ItemStatus.state == ItemState.FAILED, this_run),
+            ).where(ItemStatus.pipeline_name == pipeline, ItemStatus.data_id.in_(dataset_items))
+        )
+    ).one()
+    run.total, run.completed, run.skipped, run.failed = counts
+    await session.execute(
+        update(PipelineRun)
+        .where(PipelineRun.id == run.id)
+        .values(total=counts[0], completed=counts[1], skipped=counts[2], failed=counts[3])
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def pending_items(db: Database, run_id: uuid.UUID, limit: int) -> list[ItemRef]:
@@ -373,6 +424,7 @@ async def start_item(db: Database, run: RunInfo, owner: str, data_id: uuid.UUID)
     """pending -> processing while the run is ours and running; the attempt number or None."""
     now = utcnow()
     async with db.write() as session:
+        await lock_dataset(session, run.dataset_id)
         attempts = await session.scalar(
             update(ItemStatus)
             .where(*_item(run, data_id), ItemStatus.state == ItemState.PENDING)
@@ -485,6 +537,7 @@ async def fail_item(
     """processing -> failed, recording the step it failed in."""
     now = utcnow()
     async with db.write() as session:
+        await lock_dataset(session, run.dataset_id)
         failed = await session.scalar(
             update(ItemStatus)
             .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
@@ -531,44 +584,51 @@ async def _count(
 
 
 async def finish_run(db: Database, run: RunInfo, owner: str) -> RunInfo | None:
-    """running -> completed | completed_with_errors | failed, from the item counts."""
+    """running -> completed | completed_with_errors | failed, from the item counts; None
+    while work is left (lease lost or cancelled mid-way) or the run is no longer ours."""
     now = utcnow()
+    failed, nothing_done = (
+        PipelineRun.failed > 0,
+        and_(PipelineRun.completed == 0, PipelineRun.skipped == 0),
+    )
+    unfinished = exists().where(
+        ItemStatus.run_id == run.id,
+        ItemStatus.state.in_((ItemState.PENDING, ItemState.PROCESSING)),
+    )
+    failures = cast(PipelineRun.failed, String)
     async with db.write() as session:
-        row = await session.get(PipelineRun, run.id)
-        if row is None or row.state != RunState.RUNNING or row.lease_owner != owner:
-            return None
-        pending = await session.scalar(
-            select(func.count())
-            .select_from(ItemStatus)
+        await lock_dataset(session, run.dataset_id)
+        row = await session.scalar(
+            update(PipelineRun)
             .where(
-                ItemStatus.run_id == run.id,
-                ItemStatus.state.in_((ItemState.PENDING, ItemState.PROCESSING)),
+                PipelineRun.id == run.id,
+                PipelineRun.state == RunState.RUNNING,
+                PipelineRun.lease_owner == owner,
+                ~unfinished,
             )
+            .values(
+                state=case(
+                    (and_(failed, nothing_done), RunState.FAILED.value),
+                    (failed, RunState.COMPLETED_WITH_ERRORS.value),
+                    else_=RunState.COMPLETED.value,
+                ),
+                error_class=case((failed, "items_failed"), else_=PipelineRun.error_class),
+                error_message=case(
+                    (and_(failed, nothing_done), "all " + failures + " items failed"),
+                    (failed, failures + " of " + cast(PipelineRun.total, String) + " items failed"),
+                    else_=PipelineRun.error_message,
+                ),
+                finished_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+            .returning(PipelineRun)
+            .execution_options(synchronize_session=False)
         )
-        if pending:
-            return None  # work left (lease lost or cancelled mid-way); not finished
-        if row.failed and not row.completed and not row.skipped:
-            state = RunState.FAILED
-            row.error_class = "items_failed"
-            row.error_message = f"all {row.failed} items failed"
-        elif row.failed:
-            state = RunState.COMPLETED_WITH_ERRORS
-            row.error_class = "items_failed"
-            row.error_message = f"{row.failed} of {row.total} items failed"
-        else:
-            state = RunState.COMPLETED
-        row.state = state
-        row.finished_at = row.updated_at = now
-        row.lease_owner = None
-        row.lease_expires_at = None
-        await emit(
-            session,
-            row.dataset_id,
-            row.id,
-            "run",
-            state,
-            counts=counts_of(row),
-        )
+        if row is None:
+            return None
+        await emit(session, row.dataset_id, row.id, "run", row.state, counts=counts_of(row))
         return RunInfo.of(row)
 
 
@@ -613,12 +673,13 @@ async def recover_expired(db: Database, mode: str) -> list[uuid.UUID]:
     async with db.write() as session:
         expired = list(
             await session.scalars(
-                select(PipelineRun).where(
-                    PipelineRun.state == RunState.RUNNING, PipelineRun.lease_expires_at < now
-                )
+                select(PipelineRun)
+                .where(PipelineRun.state == RunState.RUNNING, PipelineRun.lease_expires_at < now)
+                .order_by(PipelineRun.dataset_id)  # locks in one order
             )
         )
         for run in expired:
+            await lock_dataset(session, run.dataset_id)
             owner = run.lease_owner
             new_state = RunState.QUEUED if mode == "requeue" else RunState.FAILED
             changed = await session.scalar(
@@ -677,17 +738,27 @@ async def cancel_run(db: Database, run_id: uuid.UUID) -> RunInfo:
     """
     now = utcnow()
     async with db.write() as session:
-        run = await session.get(PipelineRun, run_id)
+        await _lock_run_dataset(session, run_id)
+        run = await session.scalar(
+            update(PipelineRun)
+            .where(PipelineRun.id == run_id, PipelineRun.state.in_(ACTIVE_RUN_STATES))
+            .values(
+                state=RunState.CANCELLED,
+                finished_at=now,
+                updated_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+                error_class="cancelled",
+                error_message="the run was cancelled",
+            )
+            .returning(PipelineRun)
+            .execution_options(synchronize_session=False)
+        )
         if run is None:
-            raise RunNotFound()
-        if run.state not in ACTIVE_RUN_STATES:
-            return RunInfo.of(run)
-        run.state = RunState.CANCELLED
-        run.finished_at = run.updated_at = now
-        run.lease_owner = None
-        run.lease_expires_at = None
-        run.error_class = "cancelled"
-        run.error_message = "the run was cancelled"
+            finished = await session.get(PipelineRun, run_id)
+            if finished is None:
+                raise RunNotFound()
+            return RunInfo.of(finished)
         cancelled = await session.scalars(
             update(ItemStatus)
             .where(ItemStatus.run_id == run_id, ItemStatus.state == ItemState.PENDING)
@@ -703,17 +774,25 @@ async def cancel_run(db: Database, run_id: uuid.UUID) -> RunInfo:
 async def release_item(db: Database, run: RunInfo, data_id: uuid.UUID) -> None:
     """An item interrupted mid-way is not failed: it is pending again, or cancelled when
     its run was; whatever it had computed is dropped (rolled back)."""
+    run_cancelled = (
+        select(PipelineRun.state).where(PipelineRun.id == run.id).scalar_subquery()
+        == RunState.CANCELLED
+    )
     async with db.write() as session:
-        run_state = await session.scalar(select(PipelineRun.state).where(PipelineRun.id == run.id))
-        state = ItemState.CANCELLED if run_state == RunState.CANCELLED else ItemState.PENDING
-        released = await session.scalar(
+        await lock_dataset(session, run.dataset_id)
+        state = await session.scalar(
             update(ItemStatus)
             .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
-            .values(state=state, updated_at=utcnow())
-            .returning(ItemStatus.data_id)
+            .values(
+                state=case(
+                    (run_cancelled, ItemState.CANCELLED.value), else_=ItemState.PENDING.value
+                ),
+                updated_at=utcnow(),
+            )
+            .returning(ItemStatus.state)
         )
-        if released is not None and state == ItemState.CANCELLED:
-            await emit(session, run.dataset_id, run.id, "item", state, data_id)
+        if state == ItemState.CANCELLED:
+            await emit(session, run.dataset_id, run.id, "item", ItemState.CANCELLED, data_id)
 
 
 async def item_outcomes(db: Database, run_id: uuid.UUID) -> list[tuple[uuid.UUID, str, bool]]:
@@ -739,6 +818,7 @@ async def release_run(db: Database, run_id: uuid.UUID, owner: str) -> None:
     lease run out: its in-flight items become pending again."""
     now = utcnow()
     async with db.write() as session:
+        await _lock_run_dataset(session, run_id)
         run = await session.scalar(
             update(PipelineRun)
             .where(
@@ -766,6 +846,7 @@ async def fail_run(
     the next run picks them up."""
     now = utcnow()
     async with db.write() as session:
+        await lock_dataset(session, run.dataset_id)
         failed = await session.scalar(
             update(PipelineRun)
             .where(
@@ -800,3 +881,78 @@ async def fail_run(
             error_class=error_class,
             error_message=error_message,
         )
+
+
+async def latest_states(
+    db: Database,
+    readable: Select[Any],
+    dataset_ids: Sequence[uuid.UUID] | None,
+    pipelines: Sequence[str],
+) -> dict[uuid.UUID, dict[str, str]]:
+    """The latest run's state per dataset among `readable` (a query of dataset ids) and
+    pipeline, in one query; every such dataset is a key, with only pipelines that ran."""
+    datasets = readable.subquery()
+    query = select(
+        datasets.c.dataset_id, *(latest_run(datasets.c.dataset_id, p) for p in pipelines)
+    )
+    if dataset_ids is not None:
+        query = query.where(datasets.c.dataset_id.in_(list(dataset_ids)))
+    async with db.read() as session:
+        rows = (await session.execute(query)).all()
+    return {
+        row[0]: {p: s for p, s in zip(pipelines, row[1:], strict=True) if s is not None}
+        for row in rows
+    }
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The latest run of a pipeline on a dataset, with the stage an item is in now."""
+
+    run: RunInfo
+    stage: str | None
+
+
+async def latest_progress(
+    db: Database,
+    readable: Select[Any],
+    dataset_ids: Sequence[uuid.UUID] | None,
+    pipeline_name: str,
+) -> dict[uuid.UUID, Progress]:
+    """The latest run of the pipeline on each dataset among `readable`."""
+    datasets = readable.subquery()
+    latest_ids = select(latest_run(datasets.c.dataset_id, pipeline_name, PipelineRun.id))
+    if dataset_ids is not None:
+        latest_ids = latest_ids.where(datasets.c.dataset_id.in_(list(dataset_ids)))
+    current_stage = (
+        select(ItemStatus.stage)
+        .where(ItemStatus.run_id == PipelineRun.id, ItemStatus.state == ItemState.PROCESSING)
+        .order_by(ItemStatus.updated_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    query = select(
+        PipelineRun, case((PipelineRun.state == RunState.RUNNING, current_stage), else_=None)
+    ).where(PipelineRun.id.in_(latest_ids))
+    async with db.read() as session:
+        rows: list[tuple[PipelineRun, str | None]] = [
+            (row[0], row[1]) for row in await session.execute(query)
+        ]
+    return {run.dataset_id: Progress(RunInfo.of(run), stage) for run, stage in rows}
+
+
+async def latest_finished(
+    db: Database, dataset_ids: Sequence[uuid.UUID], pipeline_name: str
+) -> dict[uuid.UUID, RunInfo]:
+    """The last run of the pipeline to finish on each of the datasets."""
+    async with db.read() as session:
+        runs = await session.scalars(
+            select(PipelineRun)
+            .where(
+                PipelineRun.dataset_id.in_(list(dataset_ids)),
+                PipelineRun.pipeline_name == pipeline_name,
+                PipelineRun.finished_at.is_not(None),
+            )
+            .order_by(PipelineRun.finished_at)
+        )
+        return {run.dataset_id: RunInfo.of(run) for run in runs}

@@ -6,13 +6,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from graphmill.auth.permissions import authorize, readable_dataset_ids
-from graphmill.catalog.datasets import DatasetInfo, ensure_owned_dataset
+from graphmill.catalog.datasets import DatasetInfo, ensure_owned_dataset, list_datasets
 from graphmill.db import Database
-from graphmill.db.models import ItemStatus, Permission, PipelineRun
+from graphmill.db.models import Permission
 from graphmill.errors import DatasetNotFound, MissingDataset, RunNotFound
+from graphmill.graph.store import GraphCounts, graph_counts
 from graphmill.pipelines import ledger
 from graphmill.pipelines.executors import Runtime
 from graphmill.pipelines.ledger import COGNIFY_PIPELINE, RunInfo
@@ -116,34 +115,34 @@ async def progress(
     db: Database, user_id: uuid.UUID, dataset_ids: Sequence[uuid.UUID] | None
 ) -> dict[uuid.UUID, Progress]:
     """The latest cognify run of each readable dataset, with its counts and current stage."""
-    readable = readable_dataset_ids(user_id).subquery()
-    latest = (
-        select(PipelineRun.id)
-        .where(
-            PipelineRun.dataset_id == readable.c.dataset_id,
-            PipelineRun.pipeline_name == COGNIFY_PIPELINE,
-        )
-        .order_by(PipelineRun.created_at.desc())
-        .limit(1)
-        .scalar_subquery()
+    latest = await ledger.latest_progress(
+        db, readable_dataset_ids(user_id), dataset_ids, COGNIFY_PIPELINE
     )
-    latest_ids = select(latest).select_from(readable)
-    if dataset_ids is not None:
-        latest_ids = latest_ids.where(readable.c.dataset_id.in_(list(dataset_ids)))
-    query = select(PipelineRun).where(PipelineRun.id.in_(latest_ids))
-    result: dict[uuid.UUID, Progress] = {}
-    async with db.read() as session:
-        runs = list(await session.scalars(query))
-        for run in runs:
-            stage = None
-            if run.state == "running":
-                stage = await session.scalar(
-                    select(ItemStatus.stage)
-                    .where(ItemStatus.run_id == run.id, ItemStatus.state == "processing")
-                    .order_by(ItemStatus.updated_at.desc())
-                    .limit(1)
-                )
-            result[run.dataset_id] = Progress(
-                compat_status(run.state), run.completed, run.failed, run.total, run.skipped, stage
-            )
-    return result
+    return {
+        dataset_id: Progress(
+            compat_status(p.run.state),
+            p.run.completed,
+            p.run.failed,
+            p.run.total,
+            p.run.skipped,
+            p.stage,
+        )
+        for dataset_id, p in latest.items()
+    }
+
+
+@dataclass(frozen=True)
+class GraphSummary:
+    counts: GraphCounts
+    run: RunInfo | None  # the latest finished cognify run
+
+
+async def graph_summaries(
+    db: Database, user_id: uuid.UUID, dataset_ids: Sequence[uuid.UUID] | None
+) -> list[GraphSummary]:
+    """Node and edge counts per readable dataset, with the latest finished cognify run."""
+    visible = await list_datasets(db, user_id)
+    wanted = set(dataset_ids) if dataset_ids is not None else None
+    ids = [d.id for d in visible if wanted is None or d.id in wanted]
+    runs = await ledger.latest_finished(db, ids, COGNIFY_PIPELINE)
+    return [GraphSummary(c, runs.get(c.dataset_id)) for c in await graph_counts(db, ids)]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
-
 from graphmill.auth.permissions import readable_dataset_ids
 from graphmill.db import Database
-from graphmill.db.models import PipelineRun
+from graphmill.db.models import RunState
 from graphmill.errors import UnknownPipeline
-from graphmill.pipelines.ledger import PIPELINES, RunState
+from graphmill.pipelines import ledger
+from graphmill.pipelines.ledger import PIPELINES
 
 COMPAT_STATUS: dict[str, str] = {
     RunState.QUEUED: "DATASET_PROCESSING_INITIATED",
@@ -47,26 +46,8 @@ async def dataset_statuses(
     Every readable dataset asked for (or every readable one) is a key, possibly with no
     pipelines. Unreadable and missing ids are absent. Data rows are never touched.
     """
-    readable = readable_dataset_ids(user_id).subquery()
-    columns = [
-        select(PipelineRun.state)
-        .where(PipelineRun.dataset_id == readable.c.dataset_id, PipelineRun.pipeline_name == name)
-        .order_by(PipelineRun.created_at.desc())
-        .limit(1)
-        .scalar_subquery()
-        .label(f"p{i}")
-        for i, name in enumerate(pipelines)
-    ]
-    query = select(readable.c.dataset_id, *columns)
-    if dataset_ids is not None:
-        query = query.where(readable.c.dataset_id.in_(list(dataset_ids)))
-    async with db.read() as session:
-        rows = (await session.execute(query)).all()
+    states = await ledger.latest_states(db, readable_dataset_ids(user_id), dataset_ids, pipelines)
     return {
-        row[0]: {
-            name: compat_status(state)
-            for name, state in zip(pipelines, row[1:], strict=True)
-            if state is not None
-        }
-        for row in rows
+        dataset_id: {name: compat_status(state) for name, state in by_pipeline.items()}
+        for dataset_id, by_pipeline in states.items()
     }

@@ -5,7 +5,7 @@ GraphmillError
  ├── PermissionDenied
  ├── Unauthorized
  ├── InvalidInput        InvalidDatasetName, EmptyUpload, ContentMismatch, InvalidLabels,
- │                       EmbeddingMismatch, ...
+ │                       MalformedForm, EmbeddingMismatch, ...
  ├── EmbeddingModelMissing
  ├── UploadTooLarge
  ├── UnsupportedFileType
@@ -87,6 +87,10 @@ class MissingDataset(InvalidInput):
 
 class NoFiles(InvalidInput):
     """No files were uploaded: send one or more multipart parts named 'data'."""
+
+
+class MalformedForm(InvalidInput):
+    """Invalid multipart data."""
 
 
 class EmptyUpload(InvalidInput):

@@ -6,7 +6,10 @@
 * One large file (--large-size, default 256 MiB) streamed from a generator (never held in
   memory by the client), --large-repeat times, each into a fresh dataset with fresh
   content. Prints MiB/s, next to what the client alone can generate and, with
-  --disk-dir, what writing and fsyncing the same bytes to that folder takes.
+  --disk-dir, what writing and fsyncing the same bytes to that folder takes, measured
+  right before each upload (a shared disk's speed drifts), with the ratio upload : disk.
+  With --pid, also the bytes the server wrote per byte uploaded (/proc/PID/io wchar:
+  1.0 means each byte was written once).
 
     python bench/add_throughput.py --base-url http://127.0.0.1:8000
 """
@@ -77,6 +80,15 @@ def disk_baseline(directory: str, pattern: Pattern) -> float:
         os.unlink(name)
 
 
+def written_bytes(pid: int | None) -> int:
+    """Bytes the process has passed to write() and friends (0 without --pid)."""
+    if not pid:
+        return 0
+    with open(f"/proc/{pid}/io") as io:
+        fields = dict(line.split(":") for line in io)
+    return int(fields["wchar"])
+
+
 def main() -> None:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--counts", default="10,100", help="files per request")
@@ -117,15 +129,12 @@ def main() -> None:
             pass
         gen = time.perf_counter() - start
         print(f"client generation alone: {mib_per_s(large, gen):8.1f} MiB/s", flush=True)
-        if args.disk_dir:
-            disk = disk_baseline(args.disk_dir, probe)
-            print(
-                f"disk write+fsync of the same bytes in {args.disk_dir}: "
-                f"{mib_per_s(large, disk):8.1f} MiB/s",
-                flush=True,
-            )
-        rates = []
+        rates, ratios = [], []
         for i in range(args.large_repeat):
+            disk_note = ""
+            if args.disk_dir:
+                disk = mib_per_s(large, disk_baseline(args.disk_dir, probe))
+                disk_note = f"  disk write+fsync {disk:8.1f} MiB/s"
             pattern = Pattern(large)  # fresh content: no deduplication by hash
             upload = StreamedUpload(
                 file_name=f"large_{i}.txt",
@@ -134,15 +143,23 @@ def main() -> None:
                 fields={"datasetName": f"bench_large_{uuid.uuid4().hex[:12]}"},
             )
             cpu_before = cpu_seconds(args.pid)
+            written_before = written_bytes(args.pid)
             response, elapsed = upload_streamed(api, upload)
             CREATED.append(str(response.json()["dataset_id"]))
             cpu = cpu_seconds(args.pid) - cpu_before
+            written = written_bytes(args.pid) - written_before
             rates.append(mib_per_s(large, elapsed))
-            cpu_note = f"  server CPU {cpu / (large / 1024**3):5.2f} s/GiB" if args.pid else ""
-            print(
-                f"  upload {i + 1}: {elapsed:6.2f} s  {rates[-1]:8.1f} MiB/s{cpu_note}", flush=True
-            )
+            notes = disk_note
+            if args.disk_dir:
+                ratios.append(rates[-1] / disk)
+                notes += f"  upload : disk {ratios[-1]:4.2f}"
+            if args.pid:
+                notes += f"  server CPU {cpu / (large / 1024**3):5.2f} s/GiB"
+                notes += f", wrote {written / large:4.2f} x the upload"
+            print(f"  upload {i + 1}: {elapsed:6.2f} s  {rates[-1]:8.1f} MiB/s{notes}", flush=True)
         print(f"large upload throughput   {Dist.of(rates).plain('MiB/s')}")
+        if ratios:
+            print(f"upload : disk             {Dist.of(ratios).plain('', '8.2f')}")
 
     if not args.keep:
         for dataset_id in CREATED:
@@ -155,7 +172,10 @@ def main() -> None:
             f"{dist.p99 * 1e3:8.1f} ms, {rate:7.1f} files/s"
         )
     if large > 0:
-        print(f"large file ({human(large)}): median {Dist.of(rates).p50:.1f} MiB/s")
+        print(
+            f"large file ({human(large)}): median {Dist.of(rates).p50:.1f} MiB/s"
+            + (f", median upload : disk {Dist.of(ratios).p50:.2f}" if ratios else "")
+        )
 
 
 if __name__ == "__main__":

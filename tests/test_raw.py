@@ -7,14 +7,22 @@ import io
 import random
 import string
 import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import anyio
 import boto3
 import httpx
 from pypdf import PdfReader, PdfWriter
+from starlette.requests import Request
+from starlette.types import Message
 
+from graphmill.api.download import blob_response
+from graphmill.blobs import BlobRef, LocalBlobStore
+from graphmill.catalog.data import DataInfo
 from graphmill.config import Settings
 from tests.support import Api, add_files
 
@@ -334,3 +342,72 @@ def test_requires_authentication(alice: Api, anon: httpx.Client) -> None:
     r = anon.get(url)
     assert r.status_code == 401
     assert r.content != b"auth"
+
+
+def test_a_local_blob_goes_out_by_pathsend_where_the_server_offers_it(tmp_path: Path) -> None:
+    """uvicorn offers no `http.response.pathsend`; a server that does gets the blob's path
+    (sendfile, no copy) for a whole-file answer, and streamed bytes for a range."""
+    store = LocalBlobStore(tmp_path / "blobs", staging_dir=tmp_path / "staging")
+    content = payload(3 * MiB, seed=20)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield content
+
+    async def serve(ref: BlobRef, headers: list[tuple[bytes, bytes]], pathsend: bool) -> Any:
+        now = datetime.now(UTC)
+        item = DataInfo(
+            id=uuid.uuid4(),
+            dataset_id=uuid.uuid4(),
+            name="sent",
+            original_name="sent.pdf",
+            extension="pdf",
+            mime_type="application/pdf",
+            content_hash=ref.sha256,
+            size=ref.size,
+            location=ref.location,
+            label=None,
+            external_metadata={},
+            node_set=None,
+            created_at=now,
+            updated_at=now,
+        )
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.4"},
+            "method": "GET",
+            "path": "/raw",
+            "headers": headers,
+            "extensions": {"http.response.pathsend": {}} if pathsend else {},
+        }
+        sent: list[Message] = []
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        async def receive() -> Message:
+            raise AssertionError("a response never reads the request")
+
+        response = await blob_response(Request(scope), item, store)
+        await response(scope, receive, send)
+        return sent
+
+    async def scenario() -> tuple[Path | None, list[Any]]:
+        staged = await store.stage(chunks(), max_bytes=len(content))
+        ref = await store.commit(staged)
+        staged.discard()
+        return store.local_path(ref.sha256), [
+            await serve(ref, [], pathsend=True),
+            await serve(ref, [], pathsend=False),
+            await serve(ref, [(b"range", b"bytes=10-19")], pathsend=True),
+        ]
+
+    path, (whole, streamed, ranged) = anyio.run(scenario)
+    start, pathsend = whole
+    assert start["status"] == 200
+    assert dict(start["headers"])[b"content-length"] == str(len(content)).encode()
+    assert dict(start["headers"])[b"content-disposition"].startswith(b"attachment")
+    assert pathsend == {"type": "http.response.pathsend", "path": str(path)}
+    assert streamed[0]["status"] == 200
+    assert b"".join(m.get("body", b"") for m in streamed[1:]) == content
+    assert ranged[0]["status"] == 206
+    assert b"".join(m.get("body", b"") for m in ranged[1:]) == content[10:20]

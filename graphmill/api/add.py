@@ -1,28 +1,71 @@
-"""`POST /api/v1/add`: multipart uploads into a dataset."""
+"""`POST /api/v1/add`: multipart uploads into a dataset, staged while the body arrives."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from graphmill.api.deps import ServicesDep, UserDep
-from graphmill.api.dto import DataIngestionInfo, PipelineRunInfo, RunStatus
-from graphmill.blobs.base import CHUNK
+from graphmill.api.dto import AddFormDTO, DataIngestionInfo, PipelineRunInfo, RunStatus
+from graphmill.api.multipart import FileField, FormItems, read_form
 from graphmill.errors import InvalidInput
-from graphmill.ingest.add import Upload, add_files, parse_node_set
+from graphmill.ingest.add import StagedUploads, Upload, add_files, parse_node_set
 
 router = APIRouter()
 
+FILES = "data"
 
-def _reader(upload: UploadFile) -> Callable[[], AsyncIterator[bytes]]:
-    async def read() -> AsyncIterator[bytes]:
-        while chunk := await upload.read(CHUNK):
-            yield chunk
 
-    return read
+def _request_body() -> dict[str, Any]:
+    """The multipart body in the OpenAPI schema, as FastAPI described it from File/Form."""
+    schema = AddFormDTO.model_json_schema(by_alias=True)
+    files = {
+        "anyOf": [
+            {
+                "type": "array",
+                "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+            },
+            {"type": "null"},
+        ],
+        "title": "Data",
+    }
+    schema["properties"] = {FILES: files, **schema["properties"]}
+    schema["title"] = "Body_add_api_v1_add_post"
+    del schema["description"]
+    return {"requestBody": {"content": {"multipart/form-data": {"schema": schema}}}}
+
+
+def _form(items: FormItems) -> AddFormDTO:
+    """The fields by FastAPI's form rules (the last value counts, an empty one is none),
+    with its validation errors."""
+    values: dict[str, list[str | FileField]] = {}
+    for name, value in items:
+        values.setdefault(name, []).append(value)
+    errors: list[Any] = [
+        {
+            "type": "value_error",
+            "loc": ("body", FILES, i),
+            "msg": f"Value error, Expected UploadFile, received: {type(value)}",
+            "input": value,
+        }
+        for i, value in enumerate(values.pop(FILES, []))
+        if not isinstance(value, FileField)
+    ]
+    raw: dict[str, Any] = {name: v[-1] for name, v in values.items() if v[-1] != ""}
+    if "node_set" in values:
+        raw["node_set"] = values["node_set"]
+    try:
+        form = AddFormDTO.model_validate(raw)
+    except ValidationError as exc:
+        errors += [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+    if errors:
+        raise RequestValidationError(errors, body=None)
+    return form
 
 
 def _dataset_id(raw: str | None) -> uuid.UUID | None:
@@ -34,31 +77,29 @@ def _dataset_id(raw: str | None) -> uuid.UUID | None:
         raise InvalidInput(f"datasetId is not a valid UUID: {raw!r}") from exc
 
 
-@router.post("", response_model=PipelineRunInfo)
-async def add(
-    services: ServicesDep,
-    user: UserDep,
-    data: Annotated[list[UploadFile] | None, File()] = None,
-    datasetName: Annotated[str | None, Form(max_length=255)] = None,
-    datasetId: Annotated[str | None, Form(max_length=64)] = None,
-    node_set: Annotated[list[str] | None, Form()] = None,
-    labels: Annotated[str | None, Form()] = None,
-    external_metadata: Annotated[str | None, Form()] = None,
-    run_in_background: Annotated[bool, Form()] = False,
-) -> PipelineRunInfo:
+@router.post("", response_model=PipelineRunInfo, openapi_extra=_request_body())
+async def add(request: Request, services: ServicesDep, user: UserDep) -> PipelineRunInfo:
     """Store the files once by content; identical bytes already in the dataset are reused."""
-    result = await add_files(
-        services.db,
-        services.blobs,
-        user.id,
-        [Upload(f.filename, _reader(f)) for f in data or []],
-        dataset_id=_dataset_id(datasetId),
-        dataset_name=datasetName,
-        node_set=parse_node_set(node_set),
-        labels=labels,
-        external_metadata=external_metadata,
-        max_bytes=services.settings.max_upload_bytes,
-    )
+    # The caller is authenticated (a dependency) before the body is read. Each file is written
+    # once, to staging, while it arrives; the dataset fields may come after the files.
+    with StagedUploads(services.blobs, services.settings.max_upload_bytes) as uploads:
+
+        async def stage(field: str, file_name: str, chunks: AsyncIterator[bytes]) -> None:
+            if field == FILES:
+                await uploads.stage(Upload(file_name, chunks))
+
+        form = _form(await read_form(request, stage))
+        result = await add_files(
+            services.db,
+            services.blobs,
+            user.id,
+            uploads,
+            dataset_id=_dataset_id(form.dataset_id),
+            dataset_name=form.dataset_name,
+            node_set=parse_node_set(form.node_set),
+            labels=form.labels,
+            external_metadata=form.external_metadata,
+        )
 
     def info(status: RunStatus, **extra: Any) -> PipelineRunInfo:
         return PipelineRunInfo(
@@ -69,7 +110,7 @@ async def add(
             **extra,
         )
 
-    if run_in_background:
+    if form.run_in_background:
         # The bytes are stored before answering either way: an upload cannot outlive its request.
         return info("PipelineRunStarted", payload=[])
     return info(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from graphmill.blobs import BlobStore
 from graphmill.catalog.data import DataInfo
@@ -52,6 +55,36 @@ def not_modified(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
+class BlobResponse(StreamingResponse):
+    """Streams a blob's bytes; the whole of a local file goes out by the ASGI
+    `http.response.pathsend` extension (sendfile, no copy) where the server offers it.
+
+    uvicorn offers neither pathsend nor zerocopysend: there the bytes stream in CHUNK reads,
+    which bench/RESULTS.md measured as fast as Starlette's FileResponse with the same reads
+    and twice as fast as its default 64 KiB ones.
+    """
+
+    def __init__(
+        self,
+        chunks: AsyncIterator[bytes],
+        whole_file: Path | None,
+        status_code: int,
+        headers: dict[str, str],
+        media_type: str,
+    ) -> None:
+        super().__init__(chunks, status_code=status_code, headers=headers, media_type=media_type)
+        self.whole_file = whole_file
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.whole_file is None or "http.response.pathsend" not in scope.get("extensions", {}):
+            await super().__call__(scope, receive, send)
+            return
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        await send({"type": "http.response.pathsend", "path": str(self.whole_file)})
+
+
 async def blob_response(request: Request, item: DataInfo, blobs: BlobStore) -> Response:
     """The original bytes of a data item, exactly as uploaded."""
     size = await blobs.size(item.content_hash)
@@ -77,8 +110,9 @@ async def blob_response(request: Request, item: DataInfo, blobs: BlobStore) -> R
     headers["Content-Length"] = str(end - start + 1)
     if request.method == "HEAD" or size == 0:
         return Response(status_code=status, headers=headers, media_type=item.mime_type)
-    return StreamingResponse(
+    return BlobResponse(
         blobs.read(item.content_hash, start, end),
+        blobs.local_path(item.content_hash) if status == 200 else None,
         status_code=status,
         headers=headers,
         media_type=item.mime_type,

@@ -161,6 +161,19 @@ RunStatus = Literal[
 ]
 
 
+class AddFormDTO(BaseModel):
+    """The fields of `POST /api/v1/add` besides its `data` files, with cognee's names."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    dataset_name: str | None = Field(None, alias="datasetName", max_length=255)
+    dataset_id: str | None = Field(None, alias="datasetId", max_length=64)
+    node_set: list[str] | None = None
+    labels: str | None = None
+    external_metadata: str | None = None
+    run_in_background: bool = False
+
+
 class DataIngestionInfo(BaseModel):
     run_info: PipelineRunInfo
     data_id: uuid.UUID

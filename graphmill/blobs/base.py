@@ -60,12 +60,24 @@ class BlobStore(ABC):
         digest = hashlib.sha256()
         try:
             with os.fdopen(fd, "wb") as out:
+
+                def write(data: bytearray) -> None:
+                    # In a worker thread: hashing and writing both release the GIL.
+                    digest.update(data)
+                    out.write(data)
+
+                # Network chunks are small: gather a CHUNK per thread hop.
+                pending = bytearray()
                 async for chunk in chunks:
                     staged.size += len(chunk)
                     if staged.size > max_bytes:
                         raise UploadTooLarge(max_bytes)
-                    digest.update(chunk)
-                    await anyio.to_thread.run_sync(out.write, chunk)
+                    pending += chunk
+                    if len(pending) >= CHUNK:
+                        full, pending = pending, bytearray()
+                        await anyio.to_thread.run_sync(write, full)
+                if pending:
+                    await anyio.to_thread.run_sync(write, pending)
                 await anyio.to_thread.run_sync(out.flush)
                 await anyio.to_thread.run_sync(os.fsync, out.fileno())
         except BaseException:
@@ -86,6 +98,10 @@ class BlobStore(ABC):
     @abstractmethod
     async def size(self, sha256: str) -> int:
         """Size of a stored object; BlobUnreadable when it is missing or unreadable."""
+
+    def local_path(self, sha256: str) -> Path | None:
+        """The file holding a stored object, when the store is a local folder."""
+        return None
 
     @abstractmethod
     def read(self, sha256: str, start: int, end: int) -> AsyncIterator[bytes]:

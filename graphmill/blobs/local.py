@@ -22,6 +22,9 @@ class LocalBlobStore(BlobStore):
     def _path(self, sha256: str) -> Path:
         return self.root / shard(sha256)
 
+    def local_path(self, sha256: str) -> Path:
+        return self._path(sha256)
+
     async def _commit(self, staged: Path, sha256: str, size: int) -> str:
         target = self._path(sha256)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore, Staged
+from graphmill.blobs.base import CHUNK
 from graphmill.catalog.data import blob_lock_key, collect_garbage
 from graphmill.catalog.datasets import (
     DatasetInfo,
@@ -25,11 +27,14 @@ from graphmill.db import Database, dialect_insert
 from graphmill.db.models import Blob, Data, Permission
 from graphmill.errors import (
     EmptyUpload,
+    GraphmillError,
     InvalidExternalMetadata,
+    InvalidInput,
     InvalidLabels,
     MissingDataset,
     NoFiles,
     UnsupportedFileType,
+    UploadTooLarge,
 )
 from graphmill.ingest import loaders
 from graphmill.ingest.filetypes import FileType, clean_file_name, detect
@@ -45,10 +50,10 @@ log = logging.getLogger("graphmill.ingest")
 
 @dataclass(frozen=True)
 class Upload:
-    """One uploaded file: its name as sent and a reader of its bytes."""
+    """One uploaded file: its name as sent and its bytes, as they arrive."""
 
     file_name: str | None
-    read: Callable[[], AsyncIterator[bytes]]
+    chunks: AsyncIterator[bytes]
 
 
 @dataclass(frozen=True)
@@ -64,13 +69,13 @@ class AddResult:
     items: list[AddedItem]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Prepared:
     staged: Staged
     file_name: str
     kind: FileType
-    label: str | None
-    metadata: dict[str, Any]
+    label: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def parse_labels(raw: str | None, count: int) -> list[str | None]:
@@ -119,14 +124,17 @@ def parse_node_set(values: Sequence[str] | None) -> list[str] | None:
     return kept or None
 
 
-async def _stage(blobs: BlobStore, upload: Upload, max_bytes: int) -> tuple[Staged, FileType, str]:
-    file_name = clean_file_name(upload.file_name)
-    reader = upload.read()
-    head = b""
-    async for chunk in reader:
-        head = chunk
-        if head:
+async def _read_head(chunks: AsyncIterator[bytes]) -> tuple[bytes, bytes]:
+    """The first CHUNK bytes of an upload (fewer if it is shorter), and what came with them."""
+    buffer = bytearray()
+    async for chunk in chunks:
+        buffer += chunk
+        if len(buffer) >= CHUNK:
             break
+    return bytes(buffer[:CHUNK]), bytes(buffer[CHUNK:])
+
+
+def _check_type(file_name: str, head: bytes) -> FileType:
     if not head:
         raise EmptyUpload(f"{file_name!r} is empty")
     kind = detect(file_name, head)
@@ -135,56 +143,97 @@ async def _stage(blobs: BlobStore, upload: Upload, max_bytes: int) -> tuple[Stag
             f"{file_name!r} is {kind.mime_type} (.{kind.extension}), which no loader reads; "
             f"supported: {loaders.SUPPORTED_TYPES}."
         )
+    return kind
 
-    async def chunks() -> AsyncIterator[bytes]:
-        yield head
-        async for chunk in reader:
-            yield chunk
 
-    return await blobs.stage(chunks(), max_bytes), kind, file_name
+class StagedUploads:
+    """The files of one add request, each staged (hashed, written once) while it arrives.
+
+    The request's other fields may come after its files, so a refused file is remembered and
+    `add_files` raises it after the checks that come first. Everything staged is discarded on
+    exit; `add_files` has moved what it kept.
+    """
+
+    def __init__(self, blobs: BlobStore, max_bytes: int) -> None:
+        self._blobs = blobs
+        self._max_bytes = max_bytes
+        self._files: list[_Prepared] = []
+        self._refusal: GraphmillError | None = None
+        self.count = 0
+
+    def __enter__(self) -> StagedUploads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for item in self._files:
+            item.staged.discard()
+
+    async def stage(self, upload: Upload) -> None:
+        """Stage one file; unread bytes of a refused one are left to the caller to skip."""
+        self.count += 1
+        if self._refusal is not None:
+            return  # the request fails anyway: keep nothing more
+        file_name = clean_file_name(upload.file_name)
+        head, rest = await _read_head(upload.chunks)
+
+        async def chunks() -> AsyncGenerator[bytes, None]:
+            yield head
+            if rest:
+                yield rest
+            async for chunk in upload.chunks:
+                yield chunk
+
+        try:
+            kind = _check_type(file_name, head)
+            async with aclosing(chunks()) as body:
+                staged = await self._blobs.stage(body, self._max_bytes)
+        except (InvalidInput, UnsupportedFileType, UploadTooLarge) as exc:
+            self._refusal = exc
+            return
+        self._files.append(_Prepared(staged, file_name, kind))
+
+    def accepted(self) -> list[_Prepared]:
+        """Every staged file, in order; the first refusal if any file was refused."""
+        if self._refusal is not None:
+            raise self._refusal
+        return self._files
 
 
 async def add_files(
     db: Database,
     blobs: BlobStore,
     user_id: uuid.UUID,
-    uploads: Sequence[Upload],
+    uploads: StagedUploads,
     *,
     dataset_id: uuid.UUID | None,
     dataset_name: str | None,
     node_set: list[str] | None = None,
     labels: str | None = None,
     external_metadata: str | None = None,
-    max_bytes: int,
 ) -> AddResult:
-    """Store every upload and record it in the dataset; nothing is stored if any is invalid.
+    """Record staged uploads in the dataset; nothing is stored if any is invalid.
 
     Identical bytes already in the dataset keep their existing item and change nothing.
     """
     if dataset_id is None and not dataset_name:
         raise MissingDataset()
-    if not uploads:
+    if not uploads.count:
         raise NoFiles()
-    label_list = parse_labels(labels, len(uploads))
-    metadata_list = parse_external_metadata(external_metadata, len(uploads))
+    label_list = parse_labels(labels, uploads.count)
+    metadata_list = parse_external_metadata(external_metadata, uploads.count)
     if dataset_id is not None:
         async with db.read() as session:
             await authorize(session, user_id, dataset_id, Permission.WRITE)
     else:
         assert dataset_name is not None
         check_dataset_name(dataset_name)
-
-    prepared: list[_Prepared] = []
-    try:
-        for upload, label, metadata in zip(uploads, label_list, metadata_list, strict=True):
-            staged, kind, file_name = await _stage(blobs, upload, max_bytes)
-            if node_set:
-                metadata["node_set"] = node_set
-            prepared.append(_Prepared(staged, file_name, kind, label, metadata))
-        return await _record(db, blobs, user_id, prepared, dataset_id, dataset_name, node_set)
-    finally:
-        for item in prepared:
-            item.staged.discard()
+    if node_set:
+        metadata_list = [metadata | {"node_set": node_set} for metadata in metadata_list]
+    prepared = [
+        replace(item, label=label, metadata=metadata)
+        for item, label, metadata in zip(uploads.accepted(), label_list, metadata_list, strict=True)
+    ]
+    return await _record(db, blobs, user_id, prepared, dataset_id, dataset_name, node_set)
 
 
 async def _record(

@@ -10,11 +10,9 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import httpx
 
 MAX_PAUSE_SECONDS = 600.0
 
@@ -105,7 +103,8 @@ class RateLimiter:
                     if delay <= 0:
                         self._queue.popleft()
                         slot = _Slot(estimate)
-                        self._slots.append(slot)
+                        if self._windowed:
+                            self._slots.append(slot)
                         self._in_flight += 1
                         self._wake_head()
                         return slot
@@ -131,12 +130,20 @@ class RateLimiter:
                 reservation.slot.tokens = reservation.actual_tokens
             self._wake_head()
 
+    @property
+    def _windowed(self) -> bool:
+        """Whether admitted requests are kept for the window (only a request or token limit
+        needs them; without one, admitting a request costs the same however many came)."""
+        return self.requests is not None or self.tokens is not None
+
     def _delay(self, now: float, estimate: int) -> float:
         """Seconds until a request may start; inf when only a finishing request can free room."""
-        horizon = now - self.window
-        self._slots = [s for s in self._slots if s.done_at is None or s.done_at > horizon]
         if self.concurrency is not None and self._in_flight >= self.concurrency:
             return math.inf
+        if not self._windowed:
+            return self._paused_until - now
+        horizon = now - self.window
+        self._slots = [s for s in self._slots if s.done_at is None or s.done_at > horizon]
         waits = [self._paused_until - now]
         done = sorted((s for s in self._slots if s.done_at is not None), key=_done_at)
         if self.requests is not None and len(self._slots) >= self.requests:
@@ -177,12 +184,14 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def retry_after_seconds(headers: httpx.Headers) -> float | None:
-    """A server's requested pause: `retry-after-ms`, or `Retry-After` in seconds or a date."""
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """A server's requested pause: `retry-after-ms`, or `Retry-After` in seconds or a date.
+    Header names match in any case, whatever the mapping (aiohttp's, httpx's, a dict)."""
+    lowered = {name.lower(): value for name, value in headers.items()}
     with contextlib.suppress(ValueError):
-        if ms := headers.get("retry-after-ms"):
+        if ms := lowered.get("retry-after-ms"):
             return max(0.0, float(ms) / 1000)
-    value = headers.get("retry-after")
+    value = lowered.get("retry-after")
     if not value:
         return None
     with contextlib.suppress(ValueError):
@@ -194,6 +203,3 @@ def retry_after_seconds(headers: httpx.Headers) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-# --- the chat client -----------------------------------------------------------------------

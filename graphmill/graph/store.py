@@ -9,6 +9,7 @@ the rest from the remaining sources.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -16,12 +17,25 @@ from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, Table, bindparam, case, delete, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Table,
+    Update,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import text as sql
-from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from graphmill.db import Database, dialect_insert
+from graphmill.db import Database
 from graphmill.db.models import (
     Chunk,
     ChunkVector,
@@ -37,21 +51,23 @@ from graphmill.graph.model import Entity, Relation, normalize_name
 
 MAX_DESCRIPTION = 2000
 
-# The write path runs Core statements on the tables: the ORM's unit of work and its
-# per-row bookkeeping cost more than the SQL itself here.
-CHUNKS = cast(Table, Chunk.__table__)
-CHUNK_VECTORS = cast(Table, ChunkVector.__table__)
-DATA = cast(Table, Data.__table__)
-DATASET_CONFIGS = cast(Table, DatasetConfig.__table__)
-SUMMARIES = cast(Table, DocumentSummary.__table__)
-NODES = cast(Table, Node.__table__)
-NODE_SOURCES = cast(Table, NodeSource.__table__)
-EDGES = cast(Table, Edge.__table__)
-EDGE_SOURCES = cast(Table, EdgeSource.__table__)
+_CHUNKS = cast(Table, Chunk.__table__)
+_CHUNK_VECTORS = cast(Table, ChunkVector.__table__)
+_DATA = cast(Table, Data.__table__)
+_DATASET_CONFIGS = cast(Table, DatasetConfig.__table__)
+_SUMMARIES = cast(Table, DocumentSummary.__table__)
+_NODES = cast(Table, Node.__table__)
+_NODE_SOURCES = cast(Table, NodeSource.__table__)
+_EDGES = cast(Table, Edge.__table__)
+_EDGE_SOURCES = cast(Table, EdgeSource.__table__)
 
 
 def node_key(name: str, type_: str) -> str:
-    return f"{normalize_name(name)}|{type_.strip().casefold()}"[:512]
+    return _key(normalize_name(name), type_)
+
+
+def _key(normalized_name: str, type_: str) -> str:
+    return f"{normalized_name}|{type_.strip().casefold()}"[:512]
 
 
 @dataclass
@@ -90,78 +106,119 @@ def _appended(current: Any, new: Any, dialect: str) -> ColumnElement[str]:
     )
 
 
-async def remove_item(session: AsyncSession, data_id: uuid.UUID) -> None:
-    """Take back everything a data item contributed; what others support stays, rebuilt."""
-    await _take_back(await session.connection(), data_id)
+@dataclass(frozen=True)
+class _Writes:
+    """The write path's statements for one dialect, built once: building a statement costs
+    more than running it for an item (SQLAlchemy caches only what they compile to).
 
+    Rows name nodes by key, never by id: the statements find ids through the unique
+    (dataset_id, key) index, so nothing is read back into Python."""
 
-async def _take_back(conn: AsyncConnection, data_id: uuid.UUID) -> None:
-    await conn.execute(delete(CHUNKS).where(CHUNKS.c.data_id == data_id))  # vectors cascade
-    await conn.execute(delete(SUMMARIES).where(SUMMARIES.c.data_id == data_id))
-    lost_nodes = await conn.execute(
-        delete(NODE_SOURCES)
-        .where(NODE_SOURCES.c.data_id == data_id)
-        .returning(NODE_SOURCES.c.node_id, NODE_SOURCES.c.mentions, NODE_SOURCES.c.description)
-    )
-    lost_edges = await conn.execute(
-        delete(EDGE_SOURCES)
-        .where(EDGE_SOURCES.c.data_id == data_id)
-        .returning(EDGE_SOURCES.c.edge_id, EDGE_SOURCES.c.mentions, EDGE_SOURCES.c.description)
-    )
-    nodes = [(i, m, d) for i, m, d in lost_nodes]
-    await _rebuild(conn, EDGES, EDGE_SOURCES.c.edge_id, [(i, m, d) for i, m, d in lost_edges])
-    await _rebuild(conn, NODES, NODE_SOURCES.c.node_id, nodes)
+    set_token_count: Update
+    add_chunks: Insert
+    add_vectors: Insert
+    add_summary: Insert
+    upsert_nodes: Insert
+    add_node_sources: Insert
+    upsert_edges: Insert
+    add_edge_sources: Insert
+    record_model: Insert
 
+    @classmethod
+    def build(cls, dialect: str) -> _Writes:
+        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        data_id = bindparam("b_data_id", type_=_DATA.c.id.type)
+        dataset_id = bindparam("b_dataset_id", type_=_NODES.c.dataset_id.type)
+        mentions = bindparam("b_mentions", type_=_NODES.c.mentions.type)
+        description = bindparam("b_description", type_=_NODES.c.description.type)
 
-async def _rebuild(
-    conn: AsyncConnection,
-    table: Table,
-    owner: Any,
-    lost: Sequence[tuple[uuid.UUID, int, str]],
-) -> None:
-    """After one item's sources of nodes or edges were deleted: delete those no source
-    supports any more (a node's edges go with it), take the lost mentions off the others
-    and re-merge the descriptions of those that lost one."""
-    if not lost:
-        return
-    sources = owner.table
-    orphans = set(
-        (
-            await conn.execute(
-                delete(table)
-                .where(
-                    table.c.id.in_(sorted(i for i, _, _ in lost)),
-                    ~exists().where(owner == table.c.id),
-                )
-                .returning(table.c.id)
+        def node(key: str) -> Any:
+            return (
+                select(_NODES.c.id)
+                .where(_NODES.c.dataset_id == dataset_id, _NODES.c.key == bindparam(key))
+                .scalar_subquery()
             )
-        ).scalars()
-    )
-    kept = sorted((i, m, d) for i, m, d in lost if i not in orphans)
-    mentions_only = [{"b_id": i, "b_lost": m} for i, m, d in kept if not d]
-    reread = [i for i, _, d in kept if d]
-    remaining: dict[uuid.UUID, list[str]] = {i: [] for i in reread}
-    if reread:
-        rows = await conn.execute(
-            select(owner, sources.c.description)
-            .where(owner.in_(reread))
-            .order_by(owner, sources.c.data_id)
+
+        # An item's earlier graph shows in any of these; none of them for a new item.
+        written = or_(
+            *(
+                exists().where(t.c.data_id == data_id)
+                for t in (_CHUNKS, _SUMMARIES, _NODE_SOURCES, _EDGE_SOURCES)
+            )
         )
-        for owner_id, description in rows:
-            remaining[owner_id].append(description)
-    where = table.c.id == bindparam("b_id")
-    lower = table.c.mentions - bindparam("b_lost")
-    if mentions_only:
-        await conn.execute(update(table).where(where).values(mentions=lower), mentions_only)
-    if reread:
-        await conn.execute(
-            update(table).where(where).values(mentions=lower, description=bindparam("b_text")),
-            [
-                {"b_id": i, "b_lost": m, "b_text": merge_descriptions(remaining[i])}
-                for i, m, d in kept
-                if d
-            ],
+        nodes, edges, config = insert(_NODES), insert(_EDGES), insert(_DATASET_CONFIGS)
+        return cls(
+            set_token_count=update(_DATA)
+            .where(_DATA.c.id == data_id)
+            .values(token_count=bindparam("b_tokens"))
+            .returning(written),
+            add_chunks=insert(_CHUNKS),
+            add_vectors=insert(_CHUNK_VECTORS),
+            add_summary=insert(_SUMMARIES),
+            upsert_nodes=nodes.on_conflict_do_update(
+                index_elements=[_NODES.c.dataset_id, _NODES.c.key],
+                set_={
+                    "mentions": _NODES.c.mentions + nodes.excluded.mentions,
+                    "description": _appended(
+                        _NODES.c.description, nodes.excluded.description, dialect
+                    ),
+                },
+            ),
+            add_node_sources=insert(_NODE_SOURCES).from_select(
+                ["node_id", "data_id", "mentions", "description"],
+                select(_NODES.c.id, data_id, mentions, description).where(
+                    _NODES.c.dataset_id == dataset_id, _NODES.c.key == bindparam("b_key")
+                ),
+            ),
+            upsert_edges=edges.values(
+                id=bindparam("b_id", type_=_EDGES.c.id.type),
+                dataset_id=dataset_id,
+                source_id=node("b_source"),
+                target_id=node("b_target"),
+                relation=bindparam("b_relation"),
+                mentions=mentions,
+                description=description,
+            ).on_conflict_do_update(
+                index_elements=[
+                    _EDGES.c.dataset_id,
+                    _EDGES.c.source_id,
+                    _EDGES.c.target_id,
+                    _EDGES.c.relation,
+                ],
+                set_={
+                    "mentions": _EDGES.c.mentions + edges.excluded.mentions,
+                    "description": _appended(
+                        _EDGES.c.description, edges.excluded.description, dialect
+                    ),
+                },
+            ),
+            add_edge_sources=insert(_EDGE_SOURCES).from_select(
+                ["edge_id", "data_id", "mentions", "description"],
+                select(_EDGES.c.id, data_id, mentions, description).where(
+                    _EDGES.c.dataset_id == dataset_id,
+                    _EDGES.c.source_id == node("b_source"),
+                    _EDGES.c.target_id == node("b_target"),
+                    _EDGES.c.relation == bindparam("b_relation"),
+                ),
+            ),
+            record_model=config.on_conflict_do_update(
+                index_elements=[_DATASET_CONFIGS.c.dataset_id],
+                set_={
+                    "embedding_model": config.excluded.embedding_model,
+                    "embedding_dimension": config.excluded.embedding_dimension,
+                },
+                where=_DATASET_CONFIGS.c.embedding_model.is_(None),
+            ),
         )
+
+
+_WRITES = {dialect: _Writes.build(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def _new_ids(count: int) -> list[uuid.UUID]:
+    """Random (version 4) UUIDs, from one read of the system's randomness."""
+    raw = os.urandom(16 * count)
+    return [uuid.UUID(bytes=raw[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
 
 
 async def write_item(
@@ -173,39 +230,28 @@ async def write_item(
 ) -> None:
     """Replace the item's contribution with `graph`, in the caller's transaction."""
     conn = await session.connection()
+    writes = _WRITES[conn.dialect.name]
     tokens = sum(tokens for _, tokens, _ in graph.chunks)
-    if await _set_token_count(conn, data_id, tokens):
+    written = await conn.scalar(writes.set_token_count, {"b_data_id": data_id, "b_tokens": tokens})
+    if written:  # a re-cognify: what the item said before goes first
         await _take_back(conn, data_id)
-    await _write_chunks(conn, dataset_id, data_id, content_hash, graph)
-    node_ids, by_name = await _write_nodes(conn, dataset_id, data_id, graph)
-    await _write_edges(conn, dataset_id, data_id, graph.relations, node_ids, by_name)
-
-
-async def _set_token_count(conn: AsyncConnection, data_id: uuid.UUID, tokens: int) -> bool:
-    """Record the item's token count; True when the item has written a graph before."""
-    written = or_(
-        *(
-            exists().where(t.c.data_id == data_id)
-            for t in (CHUNKS, SUMMARIES, NODE_SOURCES, EDGE_SOURCES)
-        )
-    )
-    result = await conn.execute(
-        update(DATA).where(DATA.c.id == data_id).values(token_count=tokens).returning(written)
-    )
-    return bool(result.scalar())
+    await _write_chunks(conn, writes, dataset_id, data_id, content_hash, graph)
+    by_name = await _write_nodes(conn, writes, dataset_id, data_id, graph)
+    await _write_edges(conn, writes, dataset_id, data_id, graph.relations, by_name)
 
 
 async def _write_chunks(
     conn: AsyncConnection,
+    writes: _Writes,
     dataset_id: uuid.UUID,
     data_id: uuid.UUID,
     content_hash: str,
     graph: ItemGraph,
 ) -> None:
-    chunk_ids = [uuid.uuid4() for _ in graph.chunks]
+    chunk_ids = _new_ids(len(graph.chunks))
     if chunk_ids:
         await conn.execute(
-            CHUNKS.insert(),
+            writes.add_chunks,
             [
                 {
                     "id": chunk_id,
@@ -224,54 +270,52 @@ async def _write_chunks(
         )
     if chunk_ids and graph.chunk_vectors is not None:
         await conn.execute(
-            CHUNK_VECTORS.insert(),
+            writes.add_vectors,
             [
                 {
                     "chunk_id": chunk_id,
                     "dataset_id": dataset_id,
                     "model": graph.embedding_model,
                     "dimension": graph.embedding_dimension,
-                    "embedding": graph.chunk_vectors[idx],
+                    "embedding": vector,
                 }
-                for idx, chunk_id in enumerate(chunk_ids)
+                for chunk_id, vector in zip(chunk_ids, graph.chunk_vectors, strict=True)
             ],
         )
     if graph.summary:
         await conn.execute(
-            SUMMARIES.insert().values(data_id=data_id, dataset_id=dataset_id, text=graph.summary)
+            writes.add_summary,
+            {"data_id": data_id, "dataset_id": dataset_id, "text": graph.summary},
         )
 
 
 async def _write_nodes(
-    conn: AsyncConnection, dataset_id: uuid.UUID, data_id: uuid.UUID, graph: ItemGraph
-) -> tuple[dict[str, uuid.UUID], dict[str, str]]:
-    """Upsert the item's entities (adding its mentions and description to nodes that exist)
-    and record it as their source; node ids by key, and keys by normalised name."""
+    conn: AsyncConnection,
+    writes: _Writes,
+    dataset_id: uuid.UUID,
+    data_id: uuid.UUID,
+    graph: ItemGraph,
+) -> dict[str, str]:
+    """Upsert the item's entities, adding its mentions and description to nodes that exist,
+    and record the item as their source; returns node keys by normalised entity name."""
     by_name: dict[str, str] = {}
     descriptions: dict[str, str] = {}
     first: dict[str, Entity] = {}
     for entity in graph.entities:
-        key = node_key(entity.name, entity.type)
-        by_name.setdefault(normalize_name(entity.name), key)
+        name = normalize_name(entity.name)
+        key = _key(name, entity.type)
+        by_name.setdefault(name, key)
         descriptions[key] = merge_descriptions([descriptions.get(key, ""), entity.description])
         first.setdefault(key, entity)
     if not first:
-        return {}, by_name
+        return by_name
     keys = sorted(first)  # one lock order for every writer
     mentions = {key: graph.entity_mentions.get(key, 1) for key in keys}
-    dialect = conn.dialect.name
-    insert = dialect_insert(cast(AsyncSession, conn))(NODES)
-    rows = await conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=[NODES.c.dataset_id, NODES.c.key],
-            set_={
-                "mentions": NODES.c.mentions + insert.excluded.mentions,
-                "description": _appended(NODES.c.description, insert.excluded.description, dialect),
-            },
-        ).returning(NODES.c.key, NODES.c.id),
+    await conn.execute(
+        writes.upsert_nodes,
         [
             {
-                "id": uuid.uuid4(),
+                "id": node_id,
                 "dataset_id": dataset_id,
                 "key": key,
                 "name": first[key].name.strip(),
@@ -280,114 +324,176 @@ async def _write_nodes(
                 "mentions": mentions[key],
                 "embedding": graph.entity_vectors.get(key),
             }
-            for key in keys
+            for node_id, key in zip(_new_ids(len(keys)), keys, strict=True)
         ],
     )
-    node_ids: dict[str, uuid.UUID] = {key: node_id for key, node_id in rows}
     await conn.execute(
-        NODE_SOURCES.insert(),
+        writes.add_node_sources,
         [
             {
-                "node_id": node_ids[key],
-                "data_id": data_id,
-                "mentions": mentions[key],
-                "description": descriptions[key],
+                "b_dataset_id": dataset_id,
+                "b_key": key,
+                "b_data_id": data_id,
+                "b_mentions": mentions[key],
+                "b_description": descriptions[key],
             }
             for key in keys
         ],
     )
-    return node_ids, by_name
+    return by_name
 
 
 async def _write_edges(
     conn: AsyncConnection,
+    writes: _Writes,
     dataset_id: uuid.UUID,
     data_id: uuid.UUID,
     relations: Sequence[Relation],
-    node_ids: dict[str, uuid.UUID],
     by_name: dict[str, str],
 ) -> None:
-    """Upsert the item's relations between its entities, and record it as their source."""
-    found: dict[tuple[uuid.UUID, uuid.UUID, str], tuple[int, str]] = {}
+    """Upsert the item's relations between its entities, adding its mentions and
+    description to edges that exist, and record the item as their source."""
+    keys: dict[str, str | None] = {}  # by entity name as written: normalising costs
+
+    def key_of(name: str) -> str | None:
+        if name not in keys:
+            keys[name] = by_name.get(normalize_name(name))
+        return keys[name]
+
+    found: dict[tuple[str, str, str], tuple[int, str]] = {}
     for relation in relations:
-        source = by_name.get(normalize_name(relation.source))
-        target = by_name.get(normalize_name(relation.target))
+        source, target = key_of(relation.source), key_of(relation.target)
         if source is None or target is None or source == target:
             continue
-        triple = (node_ids[source], node_ids[target], relation.name.strip()[:255] or "related_to")
+        triple = (source, target, relation.name.strip()[:255] or "related_to")
         count, text = found.get(triple, (0, ""))
         found[triple] = (count + 1, merge_descriptions([text, relation.description]))
     if not found:
         return
-    triples = sorted(found)  # one lock order for every writer
-    dialect = conn.dialect.name
-    insert = dialect_insert(cast(AsyncSession, conn))(EDGES)
-    rows = await conn.execute(
-        insert.on_conflict_do_update(
-            index_elements=[
-                EDGES.c.dataset_id,
-                EDGES.c.source_id,
-                EDGES.c.target_id,
-                EDGES.c.relation,
-            ],
-            set_={
-                "mentions": EDGES.c.mentions + insert.excluded.mentions,
-                "description": _appended(EDGES.c.description, insert.excluded.description, dialect),
-            },
-        ).returning(EDGES.c.source_id, EDGES.c.target_id, EDGES.c.relation, EDGES.c.id),
-        [
-            {
-                "id": uuid.uuid4(),
-                "dataset_id": dataset_id,
-                "source_id": source_id,
-                "target_id": target_id,
-                "relation": name,
-                "mentions": found[(source_id, target_id, name)][0],
-                "description": found[(source_id, target_id, name)][1],
-            }
-            for source_id, target_id, name in triples
-        ],
-    )
-    edge_ids = {(s, t, r): edge_id for s, t, r, edge_id in rows}
+    rows = [
+        {
+            "b_dataset_id": dataset_id,
+            "b_source": source,
+            "b_target": target,
+            "b_relation": name,
+            "b_mentions": count,
+            "b_description": text,
+        }
+        for (source, target, name), (count, text) in sorted(found.items())  # lock order
+    ]
     await conn.execute(
-        EDGE_SOURCES.insert(),
+        writes.upsert_edges,
+        [{"b_id": edge_id, **row} for edge_id, row in zip(_new_ids(len(rows)), rows, strict=True)],
+    )
+    await conn.execute(writes.add_edge_sources, [{"b_data_id": data_id, **row} for row in rows])
+
+
+async def remove_item(session: AsyncSession, data_id: uuid.UUID) -> None:
+    """Take back everything a data item contributed; what others support stays, rebuilt."""
+    await _take_back(await session.connection(), data_id)
+
+
+async def _take_back(conn: AsyncConnection, data_id: uuid.UUID) -> None:
+    await conn.execute(delete(_CHUNKS).where(_CHUNKS.c.data_id == data_id))  # vectors cascade
+    await conn.execute(delete(_SUMMARIES).where(_SUMMARIES.c.data_id == data_id))
+    lost_nodes = await conn.execute(
+        delete(_NODE_SOURCES)
+        .where(_NODE_SOURCES.c.data_id == data_id)
+        .returning(_NODE_SOURCES.c.node_id, _NODE_SOURCES.c.mentions, _NODE_SOURCES.c.description)
+    )
+    nodes = cast(list[tuple[uuid.UUID, int, str]], lost_nodes.all())
+    lost_edges = await conn.execute(
+        delete(_EDGE_SOURCES)
+        .where(_EDGE_SOURCES.c.data_id == data_id)
+        .returning(_EDGE_SOURCES.c.edge_id, _EDGE_SOURCES.c.mentions, _EDGE_SOURCES.c.description)
+    )
+    edges = cast(list[tuple[uuid.UUID, int, str]], lost_edges.all())
+    await _rebuild(conn, _EDGES, _EDGE_SOURCES.c.edge_id, edges)
+    await _rebuild(conn, _NODES, _NODE_SOURCES.c.node_id, nodes)
+
+
+async def _rebuild(
+    conn: AsyncConnection,
+    table: Table,
+    owner: Any,
+    lost: Sequence[tuple[uuid.UUID, int, str]],
+) -> None:
+    """After one item's sources of nodes or edges were deleted: delete those no source
+    supports any more (a node's edges go with it), take the lost mentions off the others
+    and re-merge the descriptions of those that lost one from their remaining sources."""
+    if not lost:
+        return
+    orphans = await conn.execute(
+        delete(table)
+        .where(
+            table.c.id.in_(sorted(i for i, _, _ in lost)),
+            ~exists().where(owner == table.c.id),
+        )
+        .returning(table.c.id)
+    )
+    gone = set(cast(list[uuid.UUID], orphans.scalars().all()))
+    kept = sorted((i, m, d) for i, m, d in lost if i not in gone)
+    where = table.c.id == bindparam("b_id")
+    lower = table.c.mentions - bindparam("b_lost")
+    if mentions_only := [{"b_id": i, "b_lost": m} for i, m, d in kept if not d]:
+        await conn.execute(update(table).where(where).values(mentions=lower), mentions_only)
+    reread = [i for i, _, d in kept if d]
+    if not reread:
+        return
+    sources = owner.table
+    rows = await conn.execute(
+        select(owner, table.c.description, sources.c.description)
+        .join(table, table.c.id == owner)
+        .where(owner.in_(reread))
+        .order_by(owner, sources.c.data_id)
+    )
+    current: dict[uuid.UUID, str] = {}
+    remaining: dict[uuid.UUID, list[str]] = {i: [] for i in reread}
+    for owner_id, merged, text in cast(list[tuple[uuid.UUID, str, str]], rows.all()):
+        current[owner_id] = merged
+        remaining[owner_id].append(text)
+    await conn.execute(
+        update(table).where(where).values(mentions=lower, description=bindparam("b_text")),
         [
             {
-                "edge_id": edge_ids[triple],
-                "data_id": data_id,
-                "mentions": found[triple][0],
-                "description": found[triple][1],
+                "b_id": i,
+                "b_lost": m,
+                "b_text": _remerge(current.get(i, ""), remaining[i]),
             }
-            for triple in triples
+            for i, m, _ in kept
+            if i in remaining
         ],
     )
+
+
+def _remerge(merged: str, texts: list[str]) -> str:
+    """Merge the remaining sources' texts again in the order they appear in the merged
+    description (those it lacks last), so a delete keeps the survivors' order."""
+    end = len(merged)
+
+    def place(text: str) -> tuple[int, int]:
+        found = merged.find(text) if text else -1
+        return (found if found >= 0 else end, -len(text))  # a containing text first
+
+    return merge_descriptions(sorted(texts, key=place))
 
 
 async def record_embedding_model(
     session: AsyncSession, dataset_id: uuid.UUID, model: str, dimension: int
 ) -> None:
-    """Remember which model made the dataset's vectors (first writer wins), in one statement.
-    A caller that already read the dataset's config with this model recorded can skip it."""
-    insert = dialect_insert(session)(DATASET_CONFIGS).values(
-        dataset_id=dataset_id, embedding_model=model, embedding_dimension=dimension
-    )
-    await session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[DATASET_CONFIGS.c.dataset_id],
-            set_={
-                "embedding_model": insert.excluded.embedding_model,
-                "embedding_dimension": insert.excluded.embedding_dimension,
-            },
-            where=DATASET_CONFIGS.c.embedding_model.is_(None),
-        )
+    """Remember which model made the dataset's vectors (first writer wins). A caller that
+    read the dataset's config in this run and saw the model recorded need not call it."""
+    conn = await session.connection()
+    await conn.execute(
+        _WRITES[conn.dialect.name].record_model,
+        {"dataset_id": dataset_id, "embedding_model": model, "embedding_dimension": dimension},
     )
 
 
 async def ensure_vector_index(db: Database, dimension: int) -> None:
-    """On PostgreSQL, an HNSW index over vectors of this dimension. Made outside any item's
-    transaction (DDL there would block concurrent writers) and only when missing, since
-    even `CREATE INDEX IF NOT EXISTS` waits for the table's writers; callers remember the
-    dimensions they have ensured."""
+    """On PostgreSQL, an HNSW index over vectors of this dimension, made when missing and
+    outside any item's transaction: even `CREATE INDEX IF NOT EXISTS` waits for the table's
+    writers. Callers remember the dimensions they have ensured."""
     if db.is_sqlite:
         return
     name = f"ix_chunk_vectors_hnsw_{int(dimension)}"

@@ -328,7 +328,12 @@ class LoggedServer(ServerProcess):
 
 def exercise(tmp_path: Path, log_format: str | None) -> tuple[list[str], dict[str, Any]]:
     """Start a server, sign up, add a file, ask for a missing dataset, stop the server."""
-    env = {"GRAPHMILL_DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "INFO"}
+    env = {
+        "GRAPHMILL_DATA_DIR": str(tmp_path / "data"),
+        "LOG_LEVEL": "INFO",
+        "GRAPHMILL_COGNIFY_STEPS": "tests.fault_steps:pipeline",
+        "GRAPHMILL_MAX_ATTEMPTS": "1",
+    }
     if log_format is not None:
         env["LOG_FORMAT"] = log_format
     server = LoggedServer(env, tmp_path).start()
@@ -336,6 +341,8 @@ def exercise(tmp_path: Path, log_format: str | None) -> tuple[list[str], dict[st
         api = sign_up(server.base_url)
         added = add_files(api, "logged", [("good.txt", b"fine text")])
         missing = api.delete(f"/api/v1/datasets/{uuid.uuid4()}")
+        failing = add_files(api, "failing", [("bad.txt", b"@fail here")]).json()
+        cognified = api.post("/api/v1/cognify", json={"datasets": ["failing"]}).json()
         api.close()
     finally:
         server.stop()
@@ -345,6 +352,9 @@ def exercise(tmp_path: Path, log_format: str | None) -> tuple[list[str], dict[st
         "missing_request_id": missing.headers["x-request-id"],
         "dataset_id": added.json()["dataset_id"],
         "run_id": added.json()["pipeline_run_id"],
+        "failing_dataset_id": failing["dataset_id"],
+        "failing_data_id": failing["data_ingestion_info"][0]["data_id"],
+        "cognify_run_id": cognified[failing["dataset_id"]]["pipeline_run_id"],
     }
     return server.lines(), seen
 
@@ -359,9 +369,20 @@ def check_server_lines(records: list[dict[str, Any]], seen: dict[str, Any]) -> N
     [missing] = [r for r in requests if r["request_id"] == seen["missing_request_id"]]
     assert (missing["method"], missing["status"]) == ("DELETE", 404)
     # A graphmill line inside a request: ids from `extra` and the request's id from the context.
-    [added] = [r for r in records if r.get("action") == "add"]
+    [added] = [
+        r
+        for r in records
+        if r.get("action") == "add" and r.get("request_id") == seen["add_request_id"]
+    ]
     assert added["request_id"] == seen["add_request_id"]
     assert (added["dataset_id"], added["run_id"]) == (seen["dataset_id"], seen["run_id"])
+    # A pipeline line: the run, dataset, item and step it is about, and no request's id.
+    [failed] = [r for r in records if r.get("action") == "item.fail"]
+    assert failed["run_id"] == seen["cognify_run_id"]
+    assert failed["dataset_id"] == seen["failing_dataset_id"]
+    assert failed["data_id"] == seen["failing_data_id"]
+    assert failed["stage"] == "misbehave"
+    assert "request_id" not in failed
     # uvicorn's own lines go through the same handler, once each.
     assert [r["logger"] for r in records if r["event"] == "Application startup complete."] == [
         "uvicorn.error"

@@ -104,7 +104,9 @@ def test_kill_9_mid_run_then_restart_resumes_and_completes(shared: Settings) -> 
     second = ServerProcess(env).start()
     try:
         api.base_url = second.base_url  # type: ignore[assignment]
-        assert api.get(f"/api/v1/runs/{run_id}").json()["state"] == "running"
+        # Still leased by the dead process, or already requeued when the restart took longer
+        # than the lease (a loaded machine): either way, never failed.
+        assert api.get(f"/api/v1/runs/{run_id}").json()["state"] in ("running", "queued")
         elapsed = wait_status(api, ds, "DATASET_PROCESSING_COMPLETED", LEASE + 15)
         assert elapsed < LEASE + 15
         run = api.get(f"/api/v1/runs/{run_id}").json()

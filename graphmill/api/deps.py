@@ -12,7 +12,8 @@ from graphmill.errors import Unauthorized
 from graphmill.services import Services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop per request.
     services: Services = request.app.state.services
     return services
 

@@ -2,7 +2,9 @@
 a document's text (by its bytes' hash and the loader version), LLM results (by input text,
 model, prompt version and schema) and vectors (by text and model).
 
-Lookups take a whole item's keys at once; writes are one statement each.
+Lookups take a whole item's keys at once; writes are one statement each. Paid results
+(LLM answers) commit in a transaction of their own at once; text and vectors commit with
+the item that made them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.db import Database, dialect_insert
 from graphmill.db.models import DerivedCache, EmbeddingCache, ExtractedText
@@ -32,19 +35,19 @@ async def stored_text(db: Database, content_hash: str, loader_version: str) -> s
 
 
 async def store_text(
-    db: Database, content_hash: str, loader_version: str, loader: str, text: str
+    session: AsyncSession, content_hash: str, loader_version: str, loader: str, text: str
 ) -> None:
-    async with db.write() as session:
-        await session.execute(
-            dialect_insert(session)(ExtractedText)
-            .values(
-                content_hash=content_hash,
-                loader_version=loader_version,
-                loader=loader,
-                text=text,
-            )
-            .on_conflict_do_nothing()
+    """In the caller's transaction (the item's completion: text is cheap to redo)."""
+    await session.execute(
+        dialect_insert(session)(ExtractedText)
+        .values(
+            content_hash=content_hash,
+            loader_version=loader_version,
+            loader=loader,
+            text=text,
         )
+        .on_conflict_do_nothing()
+    )
 
 
 async def cached_results(db: Database, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -97,13 +100,13 @@ async def cached_vectors(
 
 
 async def store_vectors(
-    db: Database, model: str, vectors: dict[str, npt.NDArray[np.float32]]
+    session: AsyncSession, model: str, vectors: dict[str, npt.NDArray[np.float32]]
 ) -> None:
+    """In the caller's transaction (the item's completion, which also writes the vectors)."""
     if not vectors:
         return
-    async with db.write() as session:
-        await session.execute(
-            dialect_insert(session)(EmbeddingCache)
-            .values([{"text_hash": h, "model": model, "embedding": v} for h, v in vectors.items()])
-            .on_conflict_do_nothing()
-        )
+    await session.execute(
+        dialect_insert(session)(EmbeddingCache)
+        .values([{"text_hash": h, "model": model, "embedding": v} for h, v in vectors.items()])
+        .on_conflict_do_nothing()
+    )

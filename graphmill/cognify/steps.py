@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from graphmill.ingest import loaders
 from graphmill.pipelines.engine import ItemContext, Pipeline, Step
 
 Vectors = npt.NDArray[np.float32]
+MAX_REMEMBERED_RUNS = 64
 
 
 @dataclass
@@ -55,19 +57,34 @@ class CognifySteps:
 
     def __init__(self, tools: Tools) -> None:
         self.tools = tools
+        # Per run: the dataset's prompt and schema, checked against the embedder once.
+        self._setups: dict[uuid.UUID, tuple[str | None, dict[str, Any] | None]] = {}
+        self._indexed_dimensions: set[int] = set()
 
     @property
     def embedder(self) -> Embedder:
         return self.tools.require_embedder()
 
     async def check_dataset(self, ctx: Context) -> None:
-        """Refuse to mix vectors of two models in one dataset; load its prompt and schema."""
+        """Refuse to mix vectors of two models in one dataset; load its prompt and schema.
+        Done once per run (the first item's answer serves the others)."""
+        setup = self._setups.get(ctx.run.id)
+        if setup is None:
+            setup = await self._check_dataset(ctx)
+            self._setups[ctx.run.id] = setup
+            while len(self._setups) > MAX_REMEMBERED_RUNS:
+                self._setups.pop(next(iter(self._setups)))
+        ctx.state.custom_prompt, ctx.state.graph_schema = setup
+
+    async def _check_dataset(self, ctx: Context) -> tuple[str | None, dict[str, Any] | None]:
         embedder = self.embedder
         async with ctx.db.read() as session:
             config = await session.get(DatasetConfig, ctx.item.dataset_id)
         if embedder.dimension == 0:
             await embedder.embed(["dimension probe"])  # an endpoint's size shows on use
-        await graph_store.ensure_vector_index(ctx.db, embedder.dimension)
+        if embedder.dimension not in self._indexed_dimensions:
+            await graph_store.ensure_vector_index(ctx.db, embedder.dimension)
+            self._indexed_dimensions.add(embedder.dimension)
         if (
             config is not None
             and config.embedding_model
@@ -82,9 +99,9 @@ class CognifySteps:
                 f"({config.embedding_dimension} dimensions) but the configured embedder is "
                 f"{embedder.model} ({embedder.dimension} dimensions)",
             )
-        if config is not None:
-            ctx.state.custom_prompt = config.custom_prompt
-            ctx.state.graph_schema = config.graph_schema
+        if config is None:
+            return None, None
+        return config.custom_prompt, config.graph_schema
 
     async def load_text(self, ctx: Context) -> None:
         """The document's text, extracted once per content hash and loader version."""
@@ -93,9 +110,13 @@ class CognifySteps:
         if text is None:
             data = await ctx.read_bytes()
             loaded = await asyncio.to_thread(loaders.load, data, item.extension, item.mime_type)
-            await cache.store_text(
-                ctx.db, item.content_hash, loaders.LOADER_VERSION, loaded.loader, loaded.text
-            )
+
+            async def keep(session: AsyncSession) -> None:
+                await cache.store_text(
+                    session, item.content_hash, loaders.LOADER_VERSION, loaded.loader, loaded.text
+                )
+
+            ctx.on_commit(keep)
             text = loaded.text
         ctx.state.text = text
 
@@ -198,7 +219,7 @@ class CognifySteps:
         embedder, state, item = self.embedder, ctx.state, ctx.item
         entities, mentions, relations = _merge_entities(state.extractions)
         names = list(entities)
-        vectors = await self._embed_cached(
+        vectors, fresh = await self._embed_cached(
             ctx, [c.text for c in state.chunks] + [entities[k].name for k in names]
         )
         chunk_vectors = vectors[: len(state.chunks)]
@@ -218,6 +239,7 @@ class CognifySteps:
         )
 
         async def write(session: AsyncSession) -> None:
+            await cache.store_vectors(session, embedder.model, fresh)
             await graph_store.record_embedding_model(
                 session, item.dataset_id, embedder.model, embedder.dimension
             )
@@ -227,20 +249,23 @@ class CognifySteps:
 
         ctx.on_commit(write)
 
-    async def _embed_cached(self, ctx: Context, texts: list[str]) -> Vectors:
-        """Vectors for texts, reusing any vector this model made for the same text before."""
+    async def _embed_cached(
+        self, ctx: Context, texts: list[str]
+    ) -> tuple[Vectors, dict[str, Vectors]]:
+        """Vectors for texts, reusing any vector this model made for the same text before;
+        and the new ones by text hash, to keep with the item."""
         embedder = self.embedder
         hashes = [cache.cache_key(t) for t in texts]
         found = await cache.cached_vectors(ctx.db, embedder.model, hashes)
         missing = list({h: i for i, h in enumerate(hashes) if h not in found}.values())
+        fresh: dict[str, Vectors] = {}
         if missing:
             computed = await embedder.embed([texts[i] for i in missing])
             fresh = {hashes[i]: computed[row] for row, i in enumerate(missing)}
-            await cache.store_vectors(ctx.db, embedder.model, fresh)
             found.update(fresh)
         if not hashes:
-            return np.empty((0, embedder.dimension), dtype=np.float32)
-        return np.stack([np.asarray(found[h], dtype=np.float32) for h in hashes])
+            return np.empty((0, embedder.dimension), dtype=np.float32), fresh
+        return np.stack([np.asarray(found[h], dtype=np.float32) for h in hashes]), fresh
 
 
 def _extract_offline(texts: list[str]) -> tuple[list[Extraction], list[str]]:

@@ -30,7 +30,9 @@ log = logging.getLogger("graphmill.db")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def _configure_sqlite(engine: AsyncEngine, *, writer: bool) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, writer: bool | None) -> None:
+    """Pragmas on connect; `BEGIN IMMEDIATE` for the writer, `BEGIN` for readers, and none
+    for single-statement reads (`writer=None`), which are consistent on their own."""
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Transactions are begun explicitly below, so pysqlite must not begin its own.
@@ -41,6 +43,9 @@ def _configure_sqlite(engine: AsyncEngine, *, writer: bool) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    if writer is None:
+        return
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -81,13 +86,18 @@ class Database:
         if self.is_sqlite:
             self.engine = create_async_engine(url, pool_size=8, max_overflow=8)
             self.write_engine = create_async_engine(url, pool_size=1, max_overflow=0)
+            # One SELECT needs no transaction: no BEGIN, and no ROLLBACK when handed back.
+            self.scalar_engine = create_async_engine(
+                url, pool_size=4, max_overflow=8, isolation_level="AUTOCOMMIT"
+            )
             _configure_sqlite(self.engine, writer=False)
             _configure_sqlite(self.write_engine, writer=True)
+            _configure_sqlite(self.scalar_engine, writer=None)
         else:
             self.engine = create_async_engine(
                 url, pool_size=10, max_overflow=20, pool_pre_ping=True
             )
-            self.write_engine = self.engine
+            self.write_engine = self.scalar_engine = self.engine
             _configure_pgvector(self.engine)
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
@@ -108,6 +118,15 @@ class Database:
                 yield session
             except OperationalError as exc:
                 raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
+
+    async def read_scalar(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+        """One query's first column of its first row, on a bare connection (no ORM session:
+        the hot read paths, such as status, pay for nothing they do not use)."""
+        try:
+            async with self.scalar_engine.connect() as conn:
+                return (await conn.execute(statement, params or {})).scalar()
+        except OperationalError as exc:
+            raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -151,6 +170,7 @@ class Database:
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
+            await self.scalar_engine.dispose()
 
     async def ping(self) -> None:
         """Raise BackendUnavailable unless the store answers."""
@@ -164,3 +184,4 @@ class Database:
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
+            await self.scalar_engine.dispose()

@@ -114,7 +114,11 @@ class Acl(Base):
     )
     permission: Mapped[str] = mapped_column(String(16), primary_key=True)
 
-    __table_args__ = (Index("ix_acl_dataset_id", "dataset_id"),)
+    __table_args__ = (
+        Index("ix_acl_dataset_id", "dataset_id"),
+        # A caller's datasets with one permission: one index range (status, listings).
+        Index("ix_acl_principal", "principal_id", "permission", "dataset_id"),
+    )
 
 
 class Blob(Base):
@@ -216,8 +220,9 @@ class PipelineRun(Base):
     requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        # Latest run per (dataset, pipeline) is one index probe: the status query lives on it.
-        Index("ix_pipeline_runs_latest", "dataset_id", "pipeline_name", "created_at"),
+        # Latest run per (dataset, pipeline) is one probe of this index, which also holds the
+        # state: the status query never reads the table.
+        Index("ix_pipeline_runs_latest", "dataset_id", "pipeline_name", "created_at", "state"),
         # At most one queued-or-running run per (dataset, pipeline), enforced by the database.
         Index(
             "uq_pipeline_runs_active",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.db import Database, advisory_key
@@ -57,15 +57,15 @@ async def emit(
     data_id: uuid.UUID | None = None,
     **body: Any,
 ) -> None:
-    """Record a state change in the caller's transaction."""
-    await lock_dataset(session, dataset_id)
-    session.add(
-        Event(
+    """Record a state change in the caller's transaction (which holds the dataset's lock:
+    every ledger write takes it first)."""
+    await session.execute(
+        insert(Event).values(
             dataset_id=dataset_id,
             run_id=run_id,
             data_id=data_id,
             kind=kind,
-            state=state,
+            state=str(state),
             body=body,
             created_at=utcnow(),
         )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import case
 
 from graphmill.auth.permissions import readable_dataset_ids
 from graphmill.db import Database
@@ -35,19 +38,24 @@ def check_pipelines(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-async def dataset_statuses(
+def _compat_label(state: Any) -> Any:
+    """compat_status as SQL; NULL (no run) stays NULL."""
+    return case(
+        *((state == str(run_state), label) for run_state, label in COMPAT_STATUS.items()),
+        (state.is_not(None), ERRORED),
+        else_=None,
+    )
+
+
+async def status_json(
     db: Database,
     user_id: uuid.UUID,
     dataset_ids: Sequence[uuid.UUID] | None,
     pipelines: Sequence[str],
-) -> dict[uuid.UUID, dict[str, str]]:
-    """Latest run state per readable dataset and pipeline, in one query.
-
-    Every readable dataset asked for (or every readable one) is a key, possibly with no
-    pipelines. Unreadable and missing ids are absent. Data rows are never touched.
-    """
-    states = await ledger.latest_states(db, readable_dataset_ids(user_id), dataset_ids, pipelines)
-    return {
-        dataset_id: {name: compat_status(state) for name, state in by_pipeline.items()}
-        for dataset_id, by_pipeline in states.items()
-    }
+) -> str:
+    """cognee's status body as JSON text: `{id: status}` for one pipeline (datasets without
+    a run of it absent), `{id: {pipeline: status}}` for several (every readable dataset a
+    key). One query; unreadable and missing ids are absent; data rows are never touched."""
+    return await ledger.latest_states_json(
+        db, user_id, readable_dataset_ids, dataset_ids, pipelines, _compat_label
+    )

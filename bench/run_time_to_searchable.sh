@@ -12,7 +12,9 @@
 #   bash bench/run_time_to_searchable.sh
 #   DOCS=100 SETUPS="c" bash bench/run_time_to_searchable.sh
 #
-# DOCS (default 200), BATCH (files per add request, default 50), BENCH_ARGS (more options
+# PG=1 runs every set-up on PostgreSQL (a pgserver from the test extras, started here; the
+# CPU of its backend processes is printed apart). DOCS (default 200), BATCH (files per add
+# request, default 50), BENCH_ARGS (more options
 # for time_to_searchable.py), OUT_DIR (keep the JSON results and server logs there),
 # PYTHON and GRAPHMILL select the interpreter and the server command.
 set -euo pipefail
@@ -38,9 +40,14 @@ stop() {  # stop one process we started, by its PID
   fi
 }
 
+pg_url=""
+pg_dir=""
 cleanup() {
   stop "$server_pid"
   stop "$fake_pid"
+  if [[ -n "$pg_dir" ]]; then
+    "$py" -c 'import sys, pgserver; pgserver.get_server(sys.argv[1]).cleanup()' "$pg_dir" >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"  # data folders, and the JSON results and logs unless OUT_DIR was given
 }
 trap cleanup EXIT
@@ -59,6 +66,21 @@ echo "# cpu: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 dirty=$(git -C "$root" status --porcelain -- graphmill 2>/dev/null | grep -q . && echo ' + uncommitted changes under graphmill/' || true)
 echo "# code: work tree at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty"
 echo "# set-ups: $setups; $docs documents, $batch per add request; JSON and logs in $out_dir${OUT_DIR:+ (kept)}"
+
+if [[ "${PG:-}" == 1 ]]; then
+  pg_dir="$work/pg"
+  pg_url=$("$py" -W ignore -c 'import sys, pgserver; print(pgserver.get_server(sys.argv[1], cleanup_mode=None).get_uri())' "$pg_dir")
+  echo "# PostgreSQL (pgserver): $pg_url"
+fi
+
+pg_cpu() {  # CPU seconds of every postgres process of our server
+  local total=0 pid
+  [[ -n "$pg_dir" ]] || { echo 0; return; }
+  for pid in $(pgrep -f "postgres.*$pg_dir" || true); do
+    total=$(awk -v t="$total" -v c="$(cpu_s "$pid" 2>/dev/null || echo 0)" 'BEGIN { printf "%.2f", t + c }')
+  done
+  echo "$total"
+}
 
 # The zero-latency fake OpenAI-compatible server, shared by the set-ups that use it.
 fake_base=""
@@ -80,6 +102,11 @@ fi
 run_setup() {
   local setup=$1
   local -a env_vars=("GRAPHMILL_DATA_DIR=$work/data-$setup" "LOG_LEVEL=WARNING")
+  if [[ -n "$pg_url" ]]; then
+    local database="tts_${setup}_$RANDOM"
+    "$py" -W ignore -c 'import sys, pgserver; pgserver.get_server(sys.argv[1], cleanup_mode=None).psql(f"CREATE DATABASE {sys.argv[2]};")' "$pg_dir" "$database" >/dev/null
+    env_vars+=("GRAPHMILL_DATABASE_URL=$("$py" -c 'import sys; b, _, q = sys.argv[1].partition("?"); print(b.rsplit("/", 1)[0] + "/" + sys.argv[2] + "?" + q)' "$pg_url" "$database")")
+  fi
   case $setup in
     a) ;;
     b) env_vars+=("LLM_ENDPOINT=$fake_base" "LLM_API_KEY=$fake_key" "LLM_MODEL=openai/fake") ;;
@@ -120,19 +147,24 @@ sys.exit("server did not become healthy")
 EOF
   echo "# server PID $server_pid, RSS after start-up: $(awk '/VmRSS/ {printf "%.1f MB", $2 / 1024}' "/proc/$server_pid/status")"
   echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-  local fake_cpu_before=""
+  local fake_cpu_before="" pg_cpu_before
   if [[ -n "$fake_pid" ]]; then fake_cpu_before=$(cpu_s "$fake_pid"); fi
+  pg_cpu_before=$(pg_cpu)
   local -a cmd=(
     "$here/time_to_searchable.py" --base-url "$base" --pid "$server_pid" --docs "$docs"
-    --batch "$batch" --sqlite-db "$work/data-$setup/graphmill.db" --label "($setup)"
+    --batch "$batch" --label "($setup)"
     --json "$out_dir/result-$setup.json" --keep
   )
+  if [[ -z "$pg_url" ]]; then cmd+=(--sqlite-db "$work/data-$setup/graphmill.db"); fi
   echo "\$ python ${cmd[*]#"$root/"} ${BENCH_ARGS:-}"
   # shellcheck disable=SC2086
   "$py" "${cmd[@]}" ${BENCH_ARGS:-}
   echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   if [[ -n "$fake_pid" ]]; then
     echo "# CPU of the fake server during this set-up (shares the cores): $(awk -v a="$fake_cpu_before" -v b="$(cpu_s "$fake_pid")" 'BEGIN { printf "%.2f s", b - a }')"
+  fi
+  if [[ -n "$pg_url" ]]; then
+    echo "# CPU of the PostgreSQL processes during this set-up: $(awk -v a="$pg_cpu_before" -v b="$(pg_cpu)" 'BEGIN { printf "%.2f s", b - a }')"
   fi
   echo "# data folder size: $(du -sh "$work/data-$setup" | cut -f1)"
   stop "$server_pid"

@@ -13,7 +13,7 @@ from sqlalchemy import delete, exists, select
 
 from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore
-from graphmill.db import Database
+from graphmill.db import Database, lock_dataset
 from graphmill.db.models import Blob, Data, ItemState, ItemStatus, Permission
 from graphmill.errors import DataNotFound, InvalidInput
 from graphmill.graph import store as graph_store
@@ -144,6 +144,8 @@ async def delete_data(
     """Delete one item (needs delete permission); its blob goes when nothing else uses it."""
     async with db.write() as session:
         await authorize(session, user_id, dataset_id, Permission.DELETE)
+        # The lock every writer of the dataset's graph takes first (one lock order).
+        await lock_dataset(session, dataset_id)
         # Nodes and edges other items support stay, rebuilt; what only this one did goes.
         await graph_store.remove_item(session, data_id)
         content_hash = await session.scalar(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from graphmill.auth.permissions import authorize, grant_all, readable_dataset_ids
 from graphmill.blobs import BlobStore
 from graphmill.catalog.data import collect_garbage
-from graphmill.db import Database
+from graphmill.db import Database, lock_dataset
 from graphmill.db.models import Data, Dataset, DatasetConfig, Permission, utcnow
 from graphmill.errors import InvalidDatasetName
 
@@ -107,6 +107,7 @@ async def delete_dataset(
     """Delete a dataset, its data and its runs; blobs no other data uses go too."""
     async with db.write() as session:
         dataset = await authorize(session, user_id, dataset_id, Permission.DELETE)
+        await lock_dataset(session, dataset_id)  # after any item completing right now
         hashes = set(
             await session.scalars(
                 select(Data.content_hash).where(Data.dataset_id == dataset_id).distinct()

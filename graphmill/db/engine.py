@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import uuid
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -33,6 +34,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 def _configure_sqlite(engine: AsyncEngine, *, writer: bool | None) -> None:
     """Pragmas on connect; `BEGIN IMMEDIATE` for the writer, `BEGIN` for readers, and none
     for single-statement reads (`writer=None`), which are consistent on their own."""
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Transactions are begun explicitly below, so pysqlite must not begin its own.
@@ -66,6 +68,16 @@ def _configure_pgvector(engine: AsyncEngine) -> None:
 def advisory_key(name: bytes) -> int:
     """A PostgreSQL advisory-lock key (signed 64-bit) for a name."""
     return int.from_bytes(hashlib.sha256(name).digest()[:8], "big", signed=True)
+
+
+async def lock_dataset(session: AsyncSession, dataset_id: uuid.UUID) -> None:
+    """Serialise this transaction with the dataset's other state changes (PostgreSQL; SQLite
+    has one writer anyway). Event ids come from a sequence, so without it two transactions
+    could commit their events out of id order and a reader resuming after the higher id would
+    miss one; taken first, it also keeps concurrent item writes from deadlocking."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = advisory_key(dataset_id.bytes)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def dialect_insert(session: AsyncSession) -> Any:

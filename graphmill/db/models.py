@@ -448,6 +448,8 @@ class Edge(Base):
         UniqueConstraint(
             "dataset_id", "source_id", "target_id", "relation", name="uq_edges_dataset_triple"
         ),
+        Index("ix_edges_source", "source_id"),
+        Index("ix_edges_target", "target_id"),
     )
 
 

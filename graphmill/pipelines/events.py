@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphmill.db import Database, advisory_key
+from graphmill.db import Database
 from graphmill.db.models import Event, utcnow
 
 
@@ -36,16 +36,6 @@ class EventInfo:
             "at": self.created_at.isoformat(),
             **self.body,
         }
-
-
-async def lock_dataset(session: AsyncSession, dataset_id: uuid.UUID) -> None:
-    """Serialise this transaction with the dataset's other state changes (PostgreSQL; SQLite
-    has one writer anyway). Event ids come from a sequence, so without it two transactions
-    could commit their events out of id order and a reader resuming after the higher id would
-    miss one; taken first, it also keeps concurrent item writes from deadlocking."""
-    if session.get_bind().dialect.name == "postgresql":
-        key = advisory_key(dataset_id.bytes)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 async def emit(

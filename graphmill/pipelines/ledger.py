@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from graphmill.db import Database, dialect_insert
+from graphmill.db import Database, dialect_insert, lock_dataset
 from graphmill.db.models import (
     ACTIVE_RUN_STATES,
     Data,
@@ -40,7 +40,7 @@ from graphmill.db.models import (
     utcnow,
 )
 from graphmill.errors import RunNotFound
-from graphmill.pipelines.events import emit, lock_dataset
+from graphmill.pipelines.events import emit
 
 ADD_PIPELINE = "add_pipeline"
 COGNIFY_PIPELINE = "cognify_pipeline"

@@ -1,4 +1,4 @@
-"""status reads from covering indexes
+"""status reads from covering indexes; edges by their ends
 
 Revision ID: 0004
 Revises: 0003
@@ -25,9 +25,14 @@ def upgrade() -> None:
         ["dataset_id", "pipeline_name", "created_at", "state"],
     )
     op.create_index("ix_acl_principal", "acl", ["principal_id", "permission", "dataset_id"])
+    # Deleting a node deletes its edges (cascade): found by index, not by a scan.
+    op.create_index("ix_edges_source", "edges", ["source_id"])
+    op.create_index("ix_edges_target", "edges", ["target_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_edges_target", table_name="edges")
+    op.drop_index("ix_edges_source", table_name="edges")
     op.drop_index("ix_acl_principal", table_name="acl")
     op.drop_index("ix_pipeline_runs_latest", table_name="pipeline_runs")
     op.create_index(

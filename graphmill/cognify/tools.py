@@ -86,13 +86,18 @@ def open_tools(settings: Settings) -> Tools:
                 INSTALL_HINT,
                 extra={"action": "embedder.missing"},
             )
-        counter: TokenCounter = (
-            LocalTokenCounter() if embedder is not None else ApproximateTokenCounter()
-        )
     else:
         provider = settings.embedding_provider.strip().lower()
         base_url = api_base_url(settings.embedding_endpoint, provider, "embedding")
         limiter = limiters.setdefault(base_url, RateLimiter())
         embedder = open_embedder(settings, limiter)
-        counter = ApproximateTokenCounter()
-    return Tools(embedder, chat, counter, missing, limiters)
+    return Tools(embedder, chat, open_token_counter(), missing, limiters)
+
+
+def open_token_counter() -> TokenCounter:
+    """The local model's tokenizer where that model is installed (chunk sizes then fit it
+    exactly), else an estimate: a remote embedder needs nothing local."""
+    try:
+        return LocalTokenCounter()
+    except EmbeddingModelMissing:
+        return ApproximateTokenCounter()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.db import Database, dialect_insert
@@ -28,10 +28,24 @@ def cache_key(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+_TEXT = select(ExtractedText.text).where(
+    ExtractedText.content_hash == bindparam("content_hash"),
+    ExtractedText.loader_version == bindparam("loader_version"),
+)
+_RESULTS = select(DerivedCache.key, DerivedCache.value).where(
+    DerivedCache.key.in_(bindparam("keys", expanding=True))
+)
+_VECTORS = select(EmbeddingCache.text_hash, EmbeddingCache.embedding).where(
+    EmbeddingCache.model == bindparam("model"),
+    EmbeddingCache.text_hash.in_(bindparam("hashes", expanding=True)),
+)
+
+
 async def stored_text(db: Database, content_hash: str, loader_version: str) -> str | None:
-    async with db.read() as session:
-        row = await session.get(ExtractedText, (content_hash, loader_version))
-        return row.text if row is not None else None
+    text = await db.read_scalar(
+        _TEXT, {"content_hash": content_hash, "loader_version": loader_version}
+    )
+    return str(text) if text is not None else None
 
 
 async def store_text(
@@ -54,16 +68,9 @@ async def cached_results(db: Database, keys: Iterable[str]) -> dict[str, dict[st
     """The stored results among `keys`."""
     wanted = list(dict.fromkeys(keys))
     found: dict[str, dict[str, Any]] = {}
-    if not wanted:
-        return found
-    async with db.read() as session:
-        for start in range(0, len(wanted), LOOKUP_BATCH):
-            rows = await session.execute(
-                select(DerivedCache.key, DerivedCache.value).where(
-                    DerivedCache.key.in_(wanted[start : start + LOOKUP_BATCH])
-                )
-            )
-            found.update(rows.all())
+    for start in range(0, len(wanted), LOOKUP_BATCH):
+        rows = await db.read_rows(_RESULTS, {"keys": wanted[start : start + LOOKUP_BATCH]})
+        found.update((key, value) for key, value in rows)
     return found
 
 
@@ -87,15 +94,9 @@ async def cached_vectors(
     """The stored vectors of `model` among the texts' hashes."""
     wanted = list(dict.fromkeys(text_hashes))
     found: dict[str, npt.NDArray[np.float32]] = {}
-    async with db.read() as session:
-        for start in range(0, len(wanted), LOOKUP_BATCH):
-            rows = await session.execute(
-                select(EmbeddingCache.text_hash, EmbeddingCache.embedding).where(
-                    EmbeddingCache.model == model,
-                    EmbeddingCache.text_hash.in_(wanted[start : start + LOOKUP_BATCH]),
-                )
-            )
-            found.update(rows.all())
+    for start in range(0, len(wanted), LOOKUP_BATCH):
+        params = {"model": model, "hashes": wanted[start : start + LOOKUP_BATCH]}
+        found.update((h, v) for h, v in await db.read_rows(_VECTORS, params))
     return found
 
 

@@ -140,6 +140,14 @@ class Database:
         except OperationalError as exc:
             raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
 
+    async def read_rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        """One query's rows, on a bare connection (see `read_scalar`)."""
+        try:
+            async with self.scalar_engine.connect() as conn:
+                return list(await conn.execute(statement, params or {}))
+        except OperationalError as exc:
+            raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
+
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits on exit and rolls back on error."""

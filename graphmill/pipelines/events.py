@@ -38,6 +38,9 @@ class EventInfo:
         }
 
 
+_INSERT = insert(Event)  # one statement shape, its values bound per call
+
+
 async def emit(
     session: AsyncSession,
     dataset_id: uuid.UUID,
@@ -50,15 +53,16 @@ async def emit(
     """Record a state change in the caller's transaction (which holds the dataset's lock:
     every ledger write takes it first)."""
     await session.execute(
-        insert(Event).values(
-            dataset_id=dataset_id,
-            run_id=run_id,
-            data_id=data_id,
-            kind=kind,
-            state=str(state),
-            body=body,
-            created_at=utcnow(),
-        )
+        _INSERT,
+        {
+            "dataset_id": dataset_id,
+            "run_id": run_id,
+            "data_id": data_id,
+            "kind": kind,
+            "state": str(state),
+            "body": body,
+            "created_at": utcnow(),
+        },
     )
 
 

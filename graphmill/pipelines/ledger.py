@@ -415,30 +415,68 @@ def _item(run: RunInfo, data_id: uuid.UUID) -> Any:
     )
 
 
-def _still_running(run: RunInfo, owner: str) -> Any:
-    return exists().where(
-        PipelineRun.id == run.id,
-        PipelineRun.state == RunState.RUNNING,
-        PipelineRun.lease_owner == owner,
+# The per-item state changes run thousands of times per run: built once, with parameters
+# (building a statement costs more than executing it).
+_ITEM = (
+    ItemStatus.data_id == bindparam("b_data_id", type_=Uuid),
+    ItemStatus.pipeline_name == bindparam("b_pipeline"),
+    ItemStatus.run_id == bindparam("b_run_id", type_=Uuid),
+)
+_START_ITEM = (
+    update(ItemStatus)
+    .where(*_ITEM, ItemStatus.state == ItemState.PENDING)
+    .where(
+        exists().where(
+            PipelineRun.id == bindparam("b_run_id", type_=Uuid),
+            PipelineRun.state == RunState.RUNNING,
+            PipelineRun.lease_owner == bindparam("b_owner"),
+        )
     )
+    .values(
+        state=ItemState.PROCESSING,
+        attempts=ItemStatus.attempts + 1,
+        started_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+    )
+    .returning(ItemStatus.attempts)
+)
+_COMPLETE_ITEM = (
+    update(ItemStatus)
+    .where(*_ITEM, ItemStatus.state == ItemState.PROCESSING)
+    .values(
+        state=ItemState.COMPLETED,
+        finished_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+        tokens_in=bindparam("b_tokens_in"),
+        tokens_out=bindparam("b_tokens_out"),
+        llm_calls=bindparam("b_llm_calls"),
+    )
+    .returning(ItemStatus.data_id)
+)
+_COUNT = (
+    update(PipelineRun)
+    .where(PipelineRun.id == bindparam("b_run_id", type_=Uuid))
+    .values(
+        completed=PipelineRun.completed + bindparam("b_completed"),
+        failed=PipelineRun.failed + bindparam("b_failed"),
+        tokens_in=PipelineRun.tokens_in + bindparam("b_tokens_in"),
+        tokens_out=PipelineRun.tokens_out + bindparam("b_tokens_out"),
+        llm_calls=PipelineRun.llm_calls + bindparam("b_llm_calls"),
+        updated_at=bindparam("b_now"),
+    )
+)
+
+
+def _item_params(run: RunInfo, data_id: uuid.UUID) -> dict[str, Any]:
+    return {"b_data_id": data_id, "b_pipeline": run.pipeline_name, "b_run_id": run.id}
 
 
 async def start_item(db: Database, run: RunInfo, owner: str, data_id: uuid.UUID) -> int | None:
     """pending -> processing while the run is ours and running; the attempt number or None."""
-    now = utcnow()
     async with db.write() as session:
         await lock_dataset(session, run.dataset_id)
         attempts = await session.scalar(
-            update(ItemStatus)
-            .where(*_item(run, data_id), ItemStatus.state == ItemState.PENDING)
-            .where(_still_running(run, owner))
-            .values(
-                state=ItemState.PROCESSING,
-                attempts=ItemStatus.attempts + 1,
-                started_at=now,
-                updated_at=now,
-            )
-            .returning(ItemStatus.attempts)
+            _START_ITEM, {**_item_params(run, data_id), "b_owner": owner, "b_now": utcnow()}
         )
         if attempts is not None:
             await emit(session, run.dataset_id, run.id, "item", ItemState.PROCESSING, data_id)
@@ -503,21 +541,17 @@ async def complete_item(
 
     False (and nothing written) when the item is no longer this run's to complete.
     """
-    now = utcnow()
     async with db.write() as session:
         await lock_dataset(session, run.dataset_id)
         done = await session.scalar(
-            update(ItemStatus)
-            .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
-            .values(
-                state=ItemState.COMPLETED,
-                finished_at=now,
-                updated_at=now,
-                tokens_in=usage.tokens_in,
-                tokens_out=usage.tokens_out,
-                llm_calls=usage.llm_calls,
-            )
-            .returning(ItemStatus.data_id)
+            _COMPLETE_ITEM,
+            {
+                **_item_params(run, data_id),
+                "b_now": utcnow(),
+                "b_tokens_in": usage.tokens_in,
+                "b_tokens_out": usage.tokens_out,
+                "b_llm_calls": usage.llm_calls,
+            },
         )
         if done is None:
             return False
@@ -573,16 +607,16 @@ async def _count(
     session: AsyncSession, run_id: uuid.UUID, usage: Usage, completed: int = 0, failed: int = 0
 ) -> None:
     await session.execute(
-        update(PipelineRun)
-        .where(PipelineRun.id == run_id)
-        .values(
-            completed=PipelineRun.completed + completed,
-            failed=PipelineRun.failed + failed,
-            tokens_in=PipelineRun.tokens_in + usage.tokens_in,
-            tokens_out=PipelineRun.tokens_out + usage.tokens_out,
-            llm_calls=PipelineRun.llm_calls + usage.llm_calls,
-            updated_at=utcnow(),
-        )
+        _COUNT,
+        {
+            "b_run_id": run_id,
+            "b_completed": completed,
+            "b_failed": failed,
+            "b_tokens_in": usage.tokens_in,
+            "b_tokens_out": usage.tokens_out,
+            "b_llm_calls": usage.llm_calls,
+            "b_now": utcnow(),
+        },
     )
 
 

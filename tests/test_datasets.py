@@ -126,3 +126,13 @@ def test_unknown_routes_and_methods_answer_json(anon: httpx.Client) -> None:
     r = anon.put("/api/v1/datasets")
     assert r.status_code == 405
     assert "detail" in r.json()
+
+
+def test_openapi_schema_is_served(anon: httpx.Client) -> None:
+    """cognee's clients and docs read the schema; it must build without duplicate ids."""
+    schema = anon.get("/openapi.json")
+    assert schema.status_code == 200, schema.text
+    paths = schema.json()["paths"]
+    raw = paths["/api/v1/datasets/{dataset_id}/data/{data_id}/raw"]
+    assert "get" in raw
+    assert "/api/v1/datasets/status" in paths

@@ -161,7 +161,9 @@ async def delete_data(
     await data_service.delete_data(services.db, services.blobs, user.id, dataset_id, data_id)
 
 
-@router.api_route("/{dataset_id}/data/{data_id}/raw", methods=["GET", "HEAD"])
+@router.get("/{dataset_id}/data/{data_id}/raw")
+# HEAD answers the same headers; kept out of the schema (one operation id per route).
+@router.head("/{dataset_id}/data/{data_id}/raw", include_in_schema=False)
 async def download_raw(
     dataset_id: uuid.UUID,
     data_id: uuid.UUID,

@@ -251,6 +251,19 @@ class Settings(BaseSettings):
         validation_alias=_env("CHUNK_OVERLAP"),
         description="Tokens repeated from the end of one chunk at the start of the next.",
     )
+    search_history: bool = Field(
+        True,
+        validation_alias=_env("GRAPHMILL_SEARCH_HISTORY"),
+        description="Keep each search's query and answers in the caller's history "
+        "(GET /api/v1/search).",
+    )
+    search_cache_mb: int = Field(
+        1024,
+        ge=0,
+        validation_alias=_env("GRAPHMILL_SEARCH_CACHE_MB"),
+        description="Memory (MiB) one process may spend on in-memory copies of vectors for "
+        "exact search on SQLite; least recently searched datasets are dropped beyond it.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO",
         validation_alias=_env("LOG_LEVEL"),

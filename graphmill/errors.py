@@ -7,6 +7,7 @@ GraphmillError
  ├── InvalidInput        InvalidDatasetName, EmptyUpload, ContentMismatch, InvalidLabels,
  │                       MalformedForm, EmbeddingMismatch, ...
  ├── EmbeddingModelMissing
+ ├── AnswerUnavailable
  ├── UploadTooLarge
  ├── UnsupportedFileType
  ├── Conflict            UserAlreadyExists, TooManyApiKeys
@@ -155,6 +156,14 @@ class EmbeddingModelMissing(GraphmillError):
 
 class EmbeddingMismatch(InvalidInput):
     """The query's embedding model or dimension differs from the dataset's."""
+
+
+class UnsupportedSearchType(InvalidInput):
+    """graphmill does not implement this search type."""
+
+
+class AnswerUnavailable(GraphmillError):
+    """The LLM endpoint could not answer the search."""
 
 
 class StorageError(GraphmillError):

@@ -26,6 +26,7 @@ LAYERS = [
     ["pipelines"],
     ["ingest"],
     ["cognify"],
+    ["search"],
     ["services"],
     ["api"],
     ["cli"],

@@ -15,8 +15,11 @@ from graphmill.db.models import Base
 
 
 def _ours(name: str | None, type_: str, parent_names: Any) -> bool:
-    """procrastinate's own tables live beside ours and follow its own migrations."""
-    return not (name or "").startswith(("procrastinate", "ix_chunk_vectors_hnsw"))
+    """procrastinate's own tables live beside ours and follow its own migrations; vector and
+    full-text indexes are made per backend by migrations (0003, 0005), outside the models."""
+    return not (name or "").startswith(
+        ("procrastinate", "ix_chunk_vectors_hnsw", "ix_nodes_hnsw", "search_fts")
+    )
 
 
 def _diff(settings: Settings) -> list[Any]:

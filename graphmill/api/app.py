@@ -12,19 +12,32 @@ from graphmill import __version__
 from graphmill.api import errors
 from graphmill.api.middleware import RequestId, UploadLimit
 from graphmill.config import Settings
+from graphmill.search.service import SearchService
 from graphmill.services import close_services, open_services
 
 
 def create_app(settings: Settings) -> FastAPI:
     """The REST API, cognee-compatible under /api/v1."""
-    from graphmill.api import add, auth, cognify, datasets, health, permissions, runs, users
+    from graphmill.api import (
+        add,
+        auth,
+        cognify,
+        datasets,
+        health,
+        permissions,
+        runs,
+        search,
+        users,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = await open_services(settings)
+        services = app.state.services = await open_services(settings)
+        app.state.search = SearchService(services.db, services.tools, settings)
         try:
             yield
         finally:
+            await app.state.search.close()
             await close_services(app.state.services)
 
     app = FastAPI(title="graphmill", version=__version__, lifespan=lifespan)
@@ -46,4 +59,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(datasets.router, prefix="/api/v1/datasets", tags=["datasets"])
     app.include_router(runs.router, prefix="/api/v1/runs", tags=["runs"])
     app.include_router(permissions.router, prefix="/api/v1/permissions", tags=["permissions"])
+    app.include_router(search.router, prefix="/api/v1/search", tags=["search"])
     return app

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from graphmill.auth.users import UserInfo
@@ -14,6 +14,9 @@ from graphmill.catalog.data import DataInfo
 from graphmill.catalog.datasets import DatasetInfo
 from graphmill.pipelines.ledger import RunInfo, counts_of
 from graphmill.pipelines.status import compat_status
+from graphmill.search.answer import DEFAULT_SYSTEM_PROMPT
+from graphmill.search.history import HistoryEntry
+from graphmill.search.types import DEFAULT_TYPE, SearchType
 
 
 class OutDTO(BaseModel):
@@ -268,4 +271,73 @@ class RunDTO(BaseModel):
             lease={"owner": run.lease_owner, "expires_at": run.lease_expires_at}
             if run.lease_owner
             else None,
+        )
+
+
+class SearchPayloadDTO(InDTO):
+    """cognee's SearchPayloadDTO; fields of types graphmill does not run (agentic, code,
+    sessions) are accepted and ignored."""
+
+    search_type: SearchType | None = DEFAULT_TYPE
+    query: str = Field("What is in the document?", max_length=10_000)
+    datasets: list[str] | None = Field(None, max_length=1000)
+    dataset_ids: list[uuid.UUID] | None = Field(None, max_length=1000)
+    system_prompt: str | None = Field(DEFAULT_SYSTEM_PROMPT, max_length=20_000)
+    node_name: list[str] | None = Field(None, max_length=1000)
+    top_k: int = Field(15, ge=1, le=1000)
+    only_context: bool = False
+    verbose: bool = False
+    include_references: bool = False
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("query must not be empty")
+        return value
+
+
+class SearchEnvelopeDTO(BaseModel):
+    """One searched dataset's answer (snake_case, as cognee's search results). `references`
+    only with includeReferences; `notes` (graphmill extension) only when there are any."""
+
+    dataset_id: uuid.UUID
+    dataset_name: str
+    dataset_tenant_id: uuid.UUID | None = None
+    search_result: Any = None
+    references: list[dict[str, Any]] | None = None
+    notes: list[str] | None = None
+
+
+class SearchVerboseEnvelopeDTO(BaseModel):
+    """With `verbose`: the answer, the context it came from and the retrieved objects."""
+
+    dataset_id: uuid.UUID
+    dataset_name: str
+    dataset_tenant_id: uuid.UUID | None = None
+    text_result: Any = None
+    context_result: Any = None
+    objects_result: Any = None
+    search_type: str
+    references: list[dict[str, Any]] | None = None
+    notes: list[str] | None = None
+
+
+class SearchHistoryItemDTO(OutDTO):
+    id: uuid.UUID
+    text: str
+    user: str
+    created_at: datetime
+    dataset_id: uuid.UUID | None = None
+    search_type: str
+
+    @classmethod
+    def of(cls, entry: HistoryEntry) -> SearchHistoryItemDTO:
+        return cls(
+            id=entry.id,
+            text=entry.text,
+            user=entry.user,
+            created_at=entry.created_at,
+            dataset_id=entry.dataset_id,
+            search_type=entry.search_type,
         )

@@ -42,6 +42,7 @@ WIRE: dict[type[e.GraphmillError], tuple[int, str, str]] = {
     e.Conflict: (409, "router", ""),
     e.StorageError: (500, "router", ""),
     e.EmbeddingModelMissing: (503, "router", ""),
+    e.AnswerUnavailable: (502, "router", ""),
 }
 
 

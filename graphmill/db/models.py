@@ -482,3 +482,66 @@ class ChunkVector(Base):
     embedding: Mapped[Any] = mapped_column(Embedding)
 
     __table_args__ = (Index("ix_chunk_vectors_dataset", "dataset_id"),)
+
+
+class SearchChunk(Base):
+    """Search's entry for a chunk, written by database triggers on `chunks` (migration 0005).
+
+    `seq` only grows (AUTOINCREMENT: never reused), and on SQLite entries are numbered in
+    commit order (one writer at a time): a process's in-memory copy of a dataset's vectors is
+    brought up to date by reading the entries after the last one it holds. On SQLite the
+    full-text index (`search_fts`, FTS5) is keyed by `seq`; on PostgreSQL it is keyed by the
+    chunk id and this table stays empty (pgvector serves vectors from the store).
+    """
+
+    __tablename__ = "search_chunks"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    chunk_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    dataset_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+    __table_args__ = (
+        Index("ix_search_chunks_dataset", "dataset_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class SearchNode(Base):
+    """Search's entry for a node (entity), written by triggers on `nodes` (SQLite): as
+    `SearchChunk`, the log that in-memory copies of entity vectors follow."""
+
+    __tablename__ = "search_nodes"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    node_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    dataset_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+
+    __table_args__ = (
+        Index("ix_search_nodes_dataset", "dataset_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+
+class SearchHistory(Base):
+    """A user's search log: each query (`role` "user") and each dataset's answer to it
+    ("system"), as cognee's `GET /api/v1/search` shows them."""
+
+    __tablename__ = "search_history"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    query_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # an answer's query
+    # An answer goes with its dataset: it quotes the dataset's content.
+    dataset_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE")
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    search_type: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_search_history_user", "user_id", "created_at"),)

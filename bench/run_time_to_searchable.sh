@@ -73,10 +73,14 @@ if [[ "${PG:-}" == 1 ]]; then
   echo "# PostgreSQL (pgserver): $pg_url"
 fi
 
-pg_cpu() {  # CPU seconds of every postgres process of our server
-  local total=0 pid
-  [[ -n "$pg_dir" ]] || { echo 0; return; }
-  for pid in $(pgrep -f "postgres.*$pg_dir" || true); do
+pg_cpu() {  # CPU seconds of our PostgreSQL: the postmaster, its live children and reaped ones
+  local pidfile postmaster total pid
+  pidfile=$(find "$pg_dir" -name postmaster.pid 2>/dev/null | head -1)
+  [[ -n "$pidfile" ]] || { echo 0; return; }
+  postmaster=$(head -1 "$pidfile")
+  # fields 14-17 of /proc/PID/stat: utime, stime, and the CPU of reaped children
+  total=$(awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13 + $14 + $15) / hz }' "/proc/$postmaster/stat")
+  for pid in $(pgrep -P "$postmaster" || true); do
     total=$(awk -v t="$total" -v c="$(cpu_s "$pid" 2>/dev/null || echo 0)" 'BEGIN { printf "%.2f", t + c }')
   done
   echo "$total"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from graphmill.auth.tokens import load_jwt_secret
+from graphmill.auth.tokens import TokenReader, load_jwt_secret
 from graphmill.auth.users import UserCache, UserInfo, ensure_local_user
 from graphmill.blobs import BlobStore, open_blob_store
 from graphmill.cognify.tools import Tools, open_tools
@@ -30,6 +30,7 @@ class Services:
     runtime: Runtime
     users: UserCache
     tools: Tools
+    tokens: TokenReader
 
     def require_embedder(self) -> None:
         """EmbeddingModelMissing (naming the install command) when this process executes
@@ -72,8 +73,17 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
         await tools.aclose()
         await db.dispose()
         raise
+    secret = load_jwt_secret(settings)
     services = Services(
-        settings, db, blobs, load_jwt_secret(settings), local_user, runtime, UserCache(db), tools
+        settings,
+        db,
+        blobs,
+        secret,
+        local_user,
+        runtime,
+        UserCache(db),
+        tools,
+        TokenReader(secret),
     )
     log.info(
         "graphmill %s ready: database=%s blobs=%s executor=%s auth=%s data_dir=%s",

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import jwt
 
+from graphmill.auth import tokens
 from graphmill.auth.users import LOCAL_USER_ID
 from tests.conftest import LiveServer
 from tests.support import Api, add_files, sign_up
@@ -517,3 +518,17 @@ def test_the_local_user_does_not_exist_when_authentication_is_required(
         f"/api/v1/permissions/datasets/{LOCAL_USER_ID}?permission_name=read", json=[dataset_id]
     )
     assert (r.status_code, r.json()) == (404, {"detail": "User not found"})
+
+
+def test_token_reader_remembers_verdicts_only_until_expiry() -> None:
+    secret = "s" * 40
+    reader = tokens.TokenReader(secret)
+    user_id = uuid.uuid4()
+    token = tokens.issue_token(user_id, secret, 1)
+    assert reader.read(token) == user_id
+    assert reader.read(token) == user_id  # from memory
+    forged = jwt.encode({"sub": str(user_id), "aud": tokens.AUDIENCE, "exp": 2**40}, "x" * 40)
+    assert reader.read(forged) is None
+    assert tokens.TokenReader("t" * 40).read(token) is None  # another secret
+    time.sleep(1.2)  # past its expiry: checked again, and refused
+    assert reader.read(token) is None

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from graphmill.auth import tokens
 from graphmill.auth.users import UserInfo, user_for_api_key
 from graphmill.errors import Unauthorized
 from graphmill.services import Services
@@ -32,7 +31,7 @@ async def _credentialed_user(request: Request, services: Services) -> UserInfo |
     bearer = credential.strip() if scheme.lower() == "bearer" else None
     # Each is tried in turn, as cognee's backends: a stale Bearer does not hide a valid cookie.
     for token in (bearer, request.cookies.get(services.settings.auth_cookie_name)):
-        user_id = tokens.read_token(token, services.jwt_secret) if token else None
+        user_id = services.tokens.read(token) if token else None
         user = await services.users.get(user_id) if user_id is not None else None
         if user is not None:
             return user

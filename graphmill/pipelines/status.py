@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case
+from sqlalchemy import case, func
 
 from graphmill.auth.permissions import readable_dataset_ids
 from graphmill.db import Database
@@ -39,12 +39,11 @@ def check_pipelines(names: Sequence[str]) -> list[str]:
 
 
 def _compat_label(state: Any) -> Any:
-    """compat_status as SQL; NULL (no run) stays NULL."""
-    return case(
-        *((state == str(run_state), label) for run_state, label in COMPAT_STATUS.items()),
-        (state.is_not(None), ERRORED),
-        else_=None,
-    )
+    """compat_status as SQL; NULL (no run) stays NULL. A simple CASE: the state (a
+    correlated subquery) is evaluated once, not once per branch."""
+    mapping: dict[str, str | None] = {str(k): v for k, v in COMPAT_STATUS.items()}
+    mapping[""] = None
+    return case(mapping, value=func.coalesce(state, ""), else_=ERRORED)
 
 
 async def status_json(

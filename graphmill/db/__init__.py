@@ -1,6 +1,12 @@
 """The store of record: engine and sessions, ORM models, Alembic migrations."""
 
-from graphmill.db.engine import Database, advisory_key, dialect_insert, lock_dataset
+from graphmill.db.engine import (
+    Database,
+    advisory_key,
+    dialect_insert,
+    lock_dataset,
+    retrying,
+)
 from graphmill.db.migrate import migrate
 
-__all__ = ["Database", "advisory_key", "dialect_insert", "lock_dataset", "migrate"]
+__all__ = ["Database", "advisory_key", "dialect_insert", "lock_dataset", "migrate", "retrying"]

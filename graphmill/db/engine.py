@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
+import random
 import uuid
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pgvector.asyncpg import register_vector
 from sqlalchemy import event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -27,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 from graphmill.errors import BackendUnavailable
 
 log = logging.getLogger("graphmill.db")
+
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -78,6 +82,47 @@ async def lock_dataset(session: AsyncSession, dataset_id: uuid.UUID) -> None:
     if session.get_bind().dialect.name == "postgresql":
         key = advisory_key(dataset_id.bytes)
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+# PostgreSQL: deadlock_detected, serialization_failure, lock_not_available.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A store error that a fresh attempt of the same transaction can get past: a deadlock or
+    serialisation failure on PostgreSQL, "database is locked" on SQLite."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
+
+
+def retrying(attempts: int = 5) -> Callable[[F], F]:
+    """Run a whole transaction function again when the store reports a retryable conflict
+    (each attempt is a fresh transaction; the function must be safe to repeat, as guarded
+    state changes are)."""
+
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for attempt in range(1, attempts + 1):
+                try:
+                    return await function(*args, **kwargs)
+                except DBAPIError as exc:
+                    if attempt == attempts or not is_retryable(exc):
+                        raise
+                    log.warning(
+                        "store conflict, transaction retried: %s",
+                        exc.orig,
+                        extra={"action": "db.retry", "attempt": attempt},
+                    )
+                    await asyncio.sleep(random.uniform(0, 0.05 * 2**attempt))
+            raise AssertionError("unreachable")
+
+        return cast(F, wrapper)
+
+    return decorate
 
 
 def dialect_insert(session: AsyncSession) -> Any:

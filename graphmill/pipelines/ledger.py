@@ -1,4 +1,7 @@
-"""The pipeline ledger: runs, per-item states, and the compatible status view."""
+"""The pipeline ledger: runs, per-item states, and the compatible status view.
+
+Every state change takes the dataset's lock first and is retried whole when the store
+reports a deadlock or serialisation failure (`db.retrying`)."""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from graphmill.db import Database, dialect_insert, lock_dataset
+from graphmill.db import Database, dialect_insert, lock_dataset, retrying
 from graphmill.db.models import (
     ACTIVE_RUN_STATES,
     Data,
@@ -223,6 +226,7 @@ def _active(dataset_id: uuid.UUID, pipeline_name: str) -> Any:
     )
 
 
+@retrying()
 async def request_run(
     db: Database, dataset_id: uuid.UUID, pipeline_name: str, user_id: uuid.UUID
 ) -> tuple[RunInfo, bool]:
@@ -283,6 +287,7 @@ async def list_runs(db: Database, dataset_id: uuid.UUID, limit: int = 100) -> li
         return [RunInfo.of(r) for r in rows]
 
 
+@retrying()
 async def claim_run(
     db: Database, run_id: uuid.UUID, owner: str, lease_seconds: float
 ) -> RunInfo | None:
@@ -471,6 +476,7 @@ def _item_params(run: RunInfo, data_id: uuid.UUID) -> dict[str, Any]:
     return {"b_data_id": data_id, "b_pipeline": run.pipeline_name, "b_run_id": run.id}
 
 
+@retrying()
 async def start_item(db: Database, run: RunInfo, owner: str, data_id: uuid.UUID) -> int | None:
     """pending -> processing while the run is ours and running; the attempt number or None."""
     async with db.write() as session:
@@ -483,6 +489,7 @@ async def start_item(db: Database, run: RunInfo, owner: str, data_id: uuid.UUID)
         return attempts
 
 
+@retrying()
 async def set_stage(
     db: Database, run: RunInfo, data_id: uuid.UUID, stage: str, attempt: int | None = None
 ) -> None:
@@ -497,6 +504,7 @@ async def set_stage(
         )
 
 
+@retrying()
 async def set_stages(db: Database, stages: Sequence[tuple[RunInfo, uuid.UUID, str]]) -> None:
     """Record the current step of many processing items in one statement."""
     if not stages:
@@ -530,6 +538,7 @@ async def set_stages(db: Database, stages: Sequence[tuple[RunInfo, uuid.UUID, st
 Writer = Callable[[AsyncSession], Awaitable[None]]
 
 
+@retrying()
 async def complete_item(
     db: Database,
     run: RunInfo,
@@ -562,6 +571,7 @@ async def complete_item(
     return True
 
 
+@retrying()
 async def fail_item(
     db: Database,
     run: RunInfo,
@@ -620,6 +630,7 @@ async def _count(
     )
 
 
+@retrying()
 async def finish_run(db: Database, run: RunInfo, owner: str) -> RunInfo | None:
     """running -> completed | completed_with_errors | failed, from the item counts; None
     while work is left (lease lost or cancelled mid-way) or the run is no longer ours."""
@@ -678,6 +689,7 @@ def counts_of(run: PipelineRun | RunInfo) -> dict[str, int]:
     }
 
 
+@retrying()
 async def renew_leases(
     db: Database, run_ids: Iterable[uuid.UUID], owner: str, lease_seconds: float
 ) -> set[uuid.UUID]:
@@ -700,6 +712,7 @@ async def renew_leases(
         return set(kept)
 
 
+@retrying()
 async def recover_expired(db: Database, mode: str) -> list[uuid.UUID]:
     """Recover runs whose lease expired (never one still leased): requeue or fail them.
 
@@ -768,6 +781,7 @@ async def queued_runs(db: Database, limit: int = 100) -> list[uuid.UUID]:
         return list(rows)
 
 
+@retrying()
 async def cancel_run(db: Database, run_id: uuid.UUID) -> RunInfo:
     """queued | running -> cancelled; pending items are cancelled, in-flight ones finish.
 
@@ -808,6 +822,7 @@ async def cancel_run(db: Database, run_id: uuid.UUID) -> RunInfo:
         return RunInfo.of(run)
 
 
+@retrying()
 async def release_item(db: Database, run: RunInfo, data_id: uuid.UUID) -> None:
     """An item interrupted mid-way is not failed: it is pending again, or cancelled when
     its run was; whatever it had computed is dropped (rolled back)."""
@@ -850,6 +865,7 @@ async def item_outcomes(db: Database, run_id: uuid.UUID) -> list[tuple[uuid.UUID
         return [(d, s or ItemState.PENDING, r == run_id) for d, s, r in rows]
 
 
+@retrying()
 async def release_run(db: Database, run_id: uuid.UUID, owner: str) -> None:
     """Give a run back to the queue at once (graceful shutdown), instead of letting the
     lease run out: its in-flight items become pending again."""
@@ -876,6 +892,7 @@ async def release_run(db: Database, run_id: uuid.UUID, owner: str) -> None:
         await emit(session, run.dataset_id, run.id, "run", RunState.QUEUED, released_by=owner)
 
 
+@retrying()
 async def fail_run(
     db: Database, run: RunInfo, owner: str, error_class: str, error_message: str
 ) -> None:

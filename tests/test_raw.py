@@ -141,6 +141,17 @@ def test_headers_describe_the_original_upload(alice: Api) -> None:
     assert "content-range" not in r.headers
 
 
+def test_raw_bytes_are_never_sniffed_as_another_type(alice: Api) -> None:
+    # An uploaded page with markup must not be rendered by a browser that second-guesses
+    # the declared type (issue 9, defect 10).
+    [url] = upload(alice, [("page.txt", b"<html><script>alert(1)</script></html>")])
+    assert alice.get(url).headers["x-content-type-options"] == "nosniff"
+    assert alice.head(url).headers["x-content-type-options"] == "nosniff"
+    assert alice.get(url, headers={"Range": "bytes=0-3"}).headers["x-content-type-options"] == (
+        "nosniff"
+    )
+
+
 def test_non_ascii_name_is_encoded_per_rfc_6266(alice: Api) -> None:
     name = "résumé 履歴書.pdf"
     [url] = upload(alice, [(name, payload(64, seed=10))])

@@ -94,6 +94,8 @@ async def blob_response(request: Request, item: DataInfo, blobs: BlobStore) -> R
         "ETag": etag,
         "Accept-Ranges": "bytes",
         "Cache-Control": "private, no-cache",
+        # Uploads are arbitrary user content: a browser must not sniff a `.txt` into HTML.
+        "X-Content-Type-Options": "nosniff",
     }
     if not_modified(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)

@@ -70,7 +70,10 @@ class Settings(BaseSettings):
     require_authentication: bool = Field(
         True,
         validation_alias=_env("REQUIRE_AUTHENTICATION"),
-        description="When false, requests without credentials act as the password-less local user.",
+        description=(
+            "When false, requests without credentials act as the password-less local user;"
+            " an invalid or expired credential is still refused."
+        ),
     )
     jwt_secret: str | None = Field(
         None,

@@ -462,7 +462,6 @@ def test_without_required_authentication_anonymous_requests_act_as_the_local_use
     with (
         LiveServer(settings_factory(require_authentication=False)) as live,
         client(live.base_url) as anon,
-        client(live.base_url, Authorization="Bearer garbage") as garbled,
     ):
         added = add_files(anon, "local_ds", [("a.txt", b"local bytes")])
         assert added.status_code == 200, added.text
@@ -471,10 +470,6 @@ def test_without_required_authentication_anonymous_requests_act_as_the_local_use
         assert listed["id"] == dataset_id
         assert listed["name"] == "local_ds"
         assert listed["ownerId"] == str(LOCAL_USER_ID)
-        # An invalid credential falls back to the local user, as in cognee.
-        assert [d["id"] for d in garbled.get("/api/v1/datasets").json()] == [dataset_id]
-        me = anon.get("/api/v1/auth/me").json()
-        assert garbled.get("/api/v1/auth/me").json() == me
         items = anon.get(f"/api/v1/datasets/{dataset_id}/data").json()
         raw = anon.get(f"/api/v1/datasets/{dataset_id}/data/{items[0]['id']}/raw")
         assert raw.content == b"local bytes"
@@ -490,6 +485,46 @@ def test_without_required_authentication_anonymous_requests_act_as_the_local_use
         # fastapi-users' routes always require a credential.
         r = anon.get("/api/v1/users/me")
         assert (r.status_code, r.json()) == (401, UNAUTHORIZED)
+
+
+def test_without_required_authentication_a_presented_invalid_credential_is_401(
+    settings_factory: Any,
+) -> None:
+    # Issue 9, defect 4: an expired token must not act as the local user, whose datasets
+    # every anonymous caller sees.
+    settings = settings_factory(require_authentication=False)
+    with LiveServer(settings) as live, client(live.base_url) as anon:
+        api = sign_up(live.base_url)
+        try:
+            assert api.user_id is not None
+            secret = (settings.data_dir / "jwt_secret").read_text().strip()
+            expired = forged_token(api.user_id, secret, exp=int(time.time()) - 10)
+            key = new_key(api)["key"]
+            revoked = new_key(api)
+            assert api.delete(f"/api/v1/auth/api-keys/{revoked['id']}").status_code == 200
+        finally:
+            api.close()
+        presented: list[dict[str, str]] = [
+            {"Authorization": f"Bearer {expired}"},
+            {"Authorization": "Bearer garbage"},
+            {"Cookie": f"{settings.auth_cookie_name}=garbage"},
+            {"X-Api-Key": "not-a-key"},
+            {"X-Api-Key": revoked["key"]},
+        ]
+        for headers in presented:
+            with client(live.base_url, **headers) as c:
+                for r in (
+                    c.get("/api/v1/datasets"),
+                    c.get("/api/v1/auth/me"),
+                    c.post("/api/v1/datasets", json={"name": "stolen"}),
+                ):
+                    assert (r.status_code, r.json()) == (401, UNAUTHORIZED), headers
+        # No dataset was created for the local user by any of them.
+        assert anon.get("/api/v1/datasets").json() == []
+        # A valid credential beside an invalid one still counts, as with authentication on.
+        with client(live.base_url, Authorization="Bearer garbage") as c:
+            c.headers["X-Api-Key"] = key
+            assert c.get("/api/v1/auth/me").status_code == 200
 
 
 def test_the_local_user_cannot_log_in(settings_factory: Any) -> None:

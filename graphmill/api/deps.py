@@ -21,7 +21,10 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def _credentialed_user(request: Request, services: Services) -> UserInfo | None:
-    """The user named by an API key, a Bearer token or the login cookie, in that order."""
+    """The user named by an API key, a Bearer token or the login cookie, in that order.
+
+    None when no credential is presented; Unauthorized when some are and none is valid.
+    """
     api_key = request.headers.get("x-api-key")
     if api_key:
         user = await user_for_api_key(services.db, api_key)
@@ -29,17 +32,24 @@ async def _credentialed_user(request: Request, services: Services) -> UserInfo |
             return user
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
     bearer = credential.strip() if scheme.lower() == "bearer" else None
+    cookie = request.cookies.get(services.settings.auth_cookie_name)
     # Each is tried in turn, as cognee's backends: a stale Bearer does not hide a valid cookie.
-    for token in (bearer, request.cookies.get(services.settings.auth_cookie_name)):
+    for token in (bearer, cookie):
         user_id = services.tokens.read(token) if token else None
         user = await services.users.get(user_id) if user_id is not None else None
         if user is not None:
             return user
+    if api_key or bearer or cookie:
+        raise Unauthorized()
     return None
 
 
 async def current_user(request: Request, services: ServicesDep) -> UserInfo:
-    """The caller; the local user when authentication is off and no credential is valid."""
+    """The caller; the local user when authentication is off and no credential is presented.
+
+    A presented credential that is invalid or expired is refused even then: falling back
+    would let an expired token write as the local user, whose data every caller sees.
+    """
     user = await _credentialed_user(request, services)
     if user is not None:
         return user

@@ -376,6 +376,24 @@ def test_bad_external_metadata_is_400(alice: Api, settings: Settings) -> None:
     assert_nothing_stored(alice, settings)
 
 
+def test_labels_and_metadata_nested_very_deep_are_400(alice: Api, settings: Settings) -> None:
+    # Issue 9, defect 7: 100,000 levels answered 500 (RecursionError inside the JSON parser).
+    deep = 100_000
+    r = add_files(alice, "ds_deep", [("a.txt", b"text")], labels="[" * deep + "]" * deep)
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"].endswith("[InvalidLabelsError]")
+    for depth in (deep, 1_000, 65):
+        nested = '[{"a": ' + "[" * depth + "]" * depth + "}]"
+        r = add_files(alice, "ds_deep", [("a.txt", b"text")], external_metadata=nested)
+        assert r.status_code == 400, (depth, r.text)
+        assert r.json()["detail"].endswith("[InvalidExternalMetadataError]"), depth
+    assert_nothing_stored(alice, settings)
+    # Reasonable nesting is still kept.
+    nested = '[{"a": ' + '{"b": ' * 20 + "1" + "}" * 20 + "}]"
+    r = add_files(alice, "ds_deep", [("a.txt", b"text")], external_metadata=nested)
+    assert r.status_code == 200, r.text
+
+
 # --- file types ----------------------------------------------------------------------------
 
 

@@ -78,6 +78,25 @@ class _Prepared:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+# Deeper external_metadata is refused: nothing legitimate nests further, and every later
+# walk of the value (JSON columns, DTOs, the graph) is recursive.
+MAX_METADATA_DEPTH = 32
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists and objects nest in a parsed JSON value, without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
 def parse_labels(raw: str | None, count: int) -> list[str | None]:
     """Labels paired with files by position: a JSON array of strings, or comma-separated."""
     if raw is None or raw.strip() == "":
@@ -88,6 +107,8 @@ def parse_labels(raw: str | None, count: int) -> list[str | None]:
             values = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidLabels(f"labels is not valid JSON: {exc.msg}") from exc
+        except RecursionError as exc:
+            raise InvalidLabels("labels nests too deeply") from exc
         if not isinstance(values, list) or not all(v is None or isinstance(v, str) for v in values):
             raise InvalidLabels()
     else:
@@ -105,6 +126,8 @@ def parse_external_metadata(raw: str | None, count: int) -> list[dict[str, Any]]
         values = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InvalidExternalMetadata(f"external_metadata is not valid JSON: {exc.msg}") from exc
+    except RecursionError as exc:
+        raise InvalidExternalMetadata("external_metadata nests too deeply") from exc
     if isinstance(values, dict) and count == 1:
         values = [values]
     if not isinstance(values, list) or not all(v is None or isinstance(v, dict) for v in values):
@@ -112,6 +135,10 @@ def parse_external_metadata(raw: str | None, count: int) -> list[dict[str, Any]]
     if len(values) != count:
         raise InvalidExternalMetadata(
             f"external_metadata has {len(values)} entries for {count} files"
+        )
+    if any(_depth(v) > MAX_METADATA_DEPTH for v in values):
+        raise InvalidExternalMetadata(
+            f"external_metadata nests deeper than {MAX_METADATA_DEPTH} levels per file"
         )
     if any(v is not None and "node_set" in v for v in values):
         raise InvalidExternalMetadata("external_metadata may not use the reserved key node_set")

@@ -59,7 +59,7 @@ class Settings(BaseSettings):
         10 * 1024**3,
         gt=0,
         validation_alias=_env("GRAPHMILL_MAX_UPLOAD_BYTES"),
-        description="Largest accepted file in one upload; larger requests get 413.",
+        description="Largest accepted file of an add, each file counted alone; larger get 413.",
     )
     max_status_datasets: int = Field(
         10_000,

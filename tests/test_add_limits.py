@@ -160,7 +160,15 @@ def test_declared_oversized_body_is_refused_before_it_is_sent(
         f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
         f"Content-Length: {10 * 1024**3}\r\n\r\n"
     ).encode()
-    response = raw_request_until_response(live.port, head, iter([part("datasetName", b"ds_x")]))
+    # The limit is per file: the first file over it ends the request, long before the body.
+    body = [
+        part("datasetName", b"ds_x"),
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="data"; '
+        f'filename="big.pdf"\r\n\r\n'.encode()
+        + PDF_HEADER,
+        *[b"\x00" * 65536] * 40,
+    ]
+    response = raw_request_until_response(live.port, head, iter(body))
     assert response.startswith(b"HTTP/1.1 413 "), response[:200]
     assert_nothing_stored(api, settings)
 
@@ -239,6 +247,19 @@ def test_file_over_the_limit_inside_the_request_allowance_is_413(
     r = add_files(api, "ds_mid", [("exact.pdf", pdf(LIMIT, b"\x01"))])
     assert r.status_code == 200, r.text
     assert len(stored_objects(settings)) == 1
+
+
+def test_the_limit_is_per_file_not_per_request(
+    limited: tuple[Api, Settings, LiveServer],
+) -> None:
+    # Issue 9, defect 11: several files each under the limit, together far over it.
+    api, settings, _ = limited
+    files = [(f"f{i}.pdf", pdf(LIMIT - 1024, bytes([i + 1]))) for i in range(40)]
+    r = add_files(api, "ds_many", files)
+    assert int(r.request.headers["content-length"]) > 2 * 1024 * 1024
+    assert r.status_code == 200, r.text
+    assert len(r.json()["data_ingestion_info"]) == 40
+    assert len(stored_objects(settings)) == 40
 
 
 # --- empty and missing uploads ---------------------------------------------------------------

@@ -45,9 +45,25 @@ def _message(limit: int) -> str:
     return f"Upload exceeds the limit of {limit} bytes (GRAPHMILL_MAX_UPLOAD_BYTES)."
 
 
+ADD_PATH = "/api/v1/add"
+
+
+def _is_multipart_add(scope: Scope) -> bool:
+    content_type = dict(scope["headers"]).get(b"content-type", b"")
+    return (
+        scope["method"] == "POST"
+        and scope["path"] == ADD_PATH
+        and content_type.lower().startswith(b"multipart/form-data")
+    )
+
+
 class UploadLimit:
     """Answer 413 for request bodies over the limit: at once when Content-Length says so,
-    otherwise as soon as the streamed body passes it, before it is buffered."""
+    otherwise as soon as the streamed body passes it, before it is buffered.
+
+    A multipart add is not counted here: its limit is per file, checked as each file is
+    staged, so several files each under the limit may together exceed it.
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -55,7 +71,11 @@ class UploadLimit:
         self.max_body = max_bytes + MULTIPART_OVERHEAD
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("POST", "PUT", "PATCH")
+            or _is_multipart_add(scope)
+        ):
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")

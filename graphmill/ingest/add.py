@@ -34,7 +34,6 @@ from graphmill.errors import (
     MissingDataset,
     NoFiles,
     UnsupportedFileType,
-    UploadTooLarge,
 )
 from graphmill.ingest import loaders
 from graphmill.ingest.filetypes import FileType, clean_file_name, detect
@@ -196,7 +195,10 @@ class StagedUploads:
             item.staged.discard()
 
     async def stage(self, upload: Upload) -> None:
-        """Stage one file; unread bytes of a refused one are left to the caller to skip."""
+        """Stage one file; unread bytes of a refused one are left to the caller to skip.
+
+        UploadTooLarge is raised at once, so that the rest of an oversized body is never read.
+        """
         self.count += 1
         if self._refusal is not None:
             return  # the request fails anyway: keep nothing more
@@ -214,7 +216,7 @@ class StagedUploads:
             kind = _check_type(file_name, head)
             async with aclosing(chunks()) as body:
                 staged = await self._blobs.stage(body, self._max_bytes)
-        except (InvalidInput, UnsupportedFileType, UploadTooLarge) as exc:
+        except (InvalidInput, UnsupportedFileType) as exc:
             self._refusal = exc
             return
         self._files.append(_Prepared(staged, file_name, kind))

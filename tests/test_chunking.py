@@ -50,6 +50,13 @@ def test_paragraphs_that_fit_start_a_new_chunk() -> None:
     assert [c.text for c in chunks] == [first, second]
 
 
+def test_paragraphs_inside_a_chunk_stay_apart() -> None:
+    text = "Marta Lindqvist\n\nMarta Lindqvist is an engineer. She founded Velden Optics."
+    [chunk] = chunk_text(text, Words(), size=50, overlap=0)
+    assert chunk.text == text
+    assert chunk.tokens == len(text.split())
+
+
 def test_a_sentence_longer_than_a_chunk_is_cut_between_words() -> None:
     long = " ".join(f"w{i}" for i in range(100)) + "."
     chunks = chunk_text(long, Words(), size=30, overlap=0)

@@ -61,7 +61,8 @@ def _split_long(sentence: str, counter: TokenCounter, size: int) -> list[tuple[s
 def chunk_text(text: str, counter: TokenCounter, size: int, overlap: int) -> list[Chunk]:
     """Pack whole sentences into chunks of at most `size` tokens; a paragraph boundary
     closes a chunk when the next paragraph would not fit; the last sentences of a chunk,
-    up to `overlap` tokens, open the next one."""
+    up to `overlap` tokens, open the next one. Inside a chunk, paragraphs stay separated
+    by a blank line."""
     units: list[tuple[str, int, bool]] = []  # (sentence, tokens, starts a paragraph)
     for paragraph in _PARAGRAPHS.split(text):
         paragraph = " ".join(paragraph.split())
@@ -84,7 +85,7 @@ def chunk_text(text: str, counter: TokenCounter, size: int, overlap: int) -> lis
         if units[index][2]:
             running = 0
     chunks: list[Chunk] = []
-    current: list[tuple[str, int]] = []
+    current: list[tuple[str, int, bool]] = []
     used = 0
     for index, (sentence, tokens, new_paragraph) in enumerate(units):
         paragraph_fits = not new_paragraph or used + to_paragraph_end[index] <= size
@@ -93,23 +94,31 @@ def chunk_text(text: str, counter: TokenCounter, size: int, overlap: int) -> lis
             current, used = _overlap(current, overlap)
             if used + tokens > size:
                 current, used = [], 0
-        current.append((sentence, tokens))
+        current.append((sentence, tokens, new_paragraph))
         used += tokens
     if current:  # it always holds at least the last sentence, which is new
         chunks.append(_join(current))
     return chunks
 
 
-def _join(parts: list[tuple[str, int]]) -> Chunk:
-    return Chunk(" ".join(p for p, _ in parts), sum(t for _, t in parts))
+def _join(parts: list[tuple[str, int, bool]]) -> Chunk:
+    """Sentences of a paragraph joined by a space, paragraphs by a blank line: a heading
+    stays apart from the sentence after it (extraction would read "Title Title starts ..."
+    as one long name otherwise)."""
+    text = parts[0][0]
+    for sentence, _, new_paragraph in parts[1:]:
+        text += ("\n\n" if new_paragraph else " ") + sentence
+    return Chunk(text, sum(t for _, t, _ in parts))
 
 
-def _overlap(parts: list[tuple[str, int]], overlap: int) -> tuple[list[tuple[str, int]], int]:
-    kept: list[tuple[str, int]] = []
+def _overlap(
+    parts: list[tuple[str, int, bool]], overlap: int
+) -> tuple[list[tuple[str, int, bool]], int]:
+    kept: list[tuple[str, int, bool]] = []
     used = 0
-    for sentence, tokens in reversed(parts):
+    for sentence, tokens, new_paragraph in reversed(parts):
         if used + tokens > overlap:
             break
-        kept.insert(0, (sentence, tokens))
+        kept.insert(0, (sentence, tokens, new_paragraph))
         used += tokens
     return kept, used

@@ -7,8 +7,11 @@
    neighbours over relations, and the passages that mention any of these entities. Which
    passage mentions which entity comes from provenance: the data items that support a node
    (`node_sources`), and among their chunks those whose text contains the entity's name.
-   Entities that too many items mention (years, countries) stay in the graph but are not
-   expanded: they say little about a question.
+   An entity here is a normalised name: nodes of one name and different types (extraction
+   types "Montebello" a Location in one document and a Concept in the next) are one entity,
+   or the walk could not cross from one document to the other. Entities that too many items
+   mention (years, countries) stay in the graph but are not expanded: they say little
+   about a question.
 3. Personalized PageRank from the seeds (entities weighted by how specific they are,
    passages by their first-stage score): a passage ranks high when a walk from the query's
    entities and best passages reaches it often, which finds the second passage of a
@@ -17,6 +20,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
@@ -45,14 +49,14 @@ MAX_EXPANDED_ITEMS = 600
 MAX_NEIGHBOURS = 50  # relation neighbours of the query's entities
 DAMPING = 0.5  # chance a walk continues rather than restarting at a seed
 ITERATIONS = 30
-ENTITY_SEED_MASS = 1.0
-PASSAGE_SEED_MASS = 1.0
+ENTITY_SEED_MASS = 1.0  # per query entity, divided by the number of items that name it
+PASSAGE_SEED_MASS = 0.05  # for all seed passages together
 MAX_TRIPLETS = 20
 
 _IDS = bindparam("ids", expanding=True, type_=Uuid())
-_NODES = select(Node.id, Node.name).where(Node.id.in_(_IDS))
+_NODES = select(Node.id, Node.name, Node.key).where(Node.id.in_(_IDS))
 _NODES_OF_ITEMS = (
-    select(NodeSource.node_id, NodeSource.data_id, Node.name)
+    select(NodeSource.data_id, Node.key, Node.name, NodeSource.mentions)
     .join(Node, Node.id == NodeSource.node_id)
     .where(NodeSource.data_id.in_(_IDS))
 )
@@ -61,12 +65,16 @@ _ITEM_COUNTS = (
     .where(NodeSource.node_id.in_(_IDS))
     .group_by(NodeSource.node_id)
 )
-_ITEMS_OF_NODES = select(NodeSource.node_id, NodeSource.data_id).where(NodeSource.node_id.in_(_IDS))
+_ITEMS_OF_NODES = select(NodeSource.node_id, NodeSource.data_id, NodeSource.mentions).where(
+    NodeSource.node_id.in_(_IDS)
+)
 _CHUNKS_OF_ITEMS = select(Chunk.id, Chunk.data_id, Chunk.text).where(Chunk.data_id.in_(_IDS))
 _CHUNKS = select(Chunk.id, Chunk.data_id, Chunk.text).where(Chunk.id.in_(_IDS))
 _EDGES_OF_NODES = select(
     Edge.id, Edge.source_id, Edge.target_id, Edge.relation, Edge.description
 ).where(or_(Edge.source_id.in_(_IDS), Edge.target_id.in_(_IDS)))
+
+_QUERY_WORD = re.compile(r"\S+")
 
 
 @dataclass
@@ -76,56 +84,69 @@ class GraphResult:
     entities: list[tuple[str, float]] = field(default_factory=list)  # query-linked names
 
 
+def entity_of(key: str) -> str:
+    """A node key's entity: its normalised name ("<name>|<type>")."""
+    return key.rsplit("|", 1)[0]
+
+
 def phrases(query: str) -> list[str]:
-    """The query's normalised word sequences of up to MAX_PHRASE_WORDS words that are not
-    made of function words only, longest first."""
-    words = normalize_name(query).split()
+    """The query's normalised word sequences (up to MAX_PHRASE_WORDS words, longest first)
+    that may name an entity: not only function words, and, when the query capitalises
+    names, holding a capitalised word or a number ("north" in "the region north of Israel"
+    names nothing; "Israel" does)."""
+    words: list[tuple[str, bool]] = []  # (normalised token, looks like part of a name)
+    for position, raw in enumerate(_QUERY_WORD.findall(query)):
+        tokens = normalize_name(raw).split() if any(c.isalnum() for c in raw) else []
+        named = raw[:1].isupper() or any(c.isdigit() for c in raw)
+        if position == 0 and tokens and tokens[0] in STOPWORDS:
+            named = False  # "Who", "What": capitalised as the sentence's first word
+        words += [(t, named) for t in tokens]
+    capitalised = any(named for _, named in words[1:])
     found: dict[str, None] = {}
     for size in range(min(MAX_PHRASE_WORDS, len(words)), 0, -1):
         for start in range(len(words) - size + 1):
             gram = words[start : start + size]
-            if all(w in STOPWORDS for w in gram) or (size == 1 and len(gram[0]) < 3):
+            tokens = [t for t, _ in gram]
+            if all(t in STOPWORDS for t in tokens) or (size == 1 and len(tokens[0]) < 3):
                 continue
-            found.setdefault(" ".join(gram), None)
+            if capitalised and not any(named for _, named in gram):
+                continue
+            found.setdefault(" ".join(tokens), None)
     return list(found)
 
 
-async def nodes_named_in(
-    db: Database, dataset_id: uuid.UUID, query: str
-) -> list[tuple[uuid.UUID, str]]:
-    """Nodes whose normalised name is a phrase of the query; a phrase inside a longer
-    matched phrase does not count again ("Velden" inside "Velden Optics")."""
-    grams = phrases(query)
-    if not grams:
+async def nodes_of_entities(
+    db: Database, dataset_id: uuid.UUID, entities: Collection[str]
+) -> list[tuple[uuid.UUID, str, str]]:
+    """(node id, key, name) of the dataset's nodes of these normalised names, any type."""
+    if not entities:
         return []
-    # A node's key is "<normalised name>|<type>": each phrase is one range of the index.
+    # A node's key is "<normalised name>|<type>": each name is one range of the index.
     ranges = " UNION ALL ".join(
-        f"SELECT id, key FROM nodes WHERE dataset_id = :d AND key >= :lo{i} AND key < :hi{i}"
-        for i in range(len(grams))
+        f"SELECT id, key, name FROM nodes WHERE dataset_id = :d AND key >= :lo{i} AND key < :hi{i}"
+        for i in range(len(entities))
     )
     params: dict[str, object] = {"d": dataset_id}
-    for i, gram in enumerate(grams):
-        params[f"lo{i}"], params[f"hi{i}"] = gram + "|", gram + "}"
+    for i, entity in enumerate(entities):
+        params[f"lo{i}"], params[f"hi{i}"] = entity + "|", entity + "}"
     statement = (
-        text(ranges).bindparams(bindparam("d", type_=Uuid())).columns(id=Uuid(), key=Node.key.type)
+        text(ranges)
+        .bindparams(bindparam("d", type_=Uuid()))
+        .columns(id=Uuid(), key=Node.key.type, name=Node.name.type)
     )
-    rows = await db.read_rows(statement, params)
-    by_gram: dict[str, list[uuid.UUID]] = defaultdict(list)
-    for node_id, key in rows:
-        by_gram[str(key).rsplit("|", 1)[0]].append(node_id)
+    return [(i, str(k), str(n)) for i, k, n in await db.read_rows(statement, params)]
+
+
+async def entities_named_in(db: Database, dataset_id: uuid.UUID, query: str) -> list[str]:
+    """Entities whose name is a phrase of the query; a phrase inside a longer matched
+    phrase does not count again ("Velden" inside "Velden Optics")."""
+    grams = phrases(query)
+    present = {entity_of(key) for _, key, _ in await nodes_of_entities(db, dataset_id, grams)}
     taken: list[str] = []
-    found: list[tuple[uuid.UUID, str]] = []
     for gram in grams:  # longest first
-        if gram not in by_gram or any(f" {gram} " in f" {longer} " for longer in taken):
-            continue
-        taken.append(gram)
-        found.extend((node_id, gram) for node_id in by_gram[gram])
-    return found
-
-
-def _mentions(name: str, chunk_text: str) -> bool:
-    normalised = normalize_name(name)
-    return bool(normalised) and f" {normalised} " in f" {normalize_name(chunk_text)} "
+        if gram in present and not any(f" {gram} " in f" {longer} " for longer in taken):
+            taken.append(gram)
+    return taken
 
 
 async def rank(
@@ -139,160 +160,226 @@ async def rank(
     data_ids: Collection[uuid.UUID] | None = None,
 ) -> GraphResult:
     """Passages ranked by personalized PageRank from the query's entities and the seed
-    passages (scores > 0, best first); the triplets around the query's entities."""
-    # --- seeds ---------------------------------------------------------------------------
-    entity_seed: dict[uuid.UUID, float] = {}
-    for node_id, _ in await nodes_named_in(db, dataset_id, query):
-        entity_seed[node_id] = 1.0
-    if query_vector is not None:
-        for node_id, similarity in await vectors.nearest_nodes(
-            dataset_id, query_vector, NODE_VECTOR_CANDIDATES
-        ):
-            if similarity >= NODE_VECTOR_MIN_SIMILARITY:
-                entity_seed[node_id] = max(entity_seed.get(node_id, 0.0), similarity)
-    passage_seed = dict(seed_passages)
+    passages, best first; the triplets around the query's entities."""
+    entity_seed = await _query_entities(db, vectors, dataset_id, query, query_vector)
+    # Passages seed by rank (the first stage's scores are flat where it hesitates) and weigh
+    # little beside the query's entities (HippoRAG 2 gives them 0.05): a seed passage
+    # would otherwise outrank every passage the walk finds beyond it.
+    passage_seed = {c: 1.0 / r for r, (c, _) in enumerate(seed_passages, 1)}
+    local = await _neighbourhood(db, dataset_id, entity_seed, passage_seed, data_ids)
 
-    # --- the local graph ---------------------------------------------------------------
-    seed_chunks = await db.read_rows(_CHUNKS, {"ids": list(passage_seed)})
-    chunk_item: dict[uuid.UUID, uuid.UUID] = {c: d for c, d, _ in seed_chunks}
-    chunk_text: dict[uuid.UUID, str] = {c: t for c, _, t in seed_chunks}
-    names: dict[uuid.UUID, str] = {}
-    mentions: set[tuple[uuid.UUID, uuid.UUID]] = set()  # (chunk, node)
-    seed_items = defaultdict(list)
-    for chunk_id, data_id in chunk_item.items():
-        seed_items[data_id].append(chunk_id)
-    for node_id, data_id, name in await db.read_rows(_NODES_OF_ITEMS, {"ids": list(seed_items)}):
-        names[node_id] = name
-        chunks = seed_items[data_id]
-        for chunk_id in chunks:
-            if len(chunks) == 1 or _mentions(name, chunk_text[chunk_id]):
-                mentions.add((chunk_id, node_id))
+    index: dict[uuid.UUID | str, int] = {}
 
-    relations: dict[uuid.UUID, tuple[uuid.UUID, uuid.UUID, str, str]] = {}
-    if entity_seed:
-        neighbours: dict[uuid.UUID, int] = {}
-        for edge_id, source, target, relation, description in await db.read_rows(
-            _EDGES_OF_NODES, {"ids": list(entity_seed)}
-        ):
-            other = target if source in entity_seed else source
-            if other not in entity_seed and len(neighbours) >= MAX_NEIGHBOURS:
-                continue
-            neighbours.setdefault(other, 0)
-            relations[edge_id] = (source, target, relation, description)
-    entities = set(entity_seed) | {n for _, n in mentions}
-    entities |= {e for s, t, _, _ in relations.values() for e in (s, t)}
-    missing = [e for e in entities if e not in names]
-    if missing:
-        names.update({i: n for i, n in await db.read_rows(_NODES, {"ids": missing})})
-
-    counts = dict(await db.read_rows(_ITEM_COUNTS, {"ids": list(entities)})) if entities else {}
-    expandable = sorted(
-        (e for e in entities if 0 < counts.get(e, 0) <= MAX_ITEMS_PER_ENTITY),
-        key=lambda e: (counts[e], -entity_seed.get(e, 0.0)),
-    )
-    item_nodes: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
-    if expandable:
-        for node_id, data_id in await db.read_rows(_ITEMS_OF_NODES, {"ids": expandable}):
-            if data_ids is not None and data_id not in data_ids:
-                continue
-            if data_id in item_nodes or len(item_nodes) < MAX_EXPANDED_ITEMS:
-                item_nodes[data_id].append(node_id)
-    new_items = [d for d in item_nodes if d not in seed_items]
-    if new_items:
-        per_item: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = defaultdict(list)
-        for chunk_id, data_id, chunk in await db.read_rows(_CHUNKS_OF_ITEMS, {"ids": new_items}):
-            per_item[data_id].append((chunk_id, chunk))
-        for data_id, item_chunks in per_item.items():
-            for chunk_id, chunk in item_chunks:
-                for node_id in item_nodes[data_id]:
-                    if len(item_chunks) == 1 or _mentions(names.get(node_id, ""), chunk):
-                        mentions.add((chunk_id, node_id))
-                        chunk_item[chunk_id] = data_id
-    for data_id, node_ids in item_nodes.items():  # seed items' chunks: already read
-        for chunk_id in seed_items.get(data_id, []):
-            for node_id in node_ids:
-                if len(seed_items[data_id]) == 1 or _mentions(
-                    names.get(node_id, ""), chunk_text[chunk_id]
-                ):
-                    mentions.add((chunk_id, node_id))
-
-    # --- personalized PageRank -----------------------------------------------------------
-    index: dict[uuid.UUID, int] = {}
-
-    def at(key: uuid.UUID) -> int:
+    def at(key: uuid.UUID | str) -> int:
         return index.setdefault(key, len(index))
+
+    seeds: list[uuid.UUID | str] = [*passage_seed, *entity_seed]
 
     sources: list[int] = []
     targets: list[int] = []
-    for chunk_id, node_id in mentions:
-        a, b = at(chunk_id), at(node_id)
+    weights: list[float] = []
+    for (chunk_id, entity), count in local.mentions.items():
+        a, b = at(chunk_id), at(entity)
+        # A passage passes its walk to the specific entities it names; an entity to the
+        # passages that talk about it most.
         sources += [a, b]
         targets += [b, a]
-    for source, target, _, _ in relations.values():
+        weights += [1.0 / max(1, local.counts.get(entity, 1)), float(count)]
+    for source, target, _, _ in local.relations.values():
         a, b = at(source), at(target)
         sources += [a, b]
         targets += [b, a]
-    for key in (*passage_seed, *entity_seed):
-        at(key)
-    size = len(index)
-    restart = np.zeros(size)
-    entity_total = sum(w / max(1, counts.get(e, 1)) for e, w in entity_seed.items())
+        weights += [1.0, 1.0]
+    for seed in seeds:
+        at(seed)
+    restart = np.zeros(len(index))
     for e, w in entity_seed.items():
-        restart[index[e]] += ENTITY_SEED_MASS * (w / max(1, counts.get(e, 1))) / entity_total
-    passage_total = sum(passage_seed.values())
-    if passage_total > 0:
-        for c, w in passage_seed.items():
-            restart[index[c]] += PASSAGE_SEED_MASS * w / passage_total
+        # By specificity, not normalised: an entity of one item steers the walk, one that
+        # fifty items name barely does (then the passages lead).
+        restart[index[e]] += ENTITY_SEED_MASS * w / max(1, local.counts.get(e, 1))
+    for c, w in passage_seed.items():
+        restart[index[c]] += PASSAGE_SEED_MASS * w / sum(passage_seed.values())
     if restart.sum() == 0:
         return GraphResult([])
     restart /= restart.sum()
-    scores = _pagerank(size, np.array(sources), np.array(targets), restart)
+    scores = _pagerank(len(index), np.array(sources), np.array(targets), np.array(weights), restart)
 
     passages = [
         (key, float(scores[i]))
         for key, i in index.items()
-        if (key in chunk_item or key in passage_seed) and scores[i] > 0
+        if isinstance(key, uuid.UUID) and key in local.chunk_item and scores[i] > 0
     ]
-    if data_ids is not None:
-        passages = [(c, s) for c, s in passages if chunk_item.get(c) in data_ids]
     passages.sort(key=lambda p: -p[1])
-    entity_scores = {e: float(scores[index[e]]) for e in entities if e in index}
+    entity_scores = {e: float(scores[i]) for e, i in index.items() if isinstance(e, str)}
     triplets = sorted(
         (
             Triplet(
-                names.get(s, ""),
+                local.names.get(s, s),
                 relation,
-                names.get(t, ""),
+                local.names.get(t, t),
                 description,
                 entity_scores.get(s, 0.0) + entity_scores.get(t, 0.0),
             )
-            for s, t, relation, description in relations.values()
+            for s, t, relation, description in local.relations.values()
         ),
         key=lambda t: -t.score,
     )[:MAX_TRIPLETS]
     linked = sorted(
-        ((names.get(e, ""), entity_scores.get(e, 0.0)) for e in entity_seed), key=lambda x: -x[1]
+        ((local.names.get(e, e), entity_scores.get(e, 0.0)) for e in entity_seed),
+        key=lambda x: -x[1],
     )
     return GraphResult(passages[: max(k, 1)], triplets, linked)
+
+
+async def _query_entities(
+    db: Database,
+    vectors: VectorSearch,
+    dataset_id: uuid.UUID,
+    query: str,
+    query_vector: Vector | None,
+) -> dict[str, float]:
+    """Entities the query names (weight 1) or whose name vectors are close to it (their
+    similarity)."""
+    seeds = dict.fromkeys(await entities_named_in(db, dataset_id, query), 1.0)
+    if query_vector is not None:
+        near = dict(await vectors.nearest_nodes(dataset_id, query_vector, NODE_VECTOR_CANDIDATES))
+        close = [n for n, similarity in near.items() if similarity >= NODE_VECTOR_MIN_SIMILARITY]
+        if close:
+            for node_id, _, key in await db.read_rows(_NODES, {"ids": close}):
+                entity = entity_of(key)
+                seeds[entity] = max(seeds.get(entity, 0.0), near[node_id])
+    return seeds
+
+
+@dataclass
+class _Neighbourhood:
+    """The part of the graph a query walks: entities (by normalised name), passages, and
+    which passage mentions which entity how often."""
+
+    names: dict[str, str] = field(default_factory=dict)  # entity -> a node's name
+    counts: dict[str, int] = field(default_factory=dict)  # entity -> items naming it
+    chunk_item: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    mentions: dict[tuple[uuid.UUID, str], int] = field(default_factory=dict)
+    relations: dict[uuid.UUID, tuple[str, str, str, str]] = field(default_factory=dict)
+
+    def link(
+        self,
+        chunks: list[tuple[uuid.UUID, str]],
+        data_id: uuid.UUID,
+        entity: str,
+        mentions: int,
+    ) -> None:
+        """Link an entity to the chunks of an item that supports it: a one-chunk item's
+        chunk by the item's mention count, otherwise the chunks that name it."""
+        for chunk_id, chunk_text in chunks:
+            count = mentions if len(chunks) == 1 else _count_in(entity, chunk_text)
+            if count:
+                key = (chunk_id, entity)
+                self.mentions[key] = self.mentions.get(key, 0) + count
+                self.chunk_item[chunk_id] = data_id
+
+
+def _count_in(entity: str, chunk_text: str) -> int:
+    """How often a chunk names an entity (normalised, whole words)."""
+    return f" {normalize_name(chunk_text)} ".count(f" {entity} ") if entity else 0
+
+
+async def _neighbourhood(
+    db: Database,
+    dataset_id: uuid.UUID,
+    entity_seed: dict[str, float],
+    passage_seed: dict[uuid.UUID, float],
+    data_ids: Collection[uuid.UUID] | None,
+) -> _Neighbourhood:
+    """Seed passages and the entities they name; the query's entities and their relation
+    neighbours; and the passages of all those entities that are not hubs."""
+    local = _Neighbourhood()
+    seed_chunks: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = defaultdict(list)
+    for chunk_id, data_id, chunk_text in await db.read_rows(_CHUNKS, {"ids": list(passage_seed)}):
+        seed_chunks[data_id].append((chunk_id, chunk_text))
+        local.chunk_item[chunk_id] = data_id
+    for data_id, key, name, mentions in await db.read_rows(
+        _NODES_OF_ITEMS, {"ids": list(seed_chunks)}
+    ):
+        entity = entity_of(key)
+        local.names.setdefault(entity, name)
+        local.link(seed_chunks[data_id], data_id, entity, mentions)
+
+    entities = set(entity_seed) | {e for _, e in local.mentions}
+    nodes = await nodes_of_entities(db, dataset_id, sorted(entities))
+    node_entity = {node_id: entity_of(key) for node_id, key, _ in nodes}
+    for _, key, name in nodes:
+        local.names.setdefault(entity_of(key), name)
+    seed_nodes = [n for n, e in node_entity.items() if e in entity_seed]
+    if seed_nodes:
+        edges = await db.read_rows(_EDGES_OF_NODES, {"ids": seed_nodes})
+        ends = {n for _, s, t, _, _ in edges for n in (s, t)} - node_entity.keys()
+        if ends:
+            for node_id, name, key in await db.read_rows(_NODES, {"ids": list(ends)}):
+                node_entity[node_id] = entity_of(key)
+                local.names.setdefault(entity_of(key), name)
+        for edge_id, source, target, relation, description in edges[:MAX_NEIGHBOURS]:
+            local.relations[edge_id] = (
+                node_entity[source],
+                node_entity[target],
+                relation,
+                description,
+            )
+    if not node_entity:
+        return local
+    for node_id, count in await db.read_rows(_ITEM_COUNTS, {"ids": list(node_entity)}):
+        entity = node_entity[node_id]
+        local.counts[entity] = local.counts.get(entity, 0) + count
+
+    expandable = [
+        n for n, e in node_entity.items() if local.counts.get(e, 0) <= MAX_ITEMS_PER_ENTITY
+    ]
+    supports: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
+    if expandable:
+        rows = await db.read_rows(_ITEMS_OF_NODES, {"ids": expandable})
+        # The most specific entities' items first, up to the bound.
+        rows.sort(key=lambda row: local.counts.get(node_entity[row[0]], 0))
+        for node_id, data_id, mentions in rows:
+            if data_ids is not None and data_id not in data_ids:
+                continue
+            if data_id in supports or len(supports) < MAX_EXPANDED_ITEMS:
+                entity = node_entity[node_id]
+                supports[data_id][entity] = supports[data_id].get(entity, 0) + mentions
+    new_items = [d for d in supports if d not in seed_chunks]
+    item_chunks: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = defaultdict(list)
+    if new_items:
+        for chunk_id, data_id, chunk_text in await db.read_rows(
+            _CHUNKS_OF_ITEMS, {"ids": new_items}
+        ):
+            item_chunks[data_id].append((chunk_id, chunk_text))
+    for data_id, named in supports.items():
+        if data_id in seed_chunks:
+            continue  # linked above, from its seed chunks
+        for entity, mentions in named.items():
+            local.link(item_chunks[data_id], data_id, entity, mentions)
+    if data_ids is not None:
+        local.chunk_item = {c: d for c, d in local.chunk_item.items() if d in data_ids}
+    return local
 
 
 def _pagerank(
     size: int,
     sources: npt.NDArray[np.int_],
     targets: npt.NDArray[np.int_],
+    weights: npt.NDArray[np.float64],
     restart: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
-    """Scores of the walk that follows an edge with probability DAMPING (each of a node's
-    edges alike) and otherwise jumps back to a seed, drawn from `restart`."""
+    """Scores of the walk that follows an edge with probability DAMPING (in proportion to
+    the edges' weights) and otherwise jumps back to a seed, drawn from `restart`."""
     if sources.size == 0:
         return restart
-    degree = np.bincount(sources, minlength=size).astype(np.float64)
-    weight = 1.0 / degree[sources]
+    out = np.bincount(sources, weights=weights, minlength=size)
+    share = weights / out[sources]
+    stuck = out == 0  # a walk at a node without edges restarts
     scores = restart.copy()
     for _ in range(ITERATIONS):
-        spread = np.bincount(targets, weights=scores[sources] * weight, minlength=size)
-        dangling = scores[degree == 0].sum()  # a walk at a node without edges restarts
-        updated = (1 - DAMPING) * restart + DAMPING * (spread + dangling * restart)
+        spread = np.bincount(targets, weights=scores[sources] * share, minlength=size)
+        updated = (1 - DAMPING) * restart + DAMPING * (spread + scores[stuck].sum() * restart)
         if np.abs(updated - scores).sum() < 1e-9:
             return updated
         scores = updated

@@ -1,8 +1,8 @@
 """Ranked chunk ids become passages: text, data item, document name, and the chunk's
 character span in the item's extracted text, so every hit leads back to its bytes.
 
-Chunks do not store spans: the chunker rejoins words with single spaces, so a chunk is found
-in its document's words (whitespace-insensitively), searching on from the previous chunk's
+Chunks do not store spans: the chunker rejoins words with its own spacing, so a chunk is
+found in its document's words (whitespace-insensitively), searching on from the previous chunk's
 start as the chunker went. A chunk id's span never changes (a rewrite makes new chunks), so
 spans are kept per process, a bounded number of them.
 """
@@ -74,6 +74,7 @@ def chunk_spans(document: str, chunks: Sequence[str]) -> list[Span]:
     spans: list[Span] = []
     hint = 0
     for chunk in chunks:
+        chunk = " ".join(chunk.split())
         found = spaced.find(chunk, hint)
         if found < 0:
             found = spaced.find(chunk)

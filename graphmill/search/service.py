@@ -63,10 +63,13 @@ Vector = npt.NDArray[np.float32]
 Ranking = list[tuple[uuid.UUID, float]]
 
 POOL = 50  # first-stage depth of dense and full-text rankings
-GRAPH_SEEDS = 10  # passages that seed the graph walk
-# Fusion weights (dense, full text, graph): the graph ranking already holds the best dense
-# and full-text passages as seeds, so it leads; the others break its ties and add recall.
-HYBRID_WEIGHTS = (1.0, 0.5, 2.0)
+GRAPH_SEEDS = 5  # passages that seed the graph walk
+# Hybrid fusion (dense, full text, graph). Full text enters mainly through the graph's
+# seeds: below its first hit, BM25's ranks are noise on multi-hop questions (measured in
+# bench/RESULTS-search.md: each deeper full-text vote cost MuSiQue recall), while its first
+# hit is the one that saves exact-word queries (names, codes) dense search misses.
+HYBRID_WEIGHTS = (1.0, 0.5, 1.0)
+LEXICAL_DEPTH = 1
 MAX_QUERY_VECTORS = 1024
 TEMPORAL_POOL = 200
 
@@ -373,7 +376,7 @@ class SearchService:
             return await self._temporal(dataset_id, request, query_vector, dense, words, items)
         found = await self._graph(dataset_id, query, query_vector, dense, words, k, items)
         if search_type == SearchType.SUMMARIES:
-            ranking = fuse([dense, words, found.passages], HYBRID_WEIGHTS)
+            ranking = _hybrid(dense, words, found.passages)
             return Retrieval(_one_per_item(await self.passages.load(ranking[: 4 * k], True)))
         if search_type in (SearchType.GRAPH_COMPLETION, SearchType.TRIPLET_COMPLETION):
             ranking = found.passages or fuse([dense, words])
@@ -382,7 +385,9 @@ class SearchService:
             ranking = found.passages or fuse([dense, words])
             passages = await self.passages.load(ranking[:k], summaries=True)
             return Retrieval(_one_per_item(passages), found.triplets)
-        ranking = fuse([dense, words, found.passages], HYBRID_WEIGHTS)  # HYBRID_COMPLETION
+        ranking = fuse(
+            [dense, words[:LEXICAL_DEPTH], found.passages], HYBRID_WEIGHTS
+        )  # HYBRID_COMPLETION
         return Retrieval(await self.passages.load(ranking[:k]), found.triplets)
 
     async def _first_stage(
@@ -477,7 +482,7 @@ class SearchService:
         query names no year)."""
         k, query = request.top_k, request.query
         found = await self._graph(dataset_id, query, query_vector, dense, words, k, items)
-        ranking = fuse([dense, words, found.passages], HYBRID_WEIGHTS)
+        ranking = _hybrid(dense, words, found.passages)
         period = query_period(query)
         if period is None:
             retrieval = Retrieval(await self.passages.load(ranking[:k]), found.triplets)
@@ -524,6 +529,10 @@ def _node_sets(stored: Any) -> set[str]:
             if isinstance(parsed, list):
                 found.update(v for v in parsed if isinstance(v, str))
     return found
+
+
+def _hybrid(dense: Ranking, words: Ranking, graph_ranking: Ranking) -> Ranking:
+    return fuse([dense, words[:LEXICAL_DEPTH], graph_ranking], HYBRID_WEIGHTS)
 
 
 def _reference(passage: Passage) -> dict[str, Any]:

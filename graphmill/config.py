@@ -61,6 +61,15 @@ class Settings(BaseSettings):
         validation_alias=_env("GRAPHMILL_MAX_UPLOAD_BYTES"),
         description="Largest accepted file of an add, each file counted alone; larger get 413.",
     )
+    max_request_bytes: int = Field(
+        1024 * 1024,
+        gt=0,
+        validation_alias=_env("GRAPHMILL_MAX_REQUEST_BYTES"),
+        description=(
+            "Largest request body other than a multipart add (JSON, forms);"
+            " larger get 413 while they stream."
+        ),
+    )
     max_status_datasets: int = Field(
         10_000,
         gt=0,

@@ -21,12 +21,13 @@ import boto3
 import httpx
 import pytest
 
-from graphmill.api.middleware import MULTIPART_OVERHEAD
 from graphmill.config import Settings
 from tests.conftest import LiveServer
 from tests.support import Api, add_files, sign_up
 
 LIMIT = 64 * 1024
+# Room for multipart boundaries and form fields around a file.
+MULTIPART_OVERHEAD = 1024 * 1024
 LIMIT_MESSAGE = f"Upload exceeds the limit of {LIMIT} bytes (GRAPHMILL_MAX_UPLOAD_BYTES)."
 BOUNDARY = "graphmill-test-boundary-7f3a"
 # Add refuses types no loader reads, and checks no more than a PDF's signature: a PDF header

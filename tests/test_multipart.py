@@ -279,12 +279,6 @@ MALFORMED: list[tuple[str, bytes, dict[str, str], dict[str, Any]]] = [
         MULTIPART_HEADERS,
         {"detail": "Too many files. Maximum number of files is 1000."},
     ),
-    (
-        "urlencoded field over the size limit",
-        b"datasetName=ds_bad&labels=" + b"a" * MAX_FIELD_BYTES,
-        {"Content-Type": "application/x-www-form-urlencoded"},
-        {"detail": "Field exceeded maximum size of 1024KB."},
-    ),
 ]
 
 

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from graphmill import __version__
 from graphmill.api import errors
-from graphmill.api.middleware import RequestId, UploadLimit
+from graphmill.api.middleware import BodyLimit, RequestId
 from graphmill.config import Settings
 from graphmill.search.service import SearchService
 from graphmill.services import close_services, open_services
@@ -42,7 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="graphmill", version=__version__, lifespan=lifespan)
     errors.install(app)
-    app.add_middleware(UploadLimit, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[o.strip() for o in settings.cors_allowed_origins.split(",") if o.strip()],

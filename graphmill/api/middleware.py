@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids, and the upload size limit enforced before bodies are read."""
+"""ASGI middleware: request ids, and the body size limit enforced before bodies are read."""
 
 from __future__ import annotations
 
@@ -9,9 +9,6 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from graphmill.logs import bind_log_context, reset_log_context
-
-# Room for multipart boundaries and form fields around the files themselves.
-MULTIPART_OVERHEAD = 1024 * 1024
 
 
 class RequestId:
@@ -42,7 +39,7 @@ class RequestId:
 
 
 def _message(limit: int) -> str:
-    return f"Upload exceeds the limit of {limit} bytes (GRAPHMILL_MAX_UPLOAD_BYTES)."
+    return f"Request body exceeds the limit of {limit} bytes (GRAPHMILL_MAX_REQUEST_BYTES)."
 
 
 ADD_PATH = "/api/v1/add"
@@ -57,29 +54,24 @@ def _is_multipart_add(scope: Scope) -> bool:
     )
 
 
-class UploadLimit:
-    """Answer 413 for request bodies over the limit: at once when Content-Length says so,
+class BodyLimit:
+    """Answer 413 for request bodies over `max_bytes`: at once when Content-Length says so,
     otherwise as soon as the streamed body passes it, before it is buffered.
 
-    A multipart add is not counted here: its limit is per file, checked as each file is
-    staged, so several files each under the limit may together exceed it.
+    JSON and form routes read their whole body into memory, so the limit is small. A
+    multipart add is exempt: its limit is per file, checked as each file is staged to disk.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.max_body = max_bytes + MULTIPART_OVERHEAD
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] not in ("POST", "PUT", "PATCH")
-            or _is_multipart_add(scope)
-        ):
+        if scope["type"] != "http" or _is_multipart_add(scope):
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
             response = JSONResponse(
                 {"detail": _message(self.max_bytes)},
                 status_code=413,
@@ -94,7 +86,7 @@ class UploadLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > self.max_bytes:
                     # Body parsers re-raise HTTPException as is, so this reaches the client.
                     raise HTTPException(413, detail=_message(self.max_bytes))
             return message

@@ -131,6 +131,27 @@ def test_every_supported_type_cognifies_offline_into_chunks_and_a_graph(
     assert summary["computedAt"] is not None
 
 
+def test_the_same_bytes_under_another_loader_are_loaded_again(
+    user: Api, offline: LiveServer
+) -> None:
+    # Issue 9, defect 9: the text cache was keyed by content only, so a page.html uploaded
+    # after the same bytes as page.txt got the plain-text reading, markup and script included.
+    page = b"<html><body><p>Ada Lovelace wrote notes.</p><script>steal()</script></body></html>"
+    as_text = add_files(user, "as_text", [("page.txt", page)]).json()["dataset_id"]
+    assert cognify(user, as_text)["status"] == "PipelineRunCompleted"
+    other = sign_up(offline.base_url)
+    try:
+        as_html = add_files(other, "as_html", [("page.html", page)]).json()["dataset_id"]
+        assert cognify(other, as_html)["status"] == "PipelineRunCompleted"
+    finally:
+        other.close()
+    text_chunks = " ".join(t for _, t in stored_chunks(offline.settings, as_text))
+    html_chunks = " ".join(t for _, t in stored_chunks(offline.settings, as_html))
+    assert "<script>" in text_chunks
+    assert "Ada Lovelace wrote notes." in html_chunks
+    assert "<" not in html_chunks and "steal()" not in html_chunks
+
+
 def test_a_pdf_without_text_fails_with_a_reason_never_empty(user: Api) -> None:
     ds = add_files(user, "scans", fixture_files("scanned.pdf", "sample.txt")).json()["dataset_id"]
     result = cognify(user, ds)

@@ -1,5 +1,5 @@
 """Derived work kept by content, so nothing is computed or paid for twice, in any dataset:
-a document's text (by its bytes' hash and the loader version), LLM results (by input text,
+a document's text (by its bytes' hash, the loader and its version), LLM results (by input text,
 model, prompt version and schema) and vectors (by text and model).
 
 Lookups take a whole item's keys at once; writes are one statement each. Paid results
@@ -42,6 +42,7 @@ _VECTORS = select(EmbeddingCache.text_hash, EmbeddingCache.embedding).where(
 
 
 async def stored_text(db: Database, content_hash: str, loader_version: str) -> str | None:
+    """The text kept for these bytes; `loader_version` names the loader too ("1:html")."""
     text = await db.read_scalar(
         _TEXT, {"content_hash": content_hash, "loader_version": loader_version}
     )

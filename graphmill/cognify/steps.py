@@ -104,16 +104,19 @@ class CognifySteps:
         return config.custom_prompt, config.graph_schema
 
     async def load_text(self, ctx: Context) -> None:
-        """The document's text, extracted once per content hash and loader version."""
+        """The document's text, extracted once per content hash, loader and loader version."""
         item = ctx.item
-        text = await cache.stored_text(ctx.db, item.content_hash, loaders.LOADER_VERSION)
+        # The loader is part of the key: the same bytes as .txt and as .html read differently.
+        loader = loaders.loader_for(item.extension, item.mime_type)
+        version = f"{loaders.LOADER_VERSION}:{loader}"
+        text = await cache.stored_text(ctx.db, item.content_hash, version)
         if text is None:
             data = await ctx.read_bytes()
             loaded = await asyncio.to_thread(loaders.load, data, item.extension, item.mime_type)
 
             async def keep(session: AsyncSession) -> None:
                 await cache.store_text(
-                    session, item.content_hash, loaders.LOADER_VERSION, loaded.loader, loaded.text
+                    session, item.content_hash, version, loaded.loader, loaded.text
                 )
 
             ctx.on_commit(keep)

@@ -571,7 +571,7 @@ _LOADERS: dict[str, Callable[[bytes], str]] = {
 }
 
 
-def _loader_for(extension: str, mime_type: str) -> str | None:
+def _loader_name(extension: str, mime_type: str) -> str | None:
     # The extension first: the MIME table of the host names .ts as video and .rs as XML.
     name = _BY_EXTENSION.get(extension.lower().lstrip("."))
     if name is None:
@@ -584,16 +584,22 @@ def _loader_for(extension: str, mime_type: str) -> str | None:
 
 def supported(extension: str, mime_type: str) -> bool:
     """Whether a loader reads files of this extension (without the dot) or MIME type."""
-    return _loader_for(extension, mime_type) is not None
+    return _loader_name(extension, mime_type) is not None
 
 
-def load(data: bytes, extension: str, mime_type: str) -> LoadedText:
-    """The file's text; StepFailed no_extractable_text, unreadable_document or unsupported."""
-    name = _loader_for(extension, mime_type)
+def loader_for(extension: str, mime_type: str) -> str:
+    """The name of the loader `load` runs for this type; StepFailed unsupported_file_type."""
+    name = _loader_name(extension, mime_type)
     if name is None:
         raise StepFailed(
             "unsupported_file_type", f"no loader reads .{extension} files ({mime_type})"
         )
+    return name
+
+
+def load(data: bytes, extension: str, mime_type: str) -> LoadedText:
+    """The file's text; StepFailed no_extractable_text, unreadable_document or unsupported."""
+    name = loader_for(extension, mime_type)
     text = _LOADERS[name](data)
     if not text.strip():
         raise StepFailed("no_extractable_text", f"the {name} file holds no text")

@@ -567,3 +567,11 @@ def test_token_reader_remembers_verdicts_only_until_expiry() -> None:
     assert tokens.TokenReader("t" * 40).read(token) is None  # another secret
     time.sleep(1.2)  # past its expiry: checked again, and refused
     assert reader.read(token) is None
+
+
+def test_the_dummy_hash_has_the_hasher_s_cost() -> None:
+    """Unknown users must cost a login as much as wrong passwords: same parameters."""
+    from argon2 import PasswordHasher, extract_parameters
+
+    assert extract_parameters(tokens._DUMMY_HASH) == extract_parameters(PasswordHasher().hash("x"))
+    assert not tokens.verify_password("anything", None)

@@ -14,8 +14,9 @@ import docx
 import pytest
 
 from graphmill.config import Settings
-from graphmill.errors import StepFailed
+from graphmill.errors import ContentMismatch, StepFailed
 from graphmill.ingest import loaders
+from graphmill.ingest.filetypes import FileType, detect
 from graphmill.ingest.loaders import LoadedText, load, supported
 from tests.support import Api, add_files
 from tests.test_add_limits import assert_nothing_stored
@@ -87,6 +88,23 @@ EXPECTED = [
         ["title: The Analytical Engine\n\n", "people[1].name: Charles Babbage", "journal: null"],
     ),
     ("sample.py", "code", ['def bernoulli(n: int) -> list[float]:\n    """The first n']),
+    # Issue 9, defect 8: both were refused by add as "binary".
+    (
+        "sample_cp1252.csv",
+        "csv",
+        [
+            "Ada Lovelace | Author of the \u201cnotes\u201d \u2013 1843 | London",
+            "Zo\u00eb Caf\u00e9 | Cost \u20ac 12 | Malm\u00f6",
+        ],
+    ),
+    (
+        "sample_utf16.txt",
+        "text",
+        [
+            "The Analytical Engine\n\nAda Lovelace",
+            "Na\u00efve caf\u00e9 \u2014 \u201cNote G\u201d.",
+        ],
+    ),
 ]
 
 
@@ -256,6 +274,43 @@ def test_cp1252_and_latin1_fallbacks() -> None:
 
 def test_binary_bytes_under_a_text_name_are_unreadable() -> None:
     assert failure(b"\x00\x01\x02binary", "py").error_class == "unreadable_document"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "plain ascii and caf\u00e9".encode(),
+        codecs.BOM_UTF8 + "Zo\u00eb".encode(),
+        "na\u00efve caf\u00e9".encode("utf-16"),
+        codecs.BOM_UTF16_BE + "na\u00efve".encode("utf-16-be"),
+        codecs.BOM_UTF32_LE + "na\u00efve".encode("utf-32-le"),
+        codecs.BOM_UTF32_BE + "na\u00efve".encode("utf-32-be"),
+        "Caf\u00e9 \u201cquoted\u201d \u20ac\r\n\tnext".encode("cp1252"),
+        # A multi-byte character cut at the end of the sniffed head is still text.
+        "caf\u00e9".encode()[:-1],
+        "na\u00efve".encode("utf-16")[:-1],
+    ],
+)
+def test_text_in_any_common_encoding_is_detected_as_text(data: bytes) -> None:
+    assert detect("notes.txt", data).mime_type == "text/plain"
+    assert detect("notes", data) == FileType("notes", "txt", "text/plain")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\x00\x01\x02\x03binary\xff\xfe",
+        b"text with a NUL \x00 inside",
+        b"\x01\x02\x03\x04\x05\x06 control bytes \xe9 are not text",
+        random.Random(3).randbytes(4096),
+        # A UTF-16 BOM followed by something that is no UTF-16 text.
+        codecs.BOM_UTF16_LE + b"\x00\xd8\x00\xd8\x01\x00\x02\x00",
+    ],
+)
+def test_binary_is_not_detected_as_text(data: bytes) -> None:
+    with pytest.raises(ContentMismatch):
+        detect("notes.txt", data)
+    assert detect("notes", data).mime_type != "text/plain"
 
 
 def test_loaded_text_is_frozen() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import mimetypes
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -50,15 +52,43 @@ def _mime_for_extension(extension: str) -> str | None:
     return _EXTRA_TYPES.get(suffix) or mimetypes.types_map.get(suffix)
 
 
+# Byte-order marks, longest first: a UTF-32 LE mark begins with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Control characters that text does not hold: all of C0 but tab, newlines, form feed, DOS's
+# end-of-file ^Z and escape (ANSI colours in logs), and DEL.
+_NOT_TEXT = re.compile("[\x00-\x08\x0e-\x19\x1c-\x1f\x7f]")
+
+
+def _decodes(head: bytes, encoding: str) -> str | None:
+    """The head as text in `encoding`, a character cut at its end allowed; None if not."""
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
 def _looks_textual(head: bytes) -> bool:
+    """Text as the loaders read it: UTF-8/16/32 after a BOM, else UTF-8, else Windows-1252.
+
+    NULs mean binary unless a UTF-16/32 BOM says they are half of every character. Bytes
+    that are not UTF-8 are text only when, read as Windows-1252, they hold no control codes.
+    """
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            text = _decodes(head[len(bom) :], encoding)
+            return text is not None and _NOT_TEXT.search(text) is None
     if b"\x00" in head:
         return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of the sniffed head is still text.
-        return exc.start >= len(head) - 3
-    return True
+    if _decodes(head, "utf-8") is not None:
+        return True
+    text = _decodes(head, "cp1252")
+    return text is not None and _NOT_TEXT.search(text) is None
 
 
 def detect(file_name: str, head: bytes) -> FileType:

@@ -322,3 +322,27 @@ def test_unknown_dataset_names_are_created_empty(user: Api) -> None:
     assert info["data_ingestion_info"] == []
     assert [d["name"] for d in user.get("/api/v1/datasets").json()] == ["fresh"]
     assert user.get("/api/v1/datasets/status").json() == {ds: "DATASET_PROCESSING_COMPLETED"}
+
+
+def test_blocking_cognify_of_a_dataset_deleted_mid_run_answers_404(user: Api) -> None:
+    """The dataset is gone, as for any later request: 404, never a 500 (issue 9, defect 6)."""
+    ds = add_files(user, "doomed", _files(*["@sleep=0.4"] * 6)).json()["dataset_id"]
+    answer: dict[str, Any] = {}
+
+    def blocking() -> None:
+        r = user.post("/api/v1/cognify", json={"datasetIds": [ds], "runInBackground": False})
+        answer["status"], answer["body"] = r.status_code, r.json()
+
+    thread = threading.Thread(target=blocking)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status = user.get("/api/v1/datasets/status", params={"dataset": ds}).json()
+        if status.get(ds) == "DATASET_PROCESSING_STARTED":
+            break
+        time.sleep(0.02)
+    assert user.delete(f"/api/v1/datasets/{ds}").status_code == 200
+    thread.join(timeout=30)
+    assert answer["status"] == 404, answer
+    assert "deleted while its cognify run was in progress" in answer["body"]["detail"]
+    assert user.get(f"/api/v1/datasets/{ds}/data").status_code == 404

@@ -122,12 +122,14 @@ class Runtime:
         if event is not None:
             event.set()
 
-    async def wait_for(self, run_id: uuid.UUID, poll_seconds: float = 0.2) -> ledger.RunInfo:
-        """Block until the run reaches a final state (it may run in any process)."""
+    async def wait_for(
+        self, run_id: uuid.UUID, poll_seconds: float = 0.2
+    ) -> ledger.RunInfo | None:
+        """Block until the run reaches a final state (it may run in any process); None when
+        the run is gone (its dataset was deleted meanwhile)."""
         while True:
             run = await ledger.get_run(self.db, run_id)
-            assert run is not None
-            if not run.active:
+            if run is None or not run.active:
                 return run
             event = self._wakeups.setdefault(run_id, asyncio.Event())
             with contextlib.suppress(TimeoutError):

@@ -68,6 +68,11 @@ async def cognify(
     outcomes = []
     for dataset, run in queued:
         finished = await runtime.wait_for(run.id)
+        if finished is None:
+            # Deleted while it ran: the dataset is gone, as it would be for any later request.
+            raise DatasetNotFound(
+                f"Dataset {dataset.id} was deleted while its cognify run was in progress."
+            )
         outcomes.append(
             CognifyOutcome(dataset, finished, await ledger.item_outcomes(db, finished.id))
         )

@@ -76,6 +76,15 @@ class Settings(BaseSettings):
         validation_alias=_env("GRAPHMILL_MAX_STATUS_DATASETS"),
         description="Most dataset ids accepted by one status query.",
     )
+    events_recheck_seconds: float = Field(
+        3.0,
+        gt=0,
+        validation_alias=_env("GRAPHMILL_EVENTS_RECHECK_SECONDS"),
+        description=(
+            "How often an open event stream re-checks its caller's credential and read"
+            " permission; the stream closes once either is gone."
+        ),
+    )
     require_authentication: bool = Field(
         True,
         validation_alias=_env("REQUIRE_AUTHENTICATION"),
@@ -160,6 +169,13 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=_env("GRAPHMILL_STEP_TIMEOUT_SECONDS"),
         description="Longest one step may take for one item before it counts as timed out.",
+    )
+    worker_shutdown_seconds: float = Field(
+        2.0,
+        ge=0,
+        validation_alias=_env("GRAPHMILL_WORKER_SHUTDOWN_SECONDS"),
+        description="On SIGTERM, how long `graphmill worker` lets a running run continue "
+        "before it stops it and hands it back to the queue.",
     )
     cognify_steps: str = Field(
         "graphmill.cognify.steps:pipeline",

@@ -94,3 +94,105 @@ def test_api_process_alone_only_enqueues(settings_factory: Any) -> None:
             worker.stop()
     finally:
         api_process.stop()
+
+
+def _run_state(api: Any, run_id: str) -> dict[str, Any]:
+    return dict(api.get(f"/api/v1/runs/{run_id}").json())
+
+
+def _wait_completed_items(api: Any, run_id: str, n: int) -> None:
+    deadline = time.monotonic() + 60
+    while _run_state(api, run_id)["counts"]["completed"] < n:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_sigterm_hands_the_run_back_at_once(settings_factory: Any) -> None:
+    """A stopped worker stops within seconds and its run goes back to the queue, instead of
+    finishing the whole run first (issue 9, defect 12); the next worker completes it."""
+    settings = settings_factory(
+        **FAST | {"executor": "procrastinate", "worker_shutdown_seconds": 0.5}
+    )
+    env = settings_env(settings)
+    api_process = ServerProcess(env).start()
+    worker = ServerProcess(env, "worker").start()
+    try:
+        api = sign_up(api_process.base_url)
+        files = [(f"doc{i:02}.txt", f"@sleep=0.2 item {i}".encode()) for i in range(60)]
+        ds = add_files(api, "long", files).json()["dataset_id"]
+        run_id = api.post(
+            "/api/v1/cognify", json={"datasetIds": [ds], "runInBackground": True}
+        ).json()[ds]["pipeline_run_id"]
+        _wait_completed_items(api, run_id, 4)
+        assert worker.process is not None
+        stopped = time.monotonic()
+        worker.process.terminate()
+        worker.process.wait(timeout=15)
+        assert time.monotonic() - stopped < 8
+        run = _run_state(api, run_id)
+        assert run["state"] == "queued", run
+        assert run["counts"]["completed"] < 60
+        second = ServerProcess(env, "worker").start()
+        try:
+            deadline = time.monotonic() + 60
+            while _run_state(api, run_id)["state"] != "completed":
+                assert time.monotonic() < deadline, _run_state(api, run_id)
+                time.sleep(0.1)
+        finally:
+            second.stop()
+    finally:
+        api_process.stop()
+        worker.stop()
+    assert set(chunk_counts(settings).values()) == {1}
+
+
+def test_a_killed_workers_job_does_not_stay_doing(settings_factory: Any) -> None:
+    """Jobs of a dead worker are closed once its heartbeats stop (issue 9, defect 13)."""
+    settings = settings_factory(**FAST | {"executor": "procrastinate"})
+    env = settings_env(settings)
+    api_process = ServerProcess(env).start()
+    victim = ServerProcess(env, "worker").start()
+    try:
+        api = sign_up(api_process.base_url)
+        files = [(f"doc{i:02}.txt", f"@sleep=0.1 item {i}".encode()) for i in range(40)]
+        ds = add_files(api, "crash", files).json()["dataset_id"]
+        run_id = api.post(
+            "/api/v1/cognify", json={"datasetIds": [ds], "runInBackground": True}
+        ).json()[ds]["pipeline_run_id"]
+        _wait_completed_items(api, run_id, 3)
+        victim.kill()
+        survivor = ServerProcess(env, "worker").start()
+        try:
+            deadline = time.monotonic() + LEASE + 60
+            while _run_state(api, run_id)["state"] != "completed":
+                assert time.monotonic() < deadline, _run_state(api, run_id)
+                time.sleep(0.1)
+            deadline = time.monotonic() + LEASE + 30
+            while _procrastinate_jobs(settings, "doing"):
+                assert time.monotonic() < deadline, _procrastinate_jobs(settings, "doing")
+                time.sleep(0.2)
+        finally:
+            survivor.stop()
+    finally:
+        api_process.stop()
+        victim.stop()
+
+
+def _procrastinate_jobs(settings: Any, status: str) -> list[Any]:
+    import asyncio
+
+    from sqlalchemy import text
+
+    from graphmill.db import Database
+
+    async def read() -> list[Any]:
+        db = Database(settings.sqlalchemy_url)
+        async with db.read() as session:
+            rows = await session.execute(
+                text("SELECT id FROM procrastinate_jobs WHERE status = :s"), {"s": status}
+            )
+            found = list(rows)
+        await db.dispose()
+        return found
+
+    return asyncio.run(read())

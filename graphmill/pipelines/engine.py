@@ -152,6 +152,11 @@ class RunExecutor:
             log.info("run started", extra={"action": "run.start"})
             try:
                 await self._run_items(run)
+            except asyncio.CancelledError:
+                # Shutting down (or the lease was lost): hand the run back at once rather
+                # than let its lease run out; a no-op when it is no longer ours.
+                await asyncio.shield(ledger.release_run(self.db, run.id, self.owner))
+                raise
             except Exception as exc:
                 # Not an item's failure (those are recorded per item): the engine or the store
                 # broke. Fail the run with the reason rather than leave it to be retried forever.

@@ -122,9 +122,7 @@ class Runtime:
         if event is not None:
             event.set()
 
-    async def wait_for(
-        self, run_id: uuid.UUID, poll_seconds: float = 0.2
-    ) -> ledger.RunInfo | None:
+    async def wait_for(self, run_id: uuid.UUID, poll_seconds: float = 0.2) -> ledger.RunInfo | None:
         """Block until the run reaches a final state (it may run in any process); None when
         the run is gone (its dataset was deleted meanwhile)."""
         while True:
@@ -134,6 +132,22 @@ class Runtime:
             event = self._wakeups.setdefault(run_id, asyncio.Event())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), poll_seconds)
+
+    async def _close_stalled_jobs(self) -> None:
+        """Close the procrastinate jobs of workers that stopped sending heartbeats (killed):
+        their runs are recovered through the ledger's leases and get a fresh job, so the
+        dead job would otherwise stay `doing` for ever."""
+        from procrastinate.jobs import Status
+
+        manager = self.app.job_manager
+        for job in await manager.get_stalled_jobs(
+            task_name=RUN_TASK, seconds_since_heartbeat=self.settings.lease_seconds
+        ):
+            await manager.finish_job(job, Status.FAILED, delete_job=True)
+            log.warning(
+                "job of a dead worker closed",
+                extra={"action": "job.stalled", "job_id": job.id, "run_id": job.task_kwargs},
+            )
 
     async def _janitor_loop(self) -> None:
         while True:
@@ -154,6 +168,8 @@ class Runtime:
             self.executor.cancel_lost(kept)
         for run_id in await ledger.recover_expired(self.db, self.settings.recovery):
             log.warning("run recovered", extra={"action": "run.recover", "run_id": str(run_id)})
+        if self.app is not None:
+            await self._close_stalled_jobs()
         if self.executor is not None or self.app is not None:
             for run_id in await ledger.queued_runs(self.db):
                 await self.dispatch(run_id)
@@ -163,9 +179,16 @@ async def work(runtime: Runtime, concurrency: int) -> None:
     """Be a `graphmill worker`: take pipeline jobs from procrastinate until stopped."""
     if runtime.app is None:
         raise RuntimeError("graphmill worker needs GRAPHMILL_EXECUTOR=procrastinate")
+    settings = runtime.settings
     await runtime.app.run_worker_async(
         concurrency=concurrency,
         name=runtime.owner,
         delete_jobs="successful",
         install_signal_handlers=True,
+        # On SIGTERM/SIGINT: stop taking jobs, give running ones this long, then cancel them;
+        # a cancelled run hands its lease back at once (RunExecutor.execute_run).
+        shutdown_graceful_timeout=settings.worker_shutdown_seconds,
+        # Heartbeats let any process find the jobs of a worker that died (Runtime.tick).
+        update_heartbeat_interval=settings.heartbeat_seconds,
+        stalled_worker_timeout=settings.lease_seconds,
     )

@@ -144,11 +144,12 @@ async def stream_events(
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
     after: Annotated[int | None, Query(ge=0)] = None,
 ) -> StreamingResponse:
-    """Server-sent events for every run and item state change; resumable."""
+    """Server-sent events for every run and item state change; resumable; closed once
+    the caller's credential or read permission is gone."""
     await dataset_service.get_dataset(services.db, user.id, dataset_id)
     start = last_event_id if last_event_id is not None else (after or 0)
     return StreamingResponse(
-        event_stream(request, services.db, dataset_id, start),
+        event_stream(request, services, user.id, dataset_id, start),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

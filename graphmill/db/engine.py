@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import fcntl
 import functools
 import hashlib
 import logging
+import os
 import random
+import threading
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from pgvector.asyncpg import register_vector
-from sqlalchemy import event, text
+from sqlalchemy import event, make_url, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -130,6 +135,55 @@ def dialect_insert(session: AsyncSession) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
+def _sqlite_lock_dir(url: str) -> Path | None:
+    """`locks/` beside the SQLite file of `url`; None for an in-memory database."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).parent / "locks"
+
+
+def _take_file_lock(path: Path) -> int:
+    """Blocking: an open descriptor of `path` holding an exclusive `flock`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _release_if_taken(taken: concurrent.futures.Future[int]) -> None:
+    if taken.exception() is None:
+        os.close(taken.result())
+
+
+async def _flock(path: Path) -> int:
+    """An exclusive OS lock on `path`, as a descriptor whose closing releases it.
+
+    Taken in a thread of its own: the event loop never blocks, and waits on another
+    process never fill the shared executor that the lock holders themselves need. Lock
+    files are never removed: unlinking one could let two processes lock two files.
+    """
+    taken: concurrent.futures.Future[int] = concurrent.futures.Future()
+
+    def take() -> None:
+        try:
+            taken.set_result(_take_file_lock(path))
+        except BaseException as exc:
+            taken.set_exception(exc)
+
+    threading.Thread(target=take, name="graphmill-key-lock", daemon=True).start()
+    try:
+        return await asyncio.shield(asyncio.wrap_future(taken))
+    except asyncio.CancelledError:
+        # The thread may still get the lock after the caller gave up: release it then.
+        taken.add_done_callback(_release_if_taken)
+        raise
+
+
 class Database:
     """Sessions on the store of record.
 
@@ -205,18 +259,25 @@ class Database:
 
     @asynccontextmanager
     async def key_lock(self, *keys: str) -> AsyncIterator[None]:
-        """Mutual exclusion on names: across processes on PostgreSQL, in-process on SQLite.
+        """Mutual exclusion on names across processes: advisory locks on PostgreSQL; on
+        SQLite an asyncio lock per key in front of an OS file lock per key, so processes
+        sharing the SQLite file (on one host) exclude each other and one process never
+        contends with itself.
 
         Keys are taken in sorted order so two holders of overlapping sets cannot deadlock.
         """
         ordered = sorted(set(keys))
         if self.is_sqlite:
+            lock_dir = _sqlite_lock_dir(self.url)
             async with AsyncExitStack() as stack:
                 for key in ordered:
                     lock = self._key_locks.get(key)
                     if lock is None:
                         lock = self._key_locks[key] = asyncio.Lock()
                     await stack.enter_async_context(lock)
+                    if lock_dir is not None:
+                        fd = await _flock(lock_dir / hashlib.sha256(key.encode()).hexdigest())
+                        stack.callback(os.close, fd)
                 yield
             return
         lock_ids = [advisory_key(k.encode()) for k in ordered]

@@ -162,6 +162,22 @@ def test_granting_requires_share(alice: Api, bob: Api, carol: Api, shared: Share
     assert visible_ids(carol) == [shared.dataset_id]
 
 
+def test_sharing_passes_on_only_what_the_sharer_holds(
+    alice: Api, bob: Api, carol: Api, shared: Shared
+) -> None:
+    """`share` alone never gains write or delete, for the sharer or anyone (issue 9)."""
+    for permission in ("read", "share"):
+        assert grant(alice, bob.user_id, permission, [shared.dataset_id]).status_code == 200
+    for principal in (bob.user_id, carol.user_id):
+        for permission in ("write", "delete"):
+            r = grant(bob, principal, permission, [shared.dataset_id])
+            assert (r.status_code, r.json()) == (403, denied(permission))
+    added = add_files(bob, "", [("b.txt", b"bob's bytes")], datasetId=shared.dataset_id)
+    assert added.status_code == 403
+    assert grant(alice, bob.user_id, "write", [shared.dataset_id]).status_code == 200
+    assert grant(bob, carol.user_id, "write", [shared.dataset_id]).status_code == 200
+
+
 def test_unknown_permission_name_is_refused(alice: Api, bob: Api, shared: Shared) -> None:
     for name in ("admin", "READ", ""):
         r = grant(alice, bob.user_id, name, [shared.dataset_id])

@@ -81,7 +81,8 @@ async def set_permission(
     *,
     granted: bool,
 ) -> None:
-    """Grant or revoke one permission on datasets the caller may share; all or nothing."""
+    """Grant or revoke one permission on datasets the caller may share; all or nothing. A
+    grant needs the caller to hold the permission granted (PermissionDenied otherwise)."""
     permission = check_permission_name(permission)
     ids = list(dict.fromkeys(dataset_ids))
     async with db.write() as session:
@@ -93,6 +94,10 @@ async def set_permission(
         if not ids:
             return
         if granted:
+            # Sharing passes on what the caller holds, never more: `share` alone does not let
+            # anyone (themselves included) gain write or delete.
+            for d in ids:
+                await authorize(session, caller_id, d, permission)
             rows = [
                 {"principal_id": principal_id, "dataset_id": d, "permission": permission}
                 for d in ids

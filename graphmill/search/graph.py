@@ -44,8 +44,9 @@ Vector = npt.NDArray[np.float32]
 MAX_PHRASE_WORDS = 6
 NODE_VECTOR_CANDIDATES = 8
 NODE_VECTOR_MIN_SIMILARITY = 0.55
-MAX_ITEMS_PER_ENTITY = 30  # entities of more items are hubs: kept, not expanded
-MAX_EXPANDED_ITEMS = 600
+MAX_ITEMS_PER_ENTITY = 20  # entities of more items are hubs: kept, not expanded
+MAX_EXPANDED_ITEMS = 100
+MAX_SCANNED_CHUNKS = 300  # chunks of multi-chunk items searched for entity names per query
 MAX_NEIGHBOURS = 50  # relation neighbours of the query's entities
 DAMPING = 0.5  # chance a walk continues rather than restarting at a seed
 ITERATIONS = 30
@@ -68,8 +69,10 @@ _ITEM_COUNTS = (
 _ITEMS_OF_NODES = select(NodeSource.node_id, NodeSource.data_id, NodeSource.mentions).where(
     NodeSource.node_id.in_(_IDS)
 )
-_CHUNKS_OF_ITEMS = select(Chunk.id, Chunk.data_id, Chunk.text).where(Chunk.data_id.in_(_IDS))
 _CHUNKS = select(Chunk.id, Chunk.data_id, Chunk.text).where(Chunk.id.in_(_IDS))
+_CHUNK_COUNTS = (
+    select(Chunk.data_id, func.count()).where(Chunk.data_id.in_(_IDS)).group_by(Chunk.data_id)
+)
 _EDGES_OF_NODES = select(
     Edge.id, Edge.source_id, Edge.target_id, Edge.relation, Edge.description
 ).where(or_(Edge.source_id.in_(_IDS), Edge.target_id.in_(_IDS)))
@@ -261,6 +264,14 @@ class _Neighbourhood:
     chunk_item: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     mentions: dict[tuple[uuid.UUID, str], int] = field(default_factory=dict)
     relations: dict[uuid.UUID, tuple[str, str, str, str]] = field(default_factory=dict)
+    normalised: dict[uuid.UUID, str] = field(default_factory=dict)  # chunk -> its words
+
+    def _count_in(self, entity: str, chunk_id: uuid.UUID, chunk_text: str) -> int:
+        """How often a chunk names an entity (normalised, whole words)."""
+        words = self.normalised.get(chunk_id)
+        if words is None:
+            words = self.normalised[chunk_id] = f" {normalize_name(chunk_text)} "
+        return words.count(f" {entity} ") if entity else 0
 
     def link(
         self,
@@ -272,16 +283,11 @@ class _Neighbourhood:
         """Link an entity to the chunks of an item that supports it: a one-chunk item's
         chunk by the item's mention count, otherwise the chunks that name it."""
         for chunk_id, chunk_text in chunks:
-            count = mentions if len(chunks) == 1 else _count_in(entity, chunk_text)
+            count = mentions if len(chunks) == 1 else self._count_in(entity, chunk_id, chunk_text)
             if count:
                 key = (chunk_id, entity)
                 self.mentions[key] = self.mentions.get(key, 0) + count
                 self.chunk_item[chunk_id] = data_id
-
-
-def _count_in(entity: str, chunk_text: str) -> int:
-    """How often a chunk names an entity (normalised, whole words)."""
-    return f" {normalize_name(chunk_text)} ".count(f" {entity} ") if entity else 0
 
 
 async def _neighbourhood(
@@ -345,21 +351,60 @@ async def _neighbourhood(
             if data_id in supports or len(supports) < MAX_EXPANDED_ITEMS:
                 entity = node_entity[node_id]
                 supports[data_id][entity] = supports[data_id].get(entity, 0) + mentions
-    new_items = [d for d in supports if d not in seed_chunks]
-    item_chunks: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = defaultdict(list)
-    if new_items:
-        for chunk_id, data_id, chunk_text in await db.read_rows(
-            _CHUNKS_OF_ITEMS, {"ids": new_items}
-        ):
-            item_chunks[data_id].append((chunk_id, chunk_text))
-    for data_id, named in supports.items():
-        if data_id in seed_chunks:
-            continue  # linked above, from its seed chunks
-        for entity, mentions in named.items():
-            local.link(item_chunks[data_id], data_id, entity, mentions)
+    new_items = [d for d in supports if d not in seed_chunks]  # seeds: linked above
+    sizes = dict(await db.read_rows(_CHUNK_COUNTS, {"ids": new_items})) if new_items else {}
+    pairs = []
+    scanned = 0
+    for data_id in new_items:  # most specific entities' items first
+        if sizes.get(data_id, 0) > 1:
+            # The item's chunks are searched for the name: a bound on the text read.
+            if scanned + sizes[data_id] > MAX_SCANNED_CHUNKS:
+                continue
+            scanned += sizes[data_id]
+        pairs += [(data_id, entity, n) for entity, n in supports[data_id].items()]
+    for chunk_id, data_id, entity, count in await _mentioning_chunks(db, pairs):
+        local.mentions[(chunk_id, entity)] = local.mentions.get((chunk_id, entity), 0) + count
+        local.chunk_item[chunk_id] = data_id
     if data_ids is not None:
         local.chunk_item = {c: d for c, d in local.chunk_item.items() if d in data_ids}
     return local
+
+
+_MENTIONS = """
+WITH pairs(data_id, entity, mentions) AS (VALUES {values})
+SELECT c.id, c.data_id, p.entity,
+    CASE WHEN one.data_id IS NULL THEN p.mentions ELSE 1 END AS n
+FROM pairs AS p
+JOIN chunks AS c ON c.data_id = p.data_id
+LEFT JOIN chunks AS one ON one.data_id = p.data_id AND one.idx = 1
+WHERE one.data_id IS NULL OR {find}(lower(c.text), p.entity) > 0
+"""
+
+
+async def _mentioning_chunks(
+    db: Database, pairs: list[tuple[uuid.UUID, str, int]]
+) -> list[tuple[uuid.UUID, uuid.UUID, str, int]]:
+    """For (item, entity, mentions) pairs: (chunk, item, entity, weight) of the item's
+    chunks that name the entity (weight 1); a one-chunk item's chunk with the item's count.
+    The texts are searched by the database: they never travel."""
+    if not pairs:
+        return []
+    if db.is_sqlite:
+        row, find = "(:d{i}, :e{i}, :m{i})", "instr"
+    else:
+        row = "(CAST(:d{i} AS uuid), CAST(:e{i} AS text), CAST(:m{i} AS integer))"
+        find = "strpos"
+    values = ", ".join(row.format(i=i) for i in range(len(pairs)))
+    statement = (
+        text(_MENTIONS.format(values=values, find=find))
+        .bindparams(*(bindparam(f"d{i}", type_=Uuid()) for i in range(len(pairs))))
+        .columns(id=Uuid(), data_id=Uuid())
+    )
+    params: dict[str, object] = {}
+    for i, (data_id, entity, mentions) in enumerate(pairs):
+        params[f"d{i}"], params[f"e{i}"], params[f"m{i}"] = data_id, entity, mentions
+    rows = await db.read_rows(statement, params)
+    return [(c, d, str(e), int(n)) for c, d, e, n in rows if n]
 
 
 def _pagerank(

@@ -3,13 +3,20 @@ ranking on PostgreSQL. Both indexes are kept by triggers on `chunks` (migration 
 chunk is findable the moment the transaction that wrote it commits, from any process.
 
 A query's words are matched with OR (any word may find a passage; ranking rewards those with
-more and rarer ones), after dropping English function words, which would match nearly every
-passage and cost time without ranking anything.
+more and rarer ones), after dropping English function words. On SQLite the cost of a query
+is the number of postings it reads, so words are kept rarest first within a budget of
+postings (each word's count probed up to a cap, which costs no more than the cap): the
+words left out are the commonest, whose BM25 weight is smallest (FTS5 gives a word in half
+the passages none at all). On a corpus of a few thousand passages nothing is left out; at
+100,000 the budget keeps a query within a few milliseconds. The index holds every
+dataset's chunks (and BM25's statistics are the whole index's); a dataset's hits are the
+best of the index's that belong to it.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from collections.abc import Collection
 
@@ -20,27 +27,32 @@ from graphmill.db import Database
 Ranking = list[tuple[uuid.UUID, float]]
 
 MAX_TERMS = 32
+POSTINGS_BUDGET = 5000  # passages a SQLite query may read (the rarest word always counts)
+COMMON = 2000  # a word in more passages than this is left out (unless it is the rarest)
 
-_STOPWORDS = """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers herself him himself his how i if in into is
-    it its itself just me more most my myself no nor not now of off on once only or other our
-    ours ourselves out over own same she should so some such than that the their theirs them
-    themselves then there these they this those through to too under until up very was we
-    were what when where which while who whom why will with would you your yours yourself
-    yourselves s t also many much"""
+_STOPWORDS = """a about above after again against all am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just me more most my myself no nor not now of off on once only or
+    other our ours ourselves out over own same she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    very was we were what when where which while who whom why will with would you your yours
+    yourself yourselves s t also many much"""
 STOPWORDS = frozenset(_STOPWORDS.split())
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)  # letters and digits, as FTS5's unicode61 splits
 
-_SQLITE = text(
+_SQLITE = (
     "SELECT s.chunk_id, -f.rank AS score FROM search_fts AS f "
     "JOIN search_chunks AS s ON s.seq = f.rowid "
-    "WHERE search_fts MATCH :match {filter} ORDER BY f.rank LIMIT :k"
+    "WHERE search_fts MATCH :match AND s.dataset_id = :d {filter} ORDER BY f.rank LIMIT :k"
 )
 _SQLITE_ITEMS = "AND s.chunk_id IN (SELECT id FROM chunks WHERE data_id IN ({ids}))"
+_SQLITE_COUNT = (
+    "(SELECT count(*) FROM (SELECT rowid FROM search_fts WHERE search_fts MATCH :t{i} LIMIT :cap))"
+)
 
-_POSTGRESQL = text(
+_POSTGRESQL = (
     "SELECT chunk_id, ts_rank_cd(tsv, query, 1) AS score "
     "FROM search_fts, to_tsquery('english', :match) AS query "
     "WHERE dataset_id = :d AND tsv @@ query {filter} ORDER BY score DESC LIMIT :k"
@@ -48,10 +60,18 @@ _POSTGRESQL = text(
 _POSTGRESQL_ITEMS = "AND chunk_id IN (SELECT id FROM chunks WHERE data_id = ANY(:items))"
 
 
+def _folded(word: str) -> str:
+    """Case and accents folded, as the index folds them (unicode61, remove_diacritics 2)."""
+    word = word.casefold()
+    if word.isascii():
+        return word
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
 def query_terms(query: str) -> list[str]:
-    """The words a query is matched by: lower-cased, function words dropped (unless nothing
-    else is left), each once, in order."""
-    words = [w.casefold() for w in _WORD.findall(query)]
+    """The words a query is matched by: folded, function words dropped (unless nothing else
+    is left), each once, in order."""
+    words = [_folded(w) for w in _WORD.findall(query)]
     content = [w for w in words if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
     return list(dict.fromkeys(content or words))[:MAX_TERMS]
 
@@ -60,9 +80,22 @@ def _fts5_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _dataset_token(dataset_id: uuid.UUID) -> str:
-    """How the `ds` column holds a dataset id: SQLite stores UUIDs as 32 hex digits."""
-    return dataset_id.hex
+async def _within_budget(db: Database, terms: list[str]) -> list[str]:
+    """The rarest words whose postings together fit the budget (at least one word)."""
+    statement = text("SELECT " + ", ".join(_SQLITE_COUNT.format(i=i) for i in range(len(terms))))
+    params: dict[str, object] = {f"t{i}": _fts5_string(t) for i, t in enumerate(terms)}
+    params["cap"] = COMMON + 1
+    [counts] = await db.read_rows(statement, params)
+    frequency = dict(zip(terms, (int(c) for c in counts), strict=True))
+    kept: list[str] = []
+    postings = 0
+    for term in sorted(terms, key=lambda t: frequency[t]):
+        count = frequency[term]
+        if kept and (count > COMMON or postings + count > POSTINGS_BUDGET):
+            break
+        kept.append(term)
+        postings += count
+    return [t for t in terms if t in kept]
 
 
 async def search(
@@ -76,29 +109,23 @@ async def search(
     terms = query_terms(query)
     if not terms or (data_ids is not None and not data_ids):
         return []
+    params: dict[str, object]
     if db.is_sqlite:
-        match = (
-            f"ds : {_fts5_string(_dataset_token(dataset_id))} AND ("
-            + " OR ".join(_fts5_string(t) for t in terms)
-            + ")"
-        )
+        terms = await _within_budget(db, terms)
+        match = " OR ".join(_fts5_string(t) for t in terms)
         where = ""
         if data_ids is not None:
-            # Ids as literals: hex digits only, and SQLite allows few bound parameters.
+            # Ids as literals: hex digits only (SQLite stores UUIDs so), and SQLite allows
+            # few bound parameters.
             where = _SQLITE_ITEMS.format(ids=", ".join(f"'{d.hex}'" for d in data_ids))
-        statement = text(_SQLITE.text.format(filter=where))
-        rows = await db.read_rows(statement, {"match": match, "k": k})
+        params = {"match": match, "d": dataset_id.hex, "k": k}
+        rows = await db.read_rows(text(_SQLITE.format(filter=where)), params)
     else:
         # Lexemes as to_tsquery operands: quoted, so no word is read as an operator.
-        match = " | ".join("'" + t.replace("'", "''").replace("\\", "") + "'" for t in terms)
-        params: dict[str, object] = {"match": match, "d": dataset_id, "k": k}
+        match = " | ".join("'" + t.replace("'", "''") + "'" for t in terms)
+        params = {"match": match, "d": dataset_id, "k": k}
         where = ""
         if data_ids is not None:
             where, params["items"] = _POSTGRESQL_ITEMS, list(data_ids)
-        statement = text(_POSTGRESQL.text.format(filter=where))
-        rows = await db.read_rows(statement, params)
-    return [(_as_uuid(chunk_id), float(score)) for chunk_id, score in rows]
-
-
-def _as_uuid(value: object) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+        rows = await db.read_rows(text(_POSTGRESQL.format(filter=where)), params)
+    return [(uuid.UUID(str(chunk_id)), float(score)) for chunk_id, score in rows]

@@ -96,6 +96,9 @@ class SearchRequest:
 class ScopedDataset:
     id: uuid.UUID
     name: str
+    # The model that made its vectors (None before any), to check queries against.
+    embedding_model: str | None = field(default=None, compare=False)
+    embedding_dimension: int | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -166,7 +169,7 @@ class SearchService:
             embed_started = time.perf_counter()
             query_vector = await self.embed(request.query)
             outcome.embed_seconds = time.perf_counter() - embed_started
-            await self._check_models([d.id for d in datasets])
+            self._check_models(datasets)
         outcome.answers = list(
             await asyncio.gather(
                 *(self._search_one(d, search_type, request, query_vector) for d in datasets)
@@ -211,6 +214,7 @@ class SearchService:
         pending = [t for tasks in self._recording.values() for t in tasks]
         if pending:
             await asyncio.wait(pending)
+        self.vectors.close()
 
     # --- scope -------------------------------------------------------------------------
 
@@ -222,13 +226,21 @@ class SearchService:
     ) -> list[ScopedDataset]:
         """Ids win over names. A name means the caller's own dataset of that name, else the
         readable ones shared under it. Nothing named: every readable dataset."""
-        statement = select(Dataset.id, Dataset.name, Dataset.owner_id).where(
-            Dataset.id.in_(readable_dataset_ids(user_id))
+        statement = (
+            select(
+                Dataset.id,
+                Dataset.name,
+                Dataset.owner_id,
+                DatasetConfig.embedding_model,
+                DatasetConfig.embedding_dimension,
+            )
+            .outerjoin(DatasetConfig, DatasetConfig.dataset_id == Dataset.id)
+            .where(Dataset.id.in_(readable_dataset_ids(user_id)))
         )
         if dataset_ids:
             wanted = list(dict.fromkeys(dataset_ids))
             rows = await self.db.read_rows(statement.where(Dataset.id.in_(wanted)))
-            by_id = {row[0]: ScopedDataset(row[0], row[1]) for row in rows}
+            by_id = {row[0]: _scoped(row) for row in rows}
             if len(by_id) < len(wanted):
                 raise DatasetNotFound()
             return [by_id[i] for i in wanted]
@@ -243,10 +255,10 @@ class SearchService:
                 own = [r for r in named if r[2] == user_id]
                 if not named:
                     raise DatasetNotFound()
-                found += [ScopedDataset(r[0], r[1]) for r in own or named]
+                found += [_scoped(r) for r in own or named]
             return list(dict.fromkeys(found))
         rows = await self.db.read_rows(statement.order_by(Dataset.created_at))
-        return [ScopedDataset(row[0], row[1]) for row in rows]
+        return [_scoped(row) for row in rows]
 
     # --- models ------------------------------------------------------------------------
 
@@ -263,19 +275,13 @@ class SearchService:
                 self._query_vectors.popitem(last=False)
         return vector
 
-    async def _check_models(self, dataset_ids: list[uuid.UUID]) -> None:
+    def _check_models(self, datasets: list[ScopedDataset]) -> None:
         embedder = self.tools.require_embedder()
-        rows = await self.db.read_rows(
-            select(
-                DatasetConfig.dataset_id,
-                DatasetConfig.embedding_model,
-                DatasetConfig.embedding_dimension,
-            ).where(DatasetConfig.dataset_id.in_(dataset_ids))
-        )
-        for dataset_id, model, dimension in rows:
+        for d in datasets:
+            model, dimension = d.embedding_model, d.embedding_dimension
             if model is not None and (model, dimension) != (embedder.model, embedder.dimension):
                 raise EmbeddingMismatch(
-                    f"dataset {dataset_id} was embedded with {model} ({dimension} dimensions); "
+                    f"dataset {d.id} was embedded with {model} ({dimension} dimensions); "
                     f"this server embeds queries with {embedder.model} "
                     f"({embedder.dimension} dimensions)"
                 )
@@ -511,6 +517,10 @@ class SearchService:
             )
         )
         return {data_id for data_id, sets in rows if wanted.intersection(_node_sets(sets))}
+
+
+def _scoped(row: Any) -> ScopedDataset:
+    return ScopedDataset(row[0], row[1], row[3], row[4])
 
 
 def _node_sets(stored: Any) -> set[str]:

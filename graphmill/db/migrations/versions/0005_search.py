@@ -24,22 +24,19 @@ depends_on = None
 
 SQLITE = [
     # The FTS5 index reads a chunk's text through this view (external content), so the text
-    # is stored once; rowid = search_chunks.seq, `ds` = the dataset id (a search filter).
-    "CREATE VIEW search_fts_content AS SELECT s.seq AS seq, c.text AS text, "
-    "s.dataset_id AS ds FROM search_chunks s JOIN chunks c ON c.id = s.chunk_id",
-    "CREATE VIRTUAL TABLE search_fts USING fts5(text, ds, content='search_fts_content', "
+    # is stored once; rowid = search_chunks.seq (whose row names the chunk and dataset).
+    "CREATE VIEW search_fts_content AS SELECT s.seq AS seq, c.text AS text "
+    "FROM search_chunks s JOIN chunks c ON c.id = s.chunk_id",
+    # Words case- and accent-folded and stemmed (Porter), ranked by BM25.
+    "CREATE VIRTUAL TABLE search_fts USING fts5(text, content='search_fts_content', "
     "content_rowid='seq', tokenize='porter unicode61 remove_diacritics 2')",
-    # BM25 over the text only: the dataset column is a filter, not evidence.
-    "INSERT INTO search_fts(search_fts, rank) VALUES ('rank', 'bm25(1.0, 0.0)')",
     """CREATE TRIGGER search_chunks_added AFTER INSERT ON chunks BEGIN
         INSERT INTO search_chunks(chunk_id, dataset_id) VALUES (new.id, new.dataset_id);
-        INSERT INTO search_fts(rowid, text, ds)
-            VALUES (last_insert_rowid(), new.text, new.dataset_id);
+        INSERT INTO search_fts(rowid, text) VALUES (last_insert_rowid(), new.text);
     END""",
     """CREATE TRIGGER search_chunks_removed AFTER DELETE ON chunks BEGIN
-        INSERT INTO search_fts(search_fts, rowid, text, ds)
-            SELECT 'delete', seq, old.text, old.dataset_id FROM search_chunks
-            WHERE chunk_id = old.id;
+        INSERT INTO search_fts(search_fts, rowid, text)
+            SELECT 'delete', seq, old.text FROM search_chunks WHERE chunk_id = old.id;
         DELETE FROM search_chunks WHERE chunk_id = old.id;
     END""",
     """CREATE TRIGGER search_nodes_added AFTER INSERT ON nodes BEGIN

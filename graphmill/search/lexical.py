@@ -3,12 +3,12 @@ ranking on PostgreSQL. Both indexes are kept by triggers on `chunks` (migration 
 chunk is findable the moment the transaction that wrote it commits, from any process.
 
 A query's words are matched with OR (any word may find a passage; ranking rewards those with
-more and rarer ones), after dropping English function words. On SQLite the cost of a query
-is the number of postings it reads, so words are kept rarest first within a budget of
-postings (each word's count probed up to a cap, which costs no more than the cap): the
-words left out are the commonest, whose BM25 weight is smallest (FTS5 gives a word in half
-the passages none at all). On a corpus of a few thousand passages nothing is left out; at
-100,000 the budget keeps a query within a few milliseconds. The index holds every
+more and rarer ones), after dropping English function words. A query's cost grows with the
+postings it reads (the passages it ranks), so words are kept rarest first within a budget
+of postings (each word's count probed up to a cap, which costs no more than the cap): the
+words left out are the commonest, whose weight is smallest (FTS5's BM25 gives a word in
+half the passages none at all). On a corpus of a few thousand passages nothing is left out;
+at 100,000 the budget keeps a query within a few milliseconds. The index holds every
 dataset's chunks (and BM25's statistics are the whole index's); a dataset's hits are the
 best of the index's that belong to it.
 """
@@ -58,6 +58,10 @@ _POSTGRESQL = (
     "WHERE dataset_id = :d AND tsv @@ query {filter} ORDER BY score DESC LIMIT :k"
 )
 _POSTGRESQL_ITEMS = "AND chunk_id IN (SELECT id FROM chunks WHERE data_id = ANY(:items))"
+_POSTGRESQL_COUNT = (
+    "(SELECT count(*) FROM (SELECT 1 FROM search_fts "
+    "WHERE tsv @@ to_tsquery('english', :t{i}) LIMIT :cap) AS x{i})"
+)
 
 
 def _folded(word: str) -> str:
@@ -80,10 +84,20 @@ def _fts5_string(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
+def _tsquery_operand(term: str) -> str:
+    """A word as a to_tsquery operand: quoted, so it is never read as an operator."""
+    return "'" + term.replace("'", "''") + "'"
+
+
 async def _within_budget(db: Database, terms: list[str]) -> list[str]:
     """The rarest words whose postings together fit the budget (at least one word)."""
-    statement = text("SELECT " + ", ".join(_SQLITE_COUNT.format(i=i) for i in range(len(terms))))
-    params: dict[str, object] = {f"t{i}": _fts5_string(t) for i, t in enumerate(terms)}
+    if db.is_sqlite:
+        counting = _SQLITE_COUNT
+        params: dict[str, object] = {f"t{i}": _fts5_string(t) for i, t in enumerate(terms)}
+    else:
+        counting = _POSTGRESQL_COUNT
+        params = {f"t{i}": _tsquery_operand(t) for i, t in enumerate(terms)}
+    statement = text("SELECT " + ", ".join(counting.format(i=i) for i in range(len(terms))))
     params["cap"] = COMMON + 1
     [counts] = await db.read_rows(statement, params)
     frequency = dict(zip(terms, (int(c) for c in counts), strict=True))
@@ -109,9 +123,9 @@ async def search(
     terms = query_terms(query)
     if not terms or (data_ids is not None and not data_ids):
         return []
+    terms = await _within_budget(db, terms)
     params: dict[str, object]
     if db.is_sqlite:
-        terms = await _within_budget(db, terms)
         match = " OR ".join(_fts5_string(t) for t in terms)
         where = ""
         if data_ids is not None:
@@ -121,8 +135,7 @@ async def search(
         params = {"match": match, "d": dataset_id.hex, "k": k}
         rows = await db.read_rows(text(_SQLITE.format(filter=where)), params)
     else:
-        # Lexemes as to_tsquery operands: quoted, so no word is read as an operator.
-        match = " | ".join("'" + t.replace("'", "''") + "'" for t in terms)
+        match = " | ".join(_tsquery_operand(t) for t in terms)
         params = {"match": match, "d": dataset_id, "k": k}
         where = ""
         if data_ids is not None:

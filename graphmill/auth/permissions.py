@@ -24,15 +24,15 @@ from graphmill.errors import (
     UserNotFound,
 )
 
-PERMISSIONS = ("read", "write", "delete", "share")
+PERMISSIONS = tuple(p.value for p in Permission)
 
 
-def check_permission_name(name: str) -> str:
+def check_permission_name(name: str) -> Permission:
     if name not in PERMISSIONS:
         raise InvalidPermission(
             f"{name} not found or not in allowed permission types {list(PERMISSIONS)}"
         )
-    return name
+    return Permission(name)
 
 
 def readable_dataset_ids(
@@ -83,7 +83,7 @@ async def set_permission(
 ) -> None:
     """Grant or revoke one permission on datasets the caller may share; all or nothing. A
     grant needs the caller to hold the permission granted (PermissionDenied otherwise)."""
-    permission = check_permission_name(permission)
+    wanted = check_permission_name(permission)
     ids = list(dict.fromkeys(dataset_ids))
     async with db.write() as session:
         datasets = [await authorize(session, caller_id, d, Permission.SHARE) for d in ids]
@@ -97,10 +97,9 @@ async def set_permission(
             # Sharing passes on what the caller holds, never more: `share` alone does not let
             # anyone (themselves included) gain write or delete.
             for d in ids:
-                await authorize(session, caller_id, d, permission)
+                await authorize(session, caller_id, d, wanted)
             rows = [
-                {"principal_id": principal_id, "dataset_id": d, "permission": permission}
-                for d in ids
+                {"principal_id": principal_id, "dataset_id": d, "permission": wanted} for d in ids
             ]
             await session.execute(
                 dialect_insert(session)(Acl).values(rows).on_conflict_do_nothing()
@@ -110,6 +109,6 @@ async def set_permission(
                 delete(Acl).where(
                     Acl.principal_id == principal_id,
                     Acl.dataset_id.in_(ids),
-                    Acl.permission == permission,
+                    Acl.permission == wanted,
                 )
             )

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,24 @@ def settings_env(settings: Any) -> dict[str, str]:
             str(value).lower() if isinstance(value, bool) else str(value)
         )
     return env
+
+
+def response_head(port: int, head: bytes, body: Iterator[bytes]) -> bytes:
+    """Send a request head and part of a body, never finishing it; return the response head.
+
+    A server that waited for the whole body would never answer and the read would time out.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        try:
+            for chunk in body:
+                sock.sendall(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed: the response is still readable
+        received = b""
+        while b"\r\n\r\n" not in received:
+            data = sock.recv(65536)
+            if not data:
+                break
+            received += data
+        return received

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import socket
 import struct
 import threading
 import uuid
@@ -23,7 +22,7 @@ import pytest
 
 from graphmill.config import Settings
 from tests.conftest import LiveServer
-from tests.support import Api, add_files, sign_up
+from tests.support import Api, add_files, response_head, sign_up
 
 LIMIT = 64 * 1024
 # Room for multipart boundaries and form fields around a file.
@@ -104,27 +103,6 @@ def multipart(*parts: bytes) -> bytes:
 MULTIPART_HEADERS = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
 
 
-def raw_request_until_response(port: int, head: bytes, body_chunks: Iterator[bytes]) -> bytes:
-    """Send a request head and part of a body, never finishing it; return the response head.
-
-    A server that waited for the whole body would never answer and the read would time out.
-    """
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(head)
-        try:
-            for chunk in body_chunks:
-                sock.sendall(chunk)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered and closed: the response is still readable
-        received = b""
-        while b"\r\n\r\n" not in received:
-            data = sock.recv(65536)
-            if not data:
-                break
-            received += data
-        return received
-
-
 @pytest.fixture
 def limited(settings_factory: Any) -> Iterator[tuple[Api, Settings, LiveServer]]:
     """A server whose upload limit is LIMIT bytes, and a signed-in user of it."""
@@ -169,7 +147,7 @@ def test_declared_oversized_body_is_refused_before_it_is_sent(
         + PDF_HEADER,
         *[b"\x00" * 65536] * 40,
     ]
-    response = raw_request_until_response(live.port, head, iter(body))
+    response = response_head(live.port, head, iter(body))
     assert response.startswith(b"HTTP/1.1 413 "), response[:200]
     assert_nothing_stored(api, settings)
 
@@ -225,7 +203,7 @@ def test_chunked_oversized_body_is_refused_before_it_ends(
             yield chunk(b"\x00" * 65536)
         # ... and the body never ends.
 
-    response = raw_request_until_response(live.port, head, chunks())
+    response = response_head(live.port, head, chunks())
     assert response.startswith(b"HTTP/1.1 413 "), response[:200]
     assert_nothing_stored(api, settings)
 

@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
 from tests.conftest import LiveServer
-from tests.support import Api, add_files, sign_up
+from tests.support import Api, add_files, response_head, sign_up
 
 MiB = 1024 * 1024
 MESSAGE = f"Request body exceeds the limit of {MiB} bytes (GRAPHMILL_MAX_REQUEST_BYTES)."
-
-
-def response_head(port: int, head: bytes, body: Iterator[bytes]) -> bytes:
-    """Send a request head and part of a body, never finishing it; return the response head.
-
-    A server that waited for the whole body would never answer and the read would time out.
-    """
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(head)
-        try:
-            for chunk in body:
-                sock.sendall(chunk)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered and closed: the response is still readable
-        received = b""
-        while b"\r\n\r\n" not in received:
-            data = sock.recv(65536)
-            if not data:
-                break
-            received += data
-        return received
 
 
 def test_an_oversized_json_body_is_413_by_its_declared_length(anon: httpx.Client) -> None:

@@ -15,11 +15,6 @@ class LLMUsage:
     tokens_out: int = 0
     calls: int = 0
 
-    def add(self, other: LLMUsage) -> None:
-        self.tokens_in += other.tokens_in
-        self.tokens_out += other.tokens_out
-        self.calls += other.calls
-
 
 class Embedder(Protocol):
     """Turns texts into unit-length float32 vectors."""

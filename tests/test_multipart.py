@@ -20,7 +20,7 @@ from graphmill.api.app import create_app
 from graphmill.api.multipart import MAX_FIELD_BYTES, MAX_FIELDS_BYTES
 from graphmill.config import Settings
 from tests.conftest import LiveServer
-from tests.support import Api, add_files, sign_up
+from tests.support import Api, add_files, response_head, sign_up
 from tests.test_add_limits import (
     BOUNDARY,
     MULTIPART_HEADERS,
@@ -29,7 +29,6 @@ from tests.test_add_limits import (
     multipart,
     part,
     pdf,
-    raw_request_until_response,
     staging_files,
     stored_objects,
 )
@@ -212,7 +211,7 @@ def test_the_caller_is_authenticated_before_the_body_is_read(
         f"Content-Length: {1024 * MiB}\r\n\r\n"
     ).encode()
     body = iter([part("datasetName", b"ds_anon") + file_head("anon.pdf") + PDF_HEADER])
-    response = raw_request_until_response(server.port, head, body)
+    response = response_head(server.port, head, body)
     assert response.startswith(b"HTTP/1.1 401 "), response[:200]
     assert staging_files(settings) == []
     assert stored_objects(settings) == []

@@ -2,8 +2,9 @@
 
 Directives in an item's text: `@sleep=S` waits S seconds; `@fail` raises a permanent error;
 `@transient=N` raises a connection error on the first N attempts; `@hang` never returns;
-`@crash` kills the process on the spot. Then the item's text becomes one chunk, written in
-the transaction that completes the item (the engine's contract, without model costs).
+`@crash` kills the process on the spot; `@waitfor=PATH` waits until the file PATH exists.
+Then the item's text becomes one chunk, written in the transaction that completes the item
+(the engine's contract, without model costs).
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ async def misbehave(ctx: ItemContext[State]) -> None:
             await asyncio.sleep(3600)
         elif name == "crash":
             os._exit(17)
+    for path in re.findall(r"@waitfor=(\S+)", text):
+        while not await asyncio.to_thread(os.path.exists, path):  # noqa: ASYNC110 (a file, no event)
+            await asyncio.sleep(0.02)
     ctx.state.text = text
 
 

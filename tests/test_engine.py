@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -188,6 +189,28 @@ def test_concurrent_requests_share_one_run(user: Api, engine: LiveServer) -> Non
     assert blocking["pipeline_run_id"] == run_ids[0]
     runs = user.get(f"/api/v1/datasets/{ds}/runs").json()
     assert [r["pipeline_name"] for r in runs].count("cognify_pipeline") == 1
+
+
+def test_a_request_joining_a_running_run_covers_data_added_before_it(
+    user: Api, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    ds = add_files(user, "ds", _files(f"@waitfor={release}")).json()["dataset_id"]
+    started = _cognify(user, ds, background=True)
+    deadline = time.monotonic() + 30
+    while user.get(f"/api/v1/runs/{started['pipeline_run_id']}").json()["state"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    add_files(user, "ds", [("late.txt", b"added while the run runs")])
+    # The first item waits for the release: the add above landed while the run was running.
+    threading.Timer(0.3, release.touch).start()
+    joined = _cognify(user, ds)
+    assert joined["status"] == "PipelineRunCompleted"
+    assert len(joined["data_ingestion_info"]) == 2
+    assert set(_states(user, ds).values()) == {"completed"}
+    first = _wait_final(user, started["pipeline_run_id"])
+    assert first["state"] == "completed"
+    assert first["counts"] == {"total": 2, "completed": 2, "failed": 0, "skipped": 0}
 
 
 def test_background_cognify_answers_started_then_status_completes(user: Api) -> None:

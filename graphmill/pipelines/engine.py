@@ -186,20 +186,31 @@ class RunExecutor:
             flusher.cancel()
 
     async def _run_item_batches(self, run: RunInfo, pipeline: Pipeline[Any]) -> None:
-        while items := await ledger.pending_items(self.db, run.id, limit=200):
-            async with asyncio.TaskGroup() as group:
-                for item in items:
-                    group.create_task(self._process(run, pipeline, item))
-            current = await ledger.get_run(self.db, run.id)
-            if (
-                current is None
-                or current.state != RunState.RUNNING
-                or current.lease_owner != self.owner
+        while True:
+            while items := await ledger.pending_items(self.db, run.id, limit=200):
+                async with asyncio.TaskGroup() as group:
+                    for item in items:
+                        group.create_task(self._process(run, pipeline, item))
+                if not await self._still_ours(run):
+                    break  # cancelled or lease lost: stop taking new items
+            finished = await ledger.finish_run(self.db, run, self.owner)
+            if finished is not None:
+                log.info("run finished", extra={"action": "run.finish", "state": finished.state})
+                return
+            # Not finished: either no longer ours, or data added meanwhile became this run's
+            # pending work (finish_run took it in), which the next round processes.
+            if not await self._still_ours(run) or not await ledger.pending_items(
+                self.db, run.id, limit=1
             ):
-                break  # cancelled or lease lost: stop taking new items
-        finished = await ledger.finish_run(self.db, run, self.owner)
-        if finished is not None:
-            log.info("run finished", extra={"action": "run.finish", "state": finished.state})
+                return
+
+    async def _still_ours(self, run: RunInfo) -> bool:
+        current = await ledger.get_run(self.db, run.id)
+        return (
+            current is not None
+            and current.state == RunState.RUNNING
+            and current.lease_owner == self.owner
+        )
 
     async def _process(self, run: RunInfo, pipeline: Pipeline[Any], item: ItemRef) -> None:
         with log_context(data_id=item.data_id):

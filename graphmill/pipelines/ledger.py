@@ -24,6 +24,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -321,13 +322,60 @@ async def claim_run(
         return RunInfo.of(run)
 
 
+@dataclass(frozen=True)
+class _ItemSets:
+    """Which items of a run's dataset are its work: the predicates claim and finish share."""
+
+    dataset_items: Select[Any]
+    has_state: ColumnElement[bool]
+    current_hash: Any
+    outstanding: ColumnElement[bool]
+
+    @classmethod
+    def of(cls, run: PipelineRun | RunInfo) -> _ItemSets:
+        pipeline = run.pipeline_name
+        has_state = exists().where(
+            ItemStatus.data_id == Data.id, ItemStatus.pipeline_name == pipeline
+        )
+        current_hash = (
+            select(Data.content_hash).where(Data.id == ItemStatus.data_id).scalar_subquery()
+        )
+        done_for_content = and_(
+            ItemStatus.state == ItemState.COMPLETED,
+            func.coalesce(ItemStatus.content_hash, "") == current_hash,
+        )
+        failed_here = and_(ItemStatus.run_id == run.id, ItemStatus.state == ItemState.FAILED)
+        dataset_items = select(Data.id).where(Data.dataset_id == run.dataset_id)
+        return cls(
+            dataset_items=dataset_items,
+            has_state=has_state,
+            current_hash=current_hash,
+            outstanding=and_(
+                ItemStatus.pipeline_name == pipeline,
+                ItemStatus.data_id.in_(dataset_items),
+                ~done_for_content,
+                ~failed_here,
+            ),
+        )
+
+    def new_work(self, run: PipelineRun | RunInfo) -> Select[Any]:
+        """Whether the dataset holds work this run has not taken: items added (or replaced)
+        since it enumerated its items."""
+        never_seen = exists().where(Data.dataset_id == run.dataset_id, ~self.has_state)
+        not_taken = exists().where(
+            self.outstanding,
+            ItemStatus.state.not_in((ItemState.PENDING, ItemState.PROCESSING)),
+        )
+        return select(or_(never_seen, not_taken))
+
+
 async def _enumerate_items(session: AsyncSession, run: PipelineRun, now: datetime) -> None:
     """Make every item of the dataset this run's pending work, but those completed for their
     current content (skipped) and those that failed in this very run before it was recovered
     (they stay failed); then set the run's counts. Three set-based statements."""
     pipeline = run.pipeline_name
-    dataset_items = select(Data.id).where(Data.dataset_id == run.dataset_id)
-    has_state = exists().where(ItemStatus.data_id == Data.id, ItemStatus.pipeline_name == pipeline)
+    items = _ItemSets.of(run)
+    dataset_items, has_state = items.dataset_items, items.has_state
     await session.execute(
         insert(ItemStatus).from_select(
             [
@@ -350,20 +398,10 @@ async def _enumerate_items(session: AsyncSession, run: PipelineRun, now: datetim
             ).where(Data.dataset_id == run.dataset_id, ~has_state),
         )
     )
-    current_hash = select(Data.content_hash).where(Data.id == ItemStatus.data_id).scalar_subquery()
-    done_for_content = and_(
-        ItemStatus.state == ItemState.COMPLETED,
-        func.coalesce(ItemStatus.content_hash, "") == current_hash,
-    )
-    failed_here = and_(ItemStatus.run_id == run.id, ItemStatus.state == ItemState.FAILED)
+    current_hash = items.current_hash
     await session.execute(
         update(ItemStatus)
-        .where(
-            ItemStatus.pipeline_name == pipeline,
-            ItemStatus.data_id.in_(dataset_items),
-            ~done_for_content,
-            ~failed_here,
-        )
+        .where(items.outstanding)
         .values(
             attempts=case((ItemStatus.run_id == run.id, ItemStatus.attempts), else_=0),
             run_id=run.id,
@@ -633,7 +671,13 @@ async def _count(
 @retrying()
 async def finish_run(db: Database, run: RunInfo, owner: str) -> RunInfo | None:
     """running -> completed | completed_with_errors | failed, from the item counts; None
-    while work is left (lease lost or cancelled mid-way) or the run is no longer ours."""
+    while work is left (lease lost or cancelled mid-way) or the run is no longer ours.
+
+    Items added to the dataset while the run ran become its pending work instead (None):
+    a cognify request that joined the running run covers everything added before it.
+    Decided under the dataset's lock, so an add commits either before (taken) or after
+    (its own marker run) the finish.
+    """
     now = utcnow()
     failed, nothing_done = (
         PipelineRun.failed > 0,
@@ -646,6 +690,17 @@ async def finish_run(db: Database, run: RunInfo, owner: str) -> RunInfo | None:
     failures = cast(PipelineRun.failed, String)
     async with db.write() as session:
         await lock_dataset(session, run.dataset_id)
+        if await session.scalar(_ItemSets.of(run).new_work(run)):
+            ours = await session.scalar(
+                select(PipelineRun).where(
+                    PipelineRun.id == run.id,
+                    PipelineRun.state == RunState.RUNNING,
+                    PipelineRun.lease_owner == owner,
+                )
+            )
+            if ours is not None:
+                await _enumerate_items(session, ours, now)
+                return None
         row = await session.scalar(
             update(PipelineRun)
             .where(

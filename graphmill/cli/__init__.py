@@ -8,8 +8,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from httpx import HTTPError
 from pydantic import ValidationError
 
+from graphmill.cli.selftest import SelftestError
 from graphmill.config import Settings
 from graphmill.errors import GraphmillError
 from graphmill.logs import configure_logging
@@ -56,6 +58,43 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def selftest(args: argparse.Namespace) -> int:
+    import os
+    import uuid
+
+    import httpx
+
+    from graphmill.cli.selftest import Credentials, SelftestError, run_selftest
+
+    url = args.url or os.environ.get("GRAPHMILL_URL")
+    if not url:
+        raise SelftestError("give the server with --url (or GRAPHMILL_URL)")
+    if args.register:
+        accounts = []
+        for _ in range(2):
+            email = f"selftest-{uuid.uuid4().hex[:12]}@example.com"
+            password = uuid.uuid4().hex
+            created = httpx.post(
+                f"{url.rstrip('/')}/api/v1/auth/register",
+                json={"email": email, "password": password},
+                timeout=args.timeout,
+            )
+            if created.status_code not in (200, 201):
+                raise SelftestError(f"registration refused: {created.status_code} {created.text}")
+            accounts.append(Credentials(email=email, password=password))
+        first, second = accounts
+    else:
+        first = Credentials.parse(
+            args.first or os.environ.get("GRAPHMILL_SELFTEST_FIRST"), args.first_api_key
+        )
+        second = Credentials.parse(
+            args.second or os.environ.get("GRAPHMILL_SELFTEST_SECOND"), args.second_api_key
+        )
+    report = run_selftest(url, first, second, timeout=args.timeout)
+    print(report.as_json() if args.json else report.render())
+    return 0 if report.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphmill", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
@@ -69,6 +108,26 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--concurrency", type=int, default=4, help="runs executed at once")
     w.add_argument("--data-dir", help="data folder (GRAPHMILL_DATA_DIR; default ./.graphmill)")
     w.set_defaults(func=worker)
+    t = commands.add_parser(
+        "selftest",
+        help="prove against a running server that one user cannot see another's data",
+        description="Two accounts: the first plants a dataset with a unique token and "
+        "cognifies it; the second probes every route, search type and the event stream "
+        "for it; then the first deletes it. Exit status 0 when every check passes.",
+    )
+    t.add_argument("--url", help="the server (GRAPHMILL_URL)")
+    t.add_argument("--first", metavar="EMAIL:PASSWORD", help="the owner (GRAPHMILL_SELFTEST_FIRST)")
+    t.add_argument(
+        "--second", metavar="EMAIL:PASSWORD", help="the prober (GRAPHMILL_SELFTEST_SECOND)"
+    )
+    t.add_argument("--first-api-key", help="the owner's API key instead of a password")
+    t.add_argument("--second-api-key", help="the prober's API key instead of a password")
+    t.add_argument(
+        "--register", action="store_true", help="register two fresh accounts and use them"
+    )
+    t.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
+    t.add_argument("--json", action="store_true", help="print the report as JSON")
+    t.set_defaults(func=selftest)
     return parser
 
 
@@ -76,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValidationError, OSError, GraphmillError) as exc:
+    except (ValidationError, OSError, GraphmillError, SelftestError, HTTPError) as exc:
         if args.verbose:
             raise
         print(f"graphmill: {exc}", file=sys.stderr)
@@ -85,7 +144,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"  caused by: {cause}", file=sys.stderr)
             cause = cause.__cause__
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

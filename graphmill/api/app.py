@@ -24,9 +24,11 @@ def create_app(settings: Settings) -> FastAPI:
         cognify,
         datasets,
         health,
+        memory,
         permissions,
         runs,
         search,
+        sessions,
         users,
     )
 
@@ -60,4 +62,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(runs.router, prefix="/api/v1/runs", tags=["runs"])
     app.include_router(permissions.router, prefix="/api/v1/permissions", tags=["permissions"])
     app.include_router(search.router, prefix="/api/v1/search", tags=["search"])
+    app.include_router(memory.router, prefix="/api/v1", tags=["memory"])
+    app.include_router(sessions.router, prefix="/api/v1/sessions", tags=["sessions"])
     return app

@@ -1,0 +1,175 @@
+"""remember: add, then cognify, in one call, with cognee's RememberResult; session entries."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphmill.blobs import BlobStore
+from graphmill.catalog import data as data_catalog
+from graphmill.catalog.datasets import set_config
+from graphmill.db import Database
+from graphmill.ingest.add import StagedUploads, add_files
+from graphmill.memory import sessions
+from graphmill.pipelines import service
+from graphmill.pipelines.executors import Runtime
+from graphmill.pipelines.ledger import RunState
+
+SESSION_TEXT_BYTES = 65_536  # most bytes of a text upload also kept in its session
+
+
+@dataclass(frozen=True)
+class CognifyOptions:
+    """cognee's cognify/remember options graphmill honours (kept as the dataset's settings)."""
+
+    custom_prompt: str | None = None
+    graph_model: dict[str, Any] | None = None
+    chunk_size: int | None = None
+    chunks_per_batch: int | None = None
+
+    def any(self) -> bool:
+        return any(v is not None for v in vars(self).values())
+
+
+async def apply_options(
+    db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID, options: CognifyOptions
+) -> None:
+    """Store the options on the dataset: this run and later ones use them."""
+    if options.any():
+        await set_config(
+            db,
+            user_id,
+            dataset_id,
+            options.graph_model,
+            options.custom_prompt,
+            chunk_size=options.chunk_size,
+            chunks_per_batch=options.chunks_per_batch,
+        )
+
+
+@dataclass
+class RememberResult:
+    status: str  # completed | running | errored | session_stored
+    dataset_name: str | None
+    dataset_id: uuid.UUID | None
+    pipeline_run_id: uuid.UUID | None
+    items_processed: int
+    elapsed_seconds: float
+    items: list[dict[str, Any]] = field(default_factory=list)
+    content_hash: str | None = None
+    session_ids: list[str] = field(default_factory=list)
+    entry_type: str | None = None
+    entry_id: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """cognee's RememberResult.to_dict: optional keys only when set."""
+        body: dict[str, Any] = {
+            "status": self.status,
+            "dataset_name": self.dataset_name,
+            "dataset_id": str(self.dataset_id) if self.dataset_id else None,
+            "pipeline_run_id": str(self.pipeline_run_id) if self.pipeline_run_id else None,
+            "items_processed": self.items_processed,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+        }
+        optional = {
+            "session_ids": self.session_ids,
+            "content_hash": self.content_hash,
+            "items": self.items,
+            "entry_type": self.entry_type,
+            "entry_id": self.entry_id,
+            "error": self.error,
+        }
+        return body | {k: v for k, v in optional.items() if v}
+
+
+async def remember(
+    db: Database,
+    blobs: BlobStore,
+    runtime: Runtime,
+    user_id: uuid.UUID,
+    uploads: StagedUploads,
+    *,
+    dataset_id: uuid.UUID | None,
+    dataset_name: str | None,
+    node_set: list[str] | None,
+    labels: str | None,
+    external_metadata: str | None,
+    options: CognifyOptions,
+    session_id: str | None,
+    background: bool,
+) -> RememberResult:
+    """Add the uploads, then cognify the dataset (waiting unless in background); with a
+    session id, text uploads are kept in that session as well."""
+    started = time.monotonic()
+    added = await add_files(
+        db,
+        blobs,
+        user_id,
+        uploads,
+        dataset_id=dataset_id,
+        dataset_name=dataset_name,
+        node_set=node_set,
+        labels=labels,
+        external_metadata=external_metadata,
+    )
+    dataset = added.dataset
+    await apply_options(db, user_id, dataset.id, options)
+    items = [await data_catalog.get_data(db, user_id, dataset.id, i.data_id) for i in added.items]
+    result = RememberResult(
+        "running",
+        dataset.name,
+        dataset.id,
+        None,
+        0,
+        0.0,
+        items=[
+            {
+                "id": str(i.id),
+                "name": i.name,
+                "content_hash": i.content_hash,
+                "mime_type": i.mime_type,
+                "data_size": i.size,
+                "kind": "data",
+            }
+            for i in items
+        ],
+        content_hash=items[0].content_hash if items else None,
+    )
+    if session_id:
+        for item in items:
+            if item.mime_type.startswith("text/"):
+                text = await _text_of(blobs, item.content_hash, item.size)
+                await sessions.add_entry(
+                    db, user_id, session_id, dataset.id, sessions.QA, answer=text
+                )
+        result.session_ids = [session_id]
+    [outcome] = await service.cognify(
+        db, runtime, user_id, [dataset.id], None, background=background
+    )
+    if outcome.items is None:
+        result.elapsed_seconds = time.monotonic() - started
+        return result
+    run = outcome.run
+    result.pipeline_run_id = run.id
+    done = {data_id for data_id, state, _ in outcome.items if state == "completed"}
+    result.items_processed = sum(1 for i in items if i.id in done)
+    # Errored when any item of this call was not made into memory (others' failures in the
+    # same dataset do not count), or the run itself failed or was cancelled.
+    if result.items_processed < len(items) or run.state in (RunState.FAILED, RunState.CANCELLED):
+        result.status = "errored"
+        result.error = run.error_message or f"cognify ended {run.state}: " + ", ".join(
+            i.name for i in items if i.id not in done
+        )
+    else:
+        result.status = "completed"
+    result.elapsed_seconds = time.monotonic() - started
+    return result
+
+
+async def _text_of(blobs: BlobStore, sha256: str, size: int) -> str:
+    end = min(size, SESSION_TEXT_BYTES) - 1
+    data = b"".join([chunk async for chunk in blobs.read(sha256, 0, end)])
+    return data.decode("utf-8", errors="replace")

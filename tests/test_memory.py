@@ -255,3 +255,41 @@ def test_forget_item_dataset_memory_only_and_everything(alice: Api, bob: Api) ->
     assert alice.get("/api/v1/datasets").json() == []
     assert alice.get("/api/v1/sessions").json()["total"] == 0
     assert [d["id"] for d in bob.get("/api/v1/datasets").json()] == [bobs]
+
+
+def test_cognify_options_change_the_result_or_are_refused_by_name(alice: Api) -> None:
+    long_text = " ".join(f"Sentence number {i} names the lighthouse keeper Ola." for i in range(40))
+    counts = {}
+    for name, options in [("fine", {"chunkSize": 16, "chunksPerBatch": 1}), ("plain", {})]:
+        r = alice.post("/api/v1/add", files=[text_part(long_text)], data={"datasetName": name})
+        assert r.status_code == 200, r.text
+        r = alice.post("/api/v1/cognify", json={"datasets": [name], **options})
+        assert r.status_code == 200, r.text
+        found = alice.post(
+            "/api/v1/recall",
+            json={
+                "query": "lighthouse keeper",
+                "search_type": "CHUNKS_LEXICAL",
+                "datasets": [name],
+                "top_k": 1000,
+            },
+        ).json()
+        assert all(len(i["text"].split()) <= (16 if name == "fine" else 256) for i in found)
+        counts[name] = len(found)
+    assert counts["fine"] > counts["plain"]
+    r = alice.post("/api/v1/cognify", json={"datasets": ["plain"], "ontologyKey": ["geo"]})
+    assert r.status_code == 400 and "ontology_key" in r.json()["error"]
+    r = alice.post(
+        "/api/v1/cognify",
+        json={
+            "datasets": ["plain"],
+            "customPrompt": "Only people.",
+            "graphModel": {"title": "People", "type": "object"},
+        },
+    )
+    assert r.status_code == 200, r.text
+    schema = alice.get(f"/api/v1/datasets/{r.json().popitem()[0]}/schema").json()
+    assert schema == {
+        "graph_schema": {"title": "People", "type": "object"},
+        "custom_prompt": "Only people.",
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -29,34 +28,11 @@ from graphmill.ingest.add import StagedUploads, parse_node_set
 from graphmill.memory import forget as forget_service
 from graphmill.memory import recall as recall_service
 from graphmill.memory import sessions
-from graphmill.memory.remember import CognifyOptions, RememberResult, remember
+from graphmill.memory.remember import RememberResult, cognify_options, remember
 from graphmill.search.service import SearchRequest
 from graphmill.services import Services
 
 router = APIRouter()
-
-
-def cognify_options(
-    custom_prompt: str | None,
-    graph_model: dict[str, Any] | str | None,
-    chunk_size: int | None,
-    chunks_per_batch: int | None,
-    ontology_key: list[str] | None,
-) -> CognifyOptions:
-    """The options cognify and remember honour; 400 naming any graphmill does not."""
-    if [k for k in ontology_key or [] if k]:
-        raise UnsupportedOption(
-            "graphmill does not support ontology_key (ontologies are not implemented); "
-            "send no ontology_key, or describe the graph to extract with graph_model"
-        )
-    if isinstance(graph_model, str):
-        try:
-            graph_model = json.loads(graph_model)
-        except ValueError as exc:
-            raise InvalidInput(f"graph_model is not valid JSON: {exc}") from exc
-    if graph_model is not None and not isinstance(graph_model, dict):
-        raise InvalidInput("graph_model must be a JSON object (a JSON schema of the graph)")
-    return CognifyOptions(custom_prompt or None, graph_model or None, chunk_size, chunks_per_batch)
 
 
 def _refuse_unsupported(form: RememberFormDTO) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from graphmill.blobs import BlobStore
 from graphmill.catalog import data as data_catalog
 from graphmill.catalog.datasets import set_config
 from graphmill.db import Database
+from graphmill.errors import InvalidInput, UnsupportedOption
 from graphmill.ingest.add import StagedUploads, add_files
 from graphmill.memory import sessions
 from graphmill.pipelines import service
@@ -31,6 +33,29 @@ class CognifyOptions:
 
     def any(self) -> bool:
         return any(v is not None for v in vars(self).values())
+
+
+def cognify_options(
+    custom_prompt: str | None,
+    graph_model: dict[str, Any] | str | None,
+    chunk_size: int | None,
+    chunks_per_batch: int | None,
+    ontology_key: list[str] | None,
+) -> CognifyOptions:
+    """The options cognify and remember honour; 400 naming any graphmill does not."""
+    if [k for k in ontology_key or [] if k]:
+        raise UnsupportedOption(
+            "graphmill does not support ontology_key (ontologies are not implemented); "
+            "send no ontology_key, or describe the graph to extract with graph_model"
+        )
+    if isinstance(graph_model, str):
+        try:
+            graph_model = json.loads(graph_model)
+        except ValueError as exc:
+            raise InvalidInput(f"graph_model is not valid JSON: {exc}") from exc
+    if graph_model is not None and not isinstance(graph_model, dict):
+        raise InvalidInput("graph_model must be a JSON object (a JSON schema of the graph)")
+    return CognifyOptions(custom_prompt or None, graph_model or None, chunk_size, chunks_per_batch)
 
 
 async def apply_options(

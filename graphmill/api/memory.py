@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from graphmill.api.add import dataset_id_of, read_staged
 from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.api.dto import (
+    AddFormDTO,
     FeedbackEntryDTO,
     ForgetPayloadDTO,
     QAEntryDTO,
@@ -22,13 +23,14 @@ from graphmill.api.dto import (
     TraceEntryDTO,
 )
 from graphmill.api.search import SearchDep, search_history
+from graphmill.catalog.data import delete_data
 from graphmill.catalog.datasets import dataset_id_for, list_datasets
 from graphmill.errors import InvalidInput, UnsupportedOption
 from graphmill.ingest.add import StagedUploads, parse_node_set
 from graphmill.memory import forget as forget_service
 from graphmill.memory import recall as recall_service
 from graphmill.memory import sessions
-from graphmill.memory.remember import RememberResult, cognify_options, remember
+from graphmill.memory.remember import RememberResult, cognify_options, remember, update_item
 from graphmill.search.service import SearchRequest
 from graphmill.services import Services
 
@@ -202,3 +204,42 @@ async def forget(payload: ForgetPayloadDTO, services: ServicesDep, user: UserDep
             memory_only=payload.memory_only,
         ),
     )
+
+
+@router.patch("/update")
+async def update(
+    request: Request,
+    services: ServicesDep,
+    user: UserDep,
+    data_id: uuid.UUID,
+    dataset_id: uuid.UUID,
+) -> JSONResponse:
+    """Replace one item's content (multipart `data`, optional `node_set`) and re-derive it."""
+    services.require_embedder()
+    with StagedUploads(services.blobs, services.settings.max_upload_bytes) as uploads:
+        form = await read_staged(request, uploads, AddFormDTO)
+        result = await update_item(
+            services.db,
+            services.blobs,
+            services.runtime,
+            user.id,
+            uploads,
+            dataset_id=dataset_id,
+            data_id=data_id,
+            node_set=parse_node_set(form.node_set),
+        )
+    return JSONResponse(result.to_dict(), status_code=409 if result.status == "errored" else 200)
+
+
+@router.delete("/delete")
+async def legacy_delete(
+    services: ServicesDep,
+    user: UserDep,
+    data_id: uuid.UUID,
+    dataset_id: uuid.UUID,
+    mode: Literal["soft", "hard"] = "soft",
+) -> dict[str, str]:
+    """cognee's deprecated delete. Both modes delete the item with exactly what it alone
+    supported; an unknown or unreadable item is 404, not cognee's 200."""
+    await delete_data(services.db, services.blobs, user.id, dataset_id, data_id)
+    return {"status": "success"}

@@ -198,3 +198,63 @@ async def _text_of(blobs: BlobStore, sha256: str, size: int) -> str:
     end = min(size, SESSION_TEXT_BYTES) - 1
     data = b"".join([chunk async for chunk in blobs.read(sha256, 0, end)])
     return data.decode("utf-8", errors="replace")
+
+
+@dataclass
+class UpdateResult:
+    status: str  # completed | errored
+    data_id: uuid.UUID  # the item holding the new content
+    previous_data_id: uuid.UUID
+    dataset_id: uuid.UUID
+    pipeline_run_id: uuid.UUID | None
+    duration_seconds: float
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        body = {
+            "status": self.status,
+            "data_id": str(self.data_id),
+            "previous_data_id": str(self.previous_data_id),
+            "dataset_id": str(self.dataset_id),
+            "pipeline_run_id": str(self.pipeline_run_id) if self.pipeline_run_id else None,
+            "duration_seconds": round(self.duration_seconds, 3),
+        }
+        return body | ({"error": self.error} if self.error else {})
+
+
+async def update_item(
+    db: Database,
+    blobs: BlobStore,
+    runtime: Runtime,
+    user_id: uuid.UUID,
+    uploads: StagedUploads,
+    *,
+    dataset_id: uuid.UUID,
+    data_id: uuid.UUID,
+    node_set: list[str] | None,
+) -> UpdateResult:
+    """Replace one item's content: the new file is added, the old item deleted (with exactly
+    what it alone supported), and the dataset cognified. The old item is deleted only once
+    the new one is stored, so a refused upload changes nothing."""
+    started = time.monotonic()
+    if uploads.count != 1:
+        raise InvalidInput("update replaces one item: send exactly one file as 'data'")
+    old = await data_catalog.get_data(db, user_id, dataset_id, data_id)
+    added = await add_files(
+        db, blobs, user_id, uploads, dataset_id=dataset_id, dataset_name=None, node_set=node_set
+    )
+    [new] = added.items
+    if new.data_id != old.id:
+        await data_catalog.delete_data(db, blobs, user_id, dataset_id, old.id)
+    [outcome] = await service.cognify(db, runtime, user_id, [dataset_id], None, background=False)
+    states = {i: state for i, state, _ in outcome.items or []}
+    ok = states.get(new.data_id) == "completed"
+    return UpdateResult(
+        "completed" if ok else "errored",
+        new.data_id,
+        old.id,
+        dataset_id,
+        outcome.run.id,
+        time.monotonic() - started,
+        None if ok else outcome.run.error_message or "cognify did not complete the item",
+    )

@@ -293,3 +293,88 @@ def test_cognify_options_change_the_result_or_are_refused_by_name(alice: Api) ->
         "graph_schema": {"title": "People", "type": "object"},
         "custom_prompt": "Only people.",
     }
+
+
+def test_improve_merges_duplicate_entities_and_folds_useful_session_answers(
+    alice: Api, bob: Api
+) -> None:
+    docs = [
+        "Velden Optics Inc. makes lenses in Corvin. Marta Lindqvist founded Velden Optics Inc.",
+        "Velden Optics hired Jonas Berg in Corvin. Velden Optics sells telescopes.",
+    ]
+    ds = remember(alice, docs, datasetName="firm").json()["dataset_id"]
+
+    def velden() -> list[dict[str, Any]]:
+        nodes = alice.get(f"/api/v1/datasets/{ds}/graph").json()["nodes"]
+        return [n for n in nodes if n["label"].startswith("Velden Optics")]
+
+    assert len(velden()) >= 2, velden()
+    edges_before = alice.get(f"/api/v1/datasets/{ds}/graph").json()["edges"]
+    qa = alice.post(
+        "/api/v1/remember/entry",
+        json={
+            "entry": {
+                "type": "qa",
+                "question": "Who repairs the Corvin lighthouse lens?",
+                "answer": "Halvard Nygaard repairs the Corvin lighthouse lens.",
+            },
+            "dataset_name": "firm",
+            "session_id": "s",
+        },
+    ).json()["entry_id"]
+    alice.post(
+        "/api/v1/remember/entry",
+        json={
+            "entry": {"type": "qa", "question": "q", "answer": "Not useful at all."},
+            "dataset_name": "firm",
+            "session_id": "s",
+        },
+    )
+    alice.post(
+        "/api/v1/remember/entry",
+        json={"entry": {"type": "feedback", "qa_id": qa, "feedback_score": 5}, "session_id": "s"},
+    )
+
+    assert bob.post("/api/v1/improve", json={"dataset_id": ds}).status_code == 404
+    r = alice.post("/api/v1/improve", json={"dataset_name": "firm", "session_ids": ["s"]})
+    assert r.status_code == 200, r.text
+    result = r.json()
+    assert result["status"] == "completed" and result["dataset_id"] == ds
+    merge, fold = result["stages"]
+    assert merge["stage"] == "merge_duplicate_entities" and merge["status"] == "completed"
+    assert merge["counts"]["merged_entities"] >= 1
+    assert fold["stage"] == "fold_session_answers" and fold["counts"] == {"session_answers": 1}
+    run = alice.get(f"/api/v1/runs/{fold['run']['pipeline_run_id']}").json()
+    assert run["pipeline_name"] == "cognify_pipeline" and run["state"] == "completed"
+    [kept] = velden()
+    graph = alice.get(f"/api/v1/datasets/{ds}/graph").json()
+    ids = {n["id"] for n in graph["nodes"]}
+    assert all(e["source"] in ids and e["target"] in ids for e in graph["edges"])
+    assert any(kept["id"] in (e["source"], e["target"]) for e in graph["edges"])
+    assert len(graph["edges"]) >= len(edges_before) - 2
+    # the useful answer is memory now, traced to its own item; the other one is not
+    found = alice.post(
+        "/api/v1/recall",
+        json={"query": "Halvard Nygaard", "datasets": ["firm"], "search_type": "CHUNKS_LEXICAL"},
+    ).json()
+    names = {i["id"]: i["name"] for i in alice.get(f"/api/v1/datasets/{ds}/data").json()}
+    assert found and names[found[0]["data_id"]].startswith("session_answers_")
+    assert "Halvard Nygaard" in found[0]["text"]
+    assert (
+        alice.post(
+            "/api/v1/recall",
+            json={"query": "useful", "datasets": ["firm"], "search_type": "CHUNKS_LEXICAL"},
+        ).json()
+        == []
+    )
+    # run again: nothing left to fold, nothing to merge
+    again = alice.post("/api/v1/improve", json={"dataset_id": ds}).json()
+    assert again["stages"][0]["counts"]["merged_entities"] == 0
+    assert again["stages"][1]["status"] == "skipped"
+    # a deleted document takes its share of a merged entity with it (provenance kept)
+    items = alice.get(f"/api/v1/datasets/{ds}/data").json()
+    for item in items:
+        alice.delete(f"/api/v1/datasets/{ds}/data/{item['id']}")
+    assert alice.get(f"/api/v1/datasets/{ds}/graph").json() == {"nodes": [], "edges": []}
+    r = alice.post("/api/v1/improve", json={"dataset_name": "firm", "enrichment_tasks": ["x"]})
+    assert r.status_code == 400 and "enrichment_tasks" in r.json()["error"]

@@ -433,3 +433,22 @@ class ForgetPayloadDTO(InDTO):
     dataset_id: uuid.UUID | None = None
     everything: bool = False
     memory_only: bool = False
+
+
+class ImprovePayloadDTO(InDTO):
+    """cognee 1.6.5's ImprovePayloadDTO."""
+
+    dataset_name: str | None = Field(None, max_length=255)
+    dataset_id: uuid.UUID | None = None
+    run_in_background: bool = False
+    session_ids: list[str] | None = Field(None, max_length=1000)
+    node_name: list[str] | None = None
+    build_global_context_index: bool = False
+    extraction_tasks: list[str] | None = None
+    enrichment_tasks: list[str] | None = None
+    data: str | None = None
+
+    @field_validator("dataset_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value

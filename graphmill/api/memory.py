@@ -14,6 +14,7 @@ from graphmill.api.dto import (
     AddFormDTO,
     FeedbackEntryDTO,
     ForgetPayloadDTO,
+    ImprovePayloadDTO,
     QAEntryDTO,
     RecallPayloadDTO,
     RememberEntryDTO,
@@ -25,9 +26,10 @@ from graphmill.api.dto import (
 from graphmill.api.search import SearchDep, search_history
 from graphmill.catalog.data import delete_data
 from graphmill.catalog.datasets import dataset_id_for, list_datasets
-from graphmill.errors import InvalidInput, UnsupportedOption
+from graphmill.errors import InvalidInput, MissingDataset, UnsupportedOption
 from graphmill.ingest.add import StagedUploads, parse_node_set
 from graphmill.memory import forget as forget_service
+from graphmill.memory import improve as improve_service
 from graphmill.memory import recall as recall_service
 from graphmill.memory import sessions
 from graphmill.memory.remember import RememberResult, cognify_options, remember, update_item
@@ -243,3 +245,30 @@ async def legacy_delete(
     supported; an unknown or unreadable item is 404, not cognee's 200."""
     await delete_data(services.db, services.blobs, user.id, dataset_id, data_id)
     return {"status": "success"}
+
+
+@router.post("/improve")
+async def improve(payload: ImprovePayloadDTO, services: ServicesDep, user: UserDep) -> JSONResponse:
+    """Merge duplicate entities, then fold useful session answers into the graph."""
+    for name in ("extraction_tasks", "enrichment_tasks", "node_name", "data"):
+        if getattr(payload, name):
+            raise UnsupportedOption(f"graphmill does not support the improve option {name}")
+    if payload.build_global_context_index:
+        raise UnsupportedOption("graphmill does not build a global context index")
+    services.require_embedder()
+    if payload.dataset_id is None and not payload.dataset_name:
+        raise MissingDataset()
+    dataset_id = payload.dataset_id or await forget_service.named_dataset(
+        services.db, user.id, payload.dataset_name or ""
+    )
+    result = await improve_service.improve(
+        services.db,
+        services.blobs,
+        services.runtime,
+        user.id,
+        dataset_id,
+        payload.session_ids,
+        background=payload.run_in_background,
+        max_upload_bytes=services.settings.max_upload_bytes,
+    )
+    return JSONResponse(result.to_dict(), status_code=409 if result.status == "errored" else 200)

@@ -55,7 +55,7 @@ async def forget(
         return {"datasets_removed": len(owned), "status": "success"}
     if request.dataset_id is None and not request.dataset:
         raise NoForgetTarget(NO_TARGET)
-    dataset_id = request.dataset_id or await _named(db, user_id, request.dataset or "")
+    dataset_id = request.dataset_id or await named_dataset(db, user_id, request.dataset or "")
     if request.data_id is not None:
         ids = {"data_id": str(request.data_id), "dataset_id": str(dataset_id)}
         if request.memory_only:
@@ -72,7 +72,7 @@ async def forget(
     return {"dataset_id": str(dataset_id), "status": "success"}
 
 
-async def _named(db: Database, user_id: uuid.UUID, name: str) -> uuid.UUID:
+async def named_dataset(db: Database, user_id: uuid.UUID, name: str) -> uuid.UUID:
     """The caller's dataset of that name, else one shared with the caller under it."""
     rows = await db.read_rows(
         select(Dataset.id, Dataset.owner_id)

@@ -76,27 +76,30 @@ async def get_progress(
     dataset: Annotated[list[uuid.UUID] | None, Query()] = None,
     pipeline: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, dict[str, Any]]:
-    """Progress of the latest run per dataset. Without `pipeline`: cognify's, flat
-    (`{"status", "progress"}`); with `pipeline` (repeatable): cognee 1.6.5's nested shape,
-    one entry per asked pipeline that ran on the dataset."""
-    if pipeline is None:
-        found = await service.progress(services.db, user.id, dataset)
-        return {str(d): _progress(p) for d, p in found.items()}
+    """cognee 1.6.5's progress: `{"<id>": {"status", "progress"}}` for one pipeline (default
+    cognify), `{"<id>": {"<pipeline>": {"status", "progress"}}}` for several; a pipeline
+    that never ran on a dataset is absent."""
+    names = status_view.check_pipelines(pipeline or [ledger.COGNIFY_PIPELINE])
+    by_pipeline = {
+        name: await service.progress(services.db, user.id, dataset, name) for name in names
+    }
+    if len(names) == 1:
+        return {str(d): _progress(p) for d, p in by_pipeline[names[0]].items()}
     nested: dict[str, dict[str, Any]] = {}
-    for name in status_view.check_pipelines(pipeline):
-        for d, p in (await service.progress(services.db, user.id, dataset, name)).items():
-            nested.setdefault(str(d), {})[name] = _progress(p) | {
-                "completed_items": p.completed,
-                "total_items": p.total,
-                "current_stage": p.stage,
-            }
+    for name, found in by_pipeline.items():
+        for d, p in found.items():
+            nested.setdefault(str(d), {})[name] = _progress(p)
     return nested
 
 
 def _progress(p: service.Progress) -> dict[str, Any]:
+    """cognee's `completed_items`, `total_items`, `current_stage`, and graphmill's counts."""
     return {
         "status": p.status,
         "progress": {
+            "completed_items": p.completed,
+            "total_items": p.total,
+            "current_stage": p.stage,
             "completed": p.completed,
             "failed": p.failed,
             "skipped": p.skipped,

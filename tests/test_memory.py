@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -378,3 +379,23 @@ def test_improve_merges_duplicate_entities_and_folds_useful_session_answers(
     assert alice.get(f"/api/v1/datasets/{ds}/graph").json() == {"nodes": [], "edges": []}
     r = alice.post("/api/v1/improve", json={"dataset_name": "firm", "enrichment_tasks": ["x"]})
     assert r.status_code == 400 and "enrichment_tasks" in r.json()["error"]
+
+
+def test_a_blocking_remember_whose_item_fails_answers_409_with_the_result(alice: Api) -> None:
+    scanned = (Path(__file__).parent / "fixtures" / "scanned.pdf").read_bytes()
+    r = alice.post(
+        "/api/v1/remember",
+        files=[text_part(HARBOUR), ("data", ("scanned.pdf", scanned, "application/pdf"))],
+        data={"datasetName": "mixed"},
+    )
+    assert r.status_code == 409, r.text
+    body = r.json()
+    assert body["status"] == "errored" and "scanned" in body["error"]
+    assert body["items_processed"] == 1 and len(body["items"]) == 2
+    assert uuid.UUID(body["pipeline_run_id"])
+    # the text that could be made into memory is memory
+    found = alice.post(
+        "/api/v1/recall",
+        json={"query": "Anders Holt", "datasets": ["mixed"], "search_type": "CHUNKS_LEXICAL"},
+    ).json()
+    assert found and "Anders Holt" in found[0]["text"]

@@ -185,8 +185,10 @@ async def remember(
     # same dataset do not count), or the run itself failed or was cancelled.
     if result.items_processed < len(items) or run.state in (RunState.FAILED, RunState.CANCELLED):
         result.status = "errored"
-        result.error = run.error_message or f"cognify ended {run.state}: " + ", ".join(
-            i.name for i in items if i.id not in done
+        missed = ", ".join(i.original_name for i in items if i.id not in done)
+        result.error = f"{run.error_message or 'cognify ended ' + run.state}; not made into " + (
+            f"memory: {missed or 'none'} (their errors: GET /api/v1/datasets/{dataset.id}/data"
+            "?status=failed)"
         )
     else:
         result.status = "completed"

@@ -55,6 +55,10 @@ class RunNotFound(NotFound):
     """Pipeline run not found."""
 
 
+class SessionEntryNotFound(NotFound):
+    """Session entry not found."""
+
+
 class PermissionDenied(GraphmillError):
     """Request owner does not have the necessary permission."""
 
@@ -160,6 +164,18 @@ class EmbeddingMismatch(InvalidInput):
 
 class UnsupportedSearchType(InvalidInput):
     """graphmill does not implement this search type."""
+
+
+class UnknownRecallScope(InvalidInput):
+    """Unknown recall scope."""
+
+
+class NoForgetTarget(InvalidInput):
+    """Invalid request parameters."""
+
+
+class UnsupportedOption(InvalidInput):
+    """graphmill does not support this option."""
 
 
 class AnswerUnavailable(GraphmillError):

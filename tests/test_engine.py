@@ -228,6 +228,9 @@ def test_background_cognify_answers_started_then_status_completes(user: Api) -> 
     assert user.get("/api/v1/datasets/status").json() == {ds: "DATASET_PROCESSING_COMPLETED"}
     done = user.get("/api/v1/datasets/status/progress").json()[ds]
     assert done["progress"] == {
+        "completed_items": 1,
+        "total_items": 1,
+        "current_stage": None,
         "completed": 1,
         "failed": 0,
         "skipped": 0,

@@ -27,6 +27,7 @@ LAYERS = [
     ["ingest"],
     ["cognify"],
     ["search"],
+    ["memory"],
     ["services"],
     ["api"],
     ["cli"],

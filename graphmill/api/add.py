@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.api.dto import AddFormDTO, DataIngestionInfo, PipelineRunInfo, RunStatus
@@ -19,6 +19,7 @@ from graphmill.ingest.add import StagedUploads, Upload, add_files, parse_node_se
 router = APIRouter()
 
 FILES = "data"
+F = TypeVar("F", bound=BaseModel)
 
 
 def _request_body() -> dict[str, Any]:
@@ -40,9 +41,9 @@ def _request_body() -> dict[str, Any]:
     return {"requestBody": {"content": {"multipart/form-data": {"schema": schema}}}}
 
 
-def _form(items: FormItems) -> AddFormDTO:
-    """The fields by FastAPI's form rules (the last value counts, an empty one is none),
-    with its validation errors."""
+def parse_form(items: FormItems, model: type[F], lists: tuple[str, ...] = ("node_set",)) -> F:
+    """The fields by FastAPI's form rules (the last value counts, an empty one is none;
+    fields in `lists` keep every value), with its validation errors."""
     values: dict[str, list[str | FileField]] = {}
     for name, value in items:
         values.setdefault(name, []).append(value)
@@ -57,10 +58,11 @@ def _form(items: FormItems) -> AddFormDTO:
         if not isinstance(value, FileField)
     ]
     raw: dict[str, Any] = {name: v[-1] for name, v in values.items() if v[-1] != ""}
-    if "node_set" in values:
-        raw["node_set"] = values["node_set"]
+    for name in lists:
+        if name in values:
+            raw[name] = values[name]
     try:
-        form = AddFormDTO.model_validate(raw)
+        form = model.model_validate(raw)
     except ValidationError as exc:
         errors += [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
     if errors:
@@ -68,7 +70,20 @@ def _form(items: FormItems) -> AddFormDTO:
     return form
 
 
-def _dataset_id(raw: str | None) -> uuid.UUID | None:
+async def read_staged(
+    request: Request, uploads: StagedUploads, model: type[F], lists: tuple[str, ...] = ("node_set",)
+) -> F:
+    """Read a multipart body: its `data` files into staging while they arrive, its other
+    fields into the model."""
+
+    async def stage(field: str, file_name: str, chunks: AsyncIterator[bytes]) -> None:
+        if field == FILES:
+            await uploads.stage(Upload(file_name, chunks))
+
+    return parse_form(await read_form(request, stage), model, lists)
+
+
+def dataset_id_of(raw: str | None) -> uuid.UUID | None:
     if raw is None or raw.strip() == "":
         return None
     try:
@@ -83,18 +98,13 @@ async def add(request: Request, services: ServicesDep, user: UserDep) -> Pipelin
     # The caller is authenticated (a dependency) before the body is read. Each file is written
     # once, to staging, while it arrives; the dataset fields may come after the files.
     with StagedUploads(services.blobs, services.settings.max_upload_bytes) as uploads:
-
-        async def stage(field: str, file_name: str, chunks: AsyncIterator[bytes]) -> None:
-            if field == FILES:
-                await uploads.stage(Upload(file_name, chunks))
-
-        form = _form(await read_form(request, stage))
+        form = await read_staged(request, uploads, AddFormDTO)
         result = await add_files(
             services.db,
             services.blobs,
             user.id,
             uploads,
-            dataset_id=_dataset_id(form.dataset_id),
+            dataset_id=dataset_id_of(form.dataset_id),
             dataset_name=form.dataset_name,
             node_set=parse_node_set(form.node_set),
             labels=form.labels,

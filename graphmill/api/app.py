@@ -24,10 +24,13 @@ def create_app(settings: Settings) -> FastAPI:
         cognify,
         datasets,
         health,
+        memory,
         permissions,
         runs,
         search,
+        sessions,
         users,
+        visualize,
     )
 
     @asynccontextmanager
@@ -47,7 +50,7 @@ def create_app(settings: Settings) -> FastAPI:
         CORSMiddleware,
         allow_origins=[o.strip() for o in settings.cors_allowed_origins.split(",") if o.strip()],
         allow_credentials=True,
-        allow_methods=["OPTIONS", "GET", "PUT", "POST", "DELETE"],
+        allow_methods=["OPTIONS", "GET", "PUT", "PATCH", "POST", "DELETE"],
         allow_headers=["*"],
     )
     app.add_middleware(RequestId)
@@ -60,4 +63,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(runs.router, prefix="/api/v1/runs", tags=["runs"])
     app.include_router(permissions.router, prefix="/api/v1/permissions", tags=["permissions"])
     app.include_router(search.router, prefix="/api/v1/search", tags=["search"])
+    app.include_router(memory.router, prefix="/api/v1", tags=["memory"])
+    app.include_router(sessions.router, prefix="/api/v1/sessions", tags=["sessions"])
+    app.include_router(visualize.router, prefix="/api/v1/visualize", tags=["visualize"])
     return app

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 
 from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.api.dto import CognifyPayloadDTO, DataIngestionInfo, PipelineRunInfo, RunStatus
+from graphmill.db.models import Permission
+from graphmill.memory.remember import apply_options, cognify_options
 from graphmill.pipelines import service
 from graphmill.pipelines.ledger import RunState, counts_of
 
@@ -60,6 +62,19 @@ async def cognify(
 ) -> dict[str, PipelineRunInfo]:
     """Queue or join the cognify run of each dataset (write permission needed)."""
     services.require_embedder()
+    options = cognify_options(
+        payload.custom_prompt,
+        payload.graph_model,
+        payload.chunk_size,
+        payload.chunks_per_batch,
+        payload.ontology_key,
+    )
+    if options.any():
+        datasets = await service.resolve_datasets(
+            services.db, user.id, payload.dataset_ids, payload.datasets, Permission.WRITE
+        )
+        for dataset in datasets:
+            await apply_options(services.db, user.id, dataset.id, options)
     outcomes = await service.cognify(
         services.db,
         services.runtime,

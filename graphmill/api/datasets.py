@@ -74,21 +74,38 @@ async def get_progress(
     services: ServicesDep,
     user: UserDep,
     dataset: Annotated[list[uuid.UUID] | None, Query()] = None,
+    pipeline: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, dict[str, Any]]:
-    """cognee 1.6's progress shape, with `progress` filled from the ledger."""
-    found = await service.progress(services.db, user.id, dataset)
+    """cognee 1.6.5's progress: `{"<id>": {"status", "progress"}}` for one pipeline (default
+    cognify), `{"<id>": {"<pipeline>": {"status", "progress"}}}` for several; a pipeline
+    that never ran on a dataset is absent."""
+    names = status_view.check_pipelines(pipeline or [ledger.COGNIFY_PIPELINE])
+    by_pipeline = {
+        name: await service.progress(services.db, user.id, dataset, name) for name in names
+    }
+    if len(names) == 1:
+        return {str(d): _progress(p) for d, p in by_pipeline[names[0]].items()}
+    nested: dict[str, dict[str, Any]] = {}
+    for name, found in by_pipeline.items():
+        for d, p in found.items():
+            nested.setdefault(str(d), {})[name] = _progress(p)
+    return nested
+
+
+def _progress(p: service.Progress) -> dict[str, Any]:
+    """cognee's `completed_items`, `total_items`, `current_stage`, and graphmill's counts."""
     return {
-        str(dataset_id): {
-            "status": p.status,
-            "progress": {
-                "completed": p.completed,
-                "failed": p.failed,
-                "skipped": p.skipped,
-                "total": p.total,
-                "stage": p.stage,
-            },
-        }
-        for dataset_id, p in found.items()
+        "status": p.status,
+        "progress": {
+            "completed_items": p.completed,
+            "total_items": p.total,
+            "current_stage": p.stage,
+            "completed": p.completed,
+            "failed": p.failed,
+            "skipped": p.skipped,
+            "total": p.total,
+            "stage": p.stage,
+        },
     }
 
 
@@ -123,11 +140,22 @@ async def list_data(
     user: UserDep,
     status: Annotated[str | None, Query(max_length=32)] = None,
     pipeline: Annotated[str, Query(max_length=64)] = ledger.COGNIFY_PIPELINE,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[DataDTO]:
-    """Items with their state per pipeline; `?status=failed` keeps failed ones."""
+    """Items with their state per pipeline, a page at a time (cognee 1.6.5: `limit` 100 by
+    default, at most 1000); `?status=failed` keeps failed ones."""
     [pipeline] = status_view.check_pipelines([pipeline])
-    items = await data_service.list_data(services.db, user.id, dataset_id, status, pipeline)
+    items = await data_service.list_data(
+        services.db, user.id, dataset_id, status, pipeline, limit, offset
+    )
     return [DataDTO.of(i) for i in items]
+
+
+@router.get("/{dataset_id}/data/count")
+async def count_data(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> dict[str, int]:
+    """`{"count": n}`: how many items the dataset holds."""
+    return {"count": await data_service.count_data(services.db, user.id, dataset_id)}
 
 
 @router.get("/{dataset_id}/runs")

@@ -58,13 +58,4 @@ async def current_user(request: Request, services: ServicesDep) -> UserInfo:
     raise Unauthorized()
 
 
-async def credentialed_user(request: Request, services: ServicesDep) -> UserInfo:
-    """The caller, who must present a valid credential even when authentication is off."""
-    user = await _credentialed_user(request, services)
-    if user is None:
-        raise Unauthorized()
-    return user
-
-
 UserDep = Annotated[UserInfo, Depends(current_user)]
-CredentialedUserDep = Annotated[UserInfo, Depends(credentialed_user)]

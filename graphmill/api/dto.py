@@ -341,3 +341,114 @@ class SearchHistoryItemDTO(OutDTO):
             dataset_id=entry.dataset_id,
             search_type=entry.search_type,
         )
+
+
+class RememberFormDTO(AddFormDTO):
+    """The fields of `POST /api/v1/remember` besides its `data` files (cognee 1.6.5): add's,
+    and these."""
+
+    session_id: str | None = Field(None, max_length=255)
+    self_improvement: bool = True
+    custom_prompt: str | None = Field(None, max_length=20_000)
+    chunk_size: int | None = Field(None, gt=0, le=100_000)
+    chunks_per_batch: int | None = Field(None, gt=0, le=10_000)
+    ontology_key: list[str] | None = None
+    graph_model: str | None = Field(None, max_length=200_000)
+    content_type: str | None = None
+    import_mode: str | None = None
+    skills_text: str | None = None
+    skill_name: str | None = None
+    repositories: list[str] | None = None
+    index_vectors: bool | None = None
+
+
+class QAEntryDTO(BaseModel):
+    type: Literal["qa"] = "qa"
+    question: str = Field(max_length=100_000)
+    answer: str = Field(max_length=100_000)
+    context: str = Field("", max_length=100_000)
+    feedback_text: str | None = Field(None, max_length=20_000)
+    feedback_score: int | None = Field(None, ge=1, le=5)
+    used_graph_element_ids: dict[str, list[str]] | None = None
+
+
+class TraceEntryDTO(BaseModel):
+    type: Literal["trace"] = "trace"
+    origin_function: str = Field(min_length=1, max_length=1000)
+    status: Literal["success", "error"] = "success"
+    method_params: dict[str, Any] | None = None
+    method_return_value: Any = None
+    memory_query: str = Field("", max_length=100_000)
+    memory_context: str = Field("", max_length=100_000)
+    error_message: str = Field("", max_length=100_000)
+    generate_feedback_with_llm: bool = False
+
+
+class FeedbackEntryDTO(BaseModel):
+    type: Literal["feedback"] = "feedback"
+    qa_id: uuid.UUID
+    feedback_text: str | None = Field(None, max_length=20_000)
+    feedback_score: int | None = Field(None, ge=1, le=5)
+
+
+class SkillRunEntryDTO(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["skill_run"] = "skill_run"
+
+
+class RememberEntryDTO(BaseModel):
+    """`POST /api/v1/remember/entry` (a plain BaseModel in cognee: snake_case only)."""
+
+    entry: QAEntryDTO | TraceEntryDTO | FeedbackEntryDTO | SkillRunEntryDTO = Field(
+        discriminator="type"
+    )
+    dataset_name: str = Field("main_dataset", max_length=255)
+    dataset_id: uuid.UUID | None = None
+    session_id: str | None = Field(None, max_length=255)
+    skill_improvement: dict[str, Any] | None = None
+
+
+class RecallPayloadDTO(SearchPayloadDTO):
+    """cognee's RecallPayloadDTO: search's fields, where an explicit `search_type: null`
+    means "choose for me", and the memory's."""
+
+    session_id: str | None = Field(None, max_length=255)
+    scope: str | list[str] | None = None
+    tool_connections: list[str] | None = None
+    tools_trigger: str = "always"
+    code_query: dict[str, Any] | None = None
+    context_profile: Literal["qa", "agent"] = "qa"
+    response_schema: dict[str, Any] | None = None
+
+    @field_validator("top_k", mode="before")
+    @classmethod
+    def _default_top_k(cls, value: Any) -> Any:
+        return 15 if value is None else value  # cognee's Optional[int], null = the default
+
+
+class ForgetPayloadDTO(InDTO):
+    data_id: uuid.UUID | None = None
+    dataset: str | None = Field(None, max_length=255)
+    dataset_id: uuid.UUID | None = None
+    everything: bool = False
+    memory_only: bool = False
+
+
+class ImprovePayloadDTO(InDTO):
+    """cognee 1.6.5's ImprovePayloadDTO."""
+
+    dataset_name: str | None = Field(None, max_length=255)
+    dataset_id: uuid.UUID | None = None
+    run_in_background: bool = False
+    session_ids: list[str] | None = Field(None, max_length=1000)
+    node_name: list[str] | None = None
+    build_global_context_index: bool = False
+    extraction_tasks: list[str] | None = None
+    enrichment_tasks: list[str] | None = None
+    data: str | None = None
+
+    @field_validator("dataset_id", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value

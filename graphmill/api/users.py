@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from graphmill.api.deps import CredentialedUserDep, ServicesDep, UserDep
+from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.api.dto import UserEmailRequest, UserRead
 from graphmill.auth.users import find_user_id
 from graphmill.errors import UserNotFound
@@ -13,7 +13,9 @@ router = APIRouter()
 
 
 @router.get("/me")
-async def me(user: CredentialedUserDep) -> UserRead:
+async def me(user: UserDep) -> UserRead:
+    """The caller; with REQUIRE_AUTHENTICATION=false and no credential, the local user (so
+    cognee's web frontend can be used without a login)."""
     return UserRead.of(user)
 
 

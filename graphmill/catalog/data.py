@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
 
 from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore
@@ -80,25 +80,28 @@ async def list_data(
     dataset_id: uuid.UUID,
     status: str | None = None,
     pipeline: str = "cognify_pipeline",
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[DataInfo]:
     """A readable dataset's items, largest first (as cognee sorts them), with their state in
-    every pipeline; `status` keeps items in that state for `pipeline` (no state = pending)."""
+    every pipeline; `status` keeps items in that state for `pipeline` (no state = pending);
+    then `offset` items are skipped and at most `limit` kept."""
     if status is not None and status not in set(ItemState):
         raise InvalidInput(f"Unknown status {status!r}; one of: {', '.join(ItemState)}")
     async with db.read() as session:
         await authorize(session, user_id, dataset_id, Permission.READ)
-        rows = (
-            await session.execute(
-                select(Data, Blob.location)
-                .join(Blob, Blob.sha256 == Data.content_hash)
-                .where(Data.dataset_id == dataset_id)
-                .order_by(Data.size.desc(), Data.created_at)
-            )
-        ).all()
-        states = await session.scalars(
-            select(ItemStatus)
-            .join(Data, Data.id == ItemStatus.data_id)
+        query = (
+            select(Data, Blob.location)
+            .join(Blob, Blob.sha256 == Data.content_hash)
             .where(Data.dataset_id == dataset_id)
+            .order_by(Data.size.desc(), Data.created_at, Data.id)
+        )
+        if status is None and limit is not None:  # pages in the database when unfiltered
+            query = query.limit(limit).offset(offset)
+            limit, offset = None, 0
+        rows = (await session.execute(query)).all()
+        states = await session.scalars(
+            select(ItemStatus).where(ItemStatus.data_id.in_([data.id for data, _ in rows]))
         )
         by_item: dict[uuid.UUID, dict[str, ItemStateInfo]] = {}
         for st in states:
@@ -117,7 +120,19 @@ async def list_data(
         current = info.pipeline_status.get(pipeline)
         if status is None or (current.state if current else ItemState.PENDING) == status:
             items.append(info)
-    return items
+    return items[offset : None if limit is None else offset + limit]
+
+
+async def count_data(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) -> int:
+    """How many items a readable dataset holds."""
+    async with db.read() as session:
+        await authorize(session, user_id, dataset_id, Permission.READ)
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(Data).where(Data.dataset_id == dataset_id)
+            )
+            or 0
+        )
 
 
 async def get_data(

@@ -156,8 +156,12 @@ async def set_config(
     dataset_id: uuid.UUID,
     graph_schema: dict[str, Any] | None,
     custom_prompt: str | None,
+    *,
+    chunk_size: int | None = None,
+    chunks_per_batch: int | None = None,
 ) -> None:
-    """Change the extraction schema and/or prompt (needs write); None leaves one as is."""
+    """Change the extraction schema, prompt, chunk size or chunks per batch (needs write);
+    None leaves one as is."""
     async with db.write() as session:
         await authorize(session, user_id, dataset_id, Permission.WRITE)
         row = await session.get(DatasetConfig, dataset_id)
@@ -168,3 +172,7 @@ async def set_config(
             row.graph_schema = graph_schema
         if custom_prompt is not None:
             row.custom_prompt = custom_prompt
+        if chunk_size is not None:
+            row.chunk_size = chunk_size
+        if chunks_per_batch is not None:
+            row.chunks_per_batch = chunks_per_batch

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,6 +96,39 @@ def selftest(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def create_user(args: argparse.Namespace) -> int:
+    """Register a user (the first one of a new installation, say) from the command line; the
+    password is read from stdin, or asked for on a terminal. With --api-key, also print a
+    new API key of the user (for clients that send X-Api-Key, like cognee's SDK)."""
+    from graphmill.auth.users import create_api_key, register_user
+    from graphmill.db import Database, migrate
+
+    settings = _settings(args)
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        print("graphmill: an empty password is not allowed", file=sys.stderr)
+        return 1
+
+    async def run() -> None:
+        db = Database(settings.sqlalchemy_url)
+        try:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            await migrate(db, settings.data_dir)
+            user = await register_user(db, args.email, password)
+            print(f"user_id: {user.id}")
+            if args.api_key:
+                key = await create_api_key(db, user.id, args.api_key, settings.max_api_keys)
+                print(f"api_key: {key.key}")
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="graphmill", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
@@ -128,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
     t.add_argument("--json", action="store_true", help="print the report as JSON")
     t.set_defaults(func=selftest)
+
+    u = commands.add_parser("create-user", help="register a user; the password comes on stdin")
+    u.add_argument("--email", required=True, help="the user's email (the login name)")
+    u.add_argument("--api-key", metavar="NAME", help="also create an API key with this name")
+    u.add_argument("--data-dir", help="data folder (GRAPHMILL_DATA_DIR; default ./.graphmill)")
+    u.set_defaults(func=create_user)
     return parser
 
 

@@ -12,8 +12,10 @@ import asyncio
 import json
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +42,8 @@ class CognifyState:
 
     custom_prompt: str | None = None
     graph_schema: dict[str, Any] | None = None
+    chunk_size: int | None = None  # the dataset's, else the settings'
+    chunks_per_batch: int | None = None  # most chunks extracted at once; None: all
     text: str = ""
     chunks: list[Chunk] = field(default_factory=list)
     extractions: list[Extraction] = field(default_factory=list)
@@ -50,6 +54,18 @@ class CognifyState:
 
 
 Context = ItemContext[CognifyState]
+# A dataset's custom prompt, graph schema, chunk size and chunks per batch.
+_Setup = tuple[str | None, dict[str, Any] | None, int | None, int | None]
+T = TypeVar("T")
+
+
+async def _in_batches(calls: list[Callable[[], Awaitable[T]]], size: int | None) -> list[T]:
+    """Run the calls `size` at a time (all at once when None), results in order."""
+    step = size or len(calls) or 1
+    results: list[T] = []
+    for start in range(0, len(calls), step):
+        results += await asyncio.gather(*(call() for call in calls[start : start + step]))
+    return results
 
 
 class CognifySteps:
@@ -57,8 +73,8 @@ class CognifySteps:
 
     def __init__(self, tools: Tools) -> None:
         self.tools = tools
-        # Per run: the dataset's prompt and schema, checked against the embedder once.
-        self._setups: dict[uuid.UUID, tuple[str | None, dict[str, Any] | None]] = {}
+        # Per run: the dataset's prompt, schema and chunking, checked against the embedder once.
+        self._setups: dict[uuid.UUID, _Setup] = {}
         self._indexed_dimensions: set[int] = set()
 
     @property
@@ -74,9 +90,14 @@ class CognifySteps:
             self._setups[ctx.run.id] = setup
             while len(self._setups) > MAX_REMEMBERED_RUNS:
                 self._setups.pop(next(iter(self._setups)))
-        ctx.state.custom_prompt, ctx.state.graph_schema = setup
+        (
+            ctx.state.custom_prompt,
+            ctx.state.graph_schema,
+            ctx.state.chunk_size,
+            ctx.state.chunks_per_batch,
+        ) = setup
 
-    async def _check_dataset(self, ctx: Context) -> tuple[str | None, dict[str, Any] | None]:
+    async def _check_dataset(self, ctx: Context) -> _Setup:
         embedder = self.embedder
         async with ctx.db.read() as session:
             config = await session.get(DatasetConfig, ctx.item.dataset_id)
@@ -100,8 +121,13 @@ class CognifySteps:
                 f"{embedder.model} ({embedder.dimension} dimensions)",
             )
         if config is None:
-            return None, None
-        return config.custom_prompt, config.graph_schema
+            return None, None, None, None
+        return (
+            config.custom_prompt,
+            config.graph_schema,
+            config.chunk_size,
+            config.chunks_per_batch,
+        )
 
     async def load_text(self, ctx: Context) -> None:
         """The document's text, extracted once per content hash, loader and loader version."""
@@ -128,8 +154,8 @@ class CognifySteps:
             chunk_text,
             ctx.state.text,
             self.tools.counter,
-            ctx.settings.chunk_size,
-            ctx.settings.chunk_overlap,
+            ctx.state.chunk_size or ctx.settings.chunk_size,
+            min(ctx.settings.chunk_overlap, (ctx.state.chunk_size or ctx.settings.chunk_size) // 2),
         )
         if not chunks:
             raise StepFailed("no_extractable_text", f"{ctx.item.name}: the text has no content")
@@ -186,17 +212,19 @@ class CognifySteps:
             return {"summary": await llm.summarize(model, text, usage)}
 
         try:
-            extracted = await asyncio.gather(
-                *(
-                    answer(k, "extraction", lambda u, t=t: extraction(u, t))
+            extracted = await _in_batches(
+                [
+                    partial(answer, k, "extraction", partial(extraction, text=t))
                     for k, t in zip(extract_keys, texts, strict=True)
-                )
+                ],
+                state.chunks_per_batch,
             )
-            summaries = await asyncio.gather(
-                *(
-                    answer(k, "chunk_summary", lambda u, t=t: summary(u, t))
+            summaries = await _in_batches(
+                [
+                    partial(answer, k, "chunk_summary", partial(summary, text=t))
                     for k, t in zip(summary_keys, texts, strict=True)
-                )
+                ],
+                state.chunks_per_batch,
             )
             state.chunk_summaries = [str(s["summary"]) for s in summaries]
             if len(texts) == 1:

@@ -385,6 +385,9 @@ class DatasetConfig(Base):
     custom_prompt: Mapped[str | None] = mapped_column(Text)
     embedding_model: Mapped[str | None] = mapped_column(String(255))
     embedding_dimension: Mapped[int | None] = mapped_column(Integer)
+    # cognify's `chunk_size` and `chunks_per_batch` options, kept for the dataset's runs.
+    chunk_size: Mapped[int | None] = mapped_column(Integer)
+    chunks_per_batch: Mapped[int | None] = mapped_column(Integer)
 
 
 class DocumentSummary(Base):
@@ -545,3 +548,33 @@ class SearchHistory(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_search_history_user", "user_id", "created_at"),)
+
+
+class SessionEntry(Base):
+    """One remembered session entry (cognee's session cache, kept in the store of record):
+    a QA turn ("qa") or an agent trace step ("trace"), per user and client-chosen session
+    id. Feedback updates its QA entry; `improved_at` marks a QA folded into the graph."""
+
+    __tablename__ = "session_entries"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    session_id: Mapped[str] = mapped_column(String(255))
+    dataset_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("datasets.id", ondelete="CASCADE")
+    )
+    entry_type: Mapped[str] = mapped_column(String(16))
+    question: Mapped[str] = mapped_column(Text, default="")
+    answer: Mapped[str] = mapped_column(Text, default="")
+    context: Mapped[str] = mapped_column(Text, default="")
+    feedback_text: Mapped[str | None] = mapped_column(Text)
+    feedback_score: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    improved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_session_entries_user_session", "user_id", "session_id", "created_at"),
+        Index("ix_session_entries_dataset", "dataset_id"),
+    )

@@ -117,12 +117,14 @@ class Progress:
 
 
 async def progress(
-    db: Database, user_id: uuid.UUID, dataset_ids: Sequence[uuid.UUID] | None
+    db: Database,
+    user_id: uuid.UUID,
+    dataset_ids: Sequence[uuid.UUID] | None,
+    pipeline: str = COGNIFY_PIPELINE,
 ) -> dict[uuid.UUID, Progress]:
-    """The latest cognify run of each readable dataset, with its counts and current stage."""
-    latest = await ledger.latest_progress(
-        db, readable_dataset_ids(user_id), dataset_ids, COGNIFY_PIPELINE
-    )
+    """The latest run of the pipeline on each readable dataset, with its counts and current
+    stage."""
+    latest = await ledger.latest_progress(db, readable_dataset_ids(user_id), dataset_ids, pipeline)
     return {
         dataset_id: Progress(
             compat_status(p.run.state),

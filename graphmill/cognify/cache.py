@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, bindparam, select
 
 from graphmill.db import Database, dialect_insert
 from graphmill.db.models import DerivedCache, EmbeddingCache, ExtractedText
@@ -49,12 +48,12 @@ async def stored_text(db: Database, content_hash: str, loader_version: str) -> s
     return str(text) if text is not None else None
 
 
-async def store_text(
-    session: AsyncSession, content_hash: str, loader_version: str, loader: str, text: str
+def store_text(
+    conn: Connection, content_hash: str, loader_version: str, loader: str, text: str
 ) -> None:
     """In the caller's transaction (the item's completion: text is cheap to redo)."""
-    await session.execute(
-        dialect_insert(session)(ExtractedText)
+    conn.execute(
+        dialect_insert(conn)(ExtractedText)
         .values(
             content_hash=content_hash,
             loader_version=loader_version,
@@ -81,12 +80,14 @@ async def store_results(db: Database, results: Sequence[tuple[str, str, dict[str
     unique = {key: (kind, value) for key, kind, value in results}
     if not unique:
         return
-    async with db.write() as session:
-        await session.execute(
-            dialect_insert(session)(DerivedCache)
-            .values([{"key": k, "kind": kind, "value": v} for k, (kind, v) in unique.items()])
+    rows = [{"key": k, "kind": kind, "value": v} for k, (kind, v) in unique.items()]
+    await db.run(
+        lambda conn: conn.execute(
+            dialect_insert(conn)(DerivedCache)
+            .values(rows)
             .on_conflict_do_nothing(index_elements=["key"])
         )
+    )
 
 
 async def cached_vectors(
@@ -101,14 +102,14 @@ async def cached_vectors(
     return found
 
 
-async def store_vectors(
-    session: AsyncSession, model: str, vectors: dict[str, npt.NDArray[np.float32]]
+def store_vectors(
+    conn: Connection, model: str, vectors: dict[str, npt.NDArray[np.float32]]
 ) -> None:
     """In the caller's transaction (the item's completion, which also writes the vectors)."""
     if not vectors:
         return
-    await session.execute(
-        dialect_insert(session)(EmbeddingCache)
+    conn.execute(
+        dialect_insert(conn)(EmbeddingCache)
         .values([{"text_hash": h, "model": model, "embedding": v} for h, v in vectors.items()])
         .on_conflict_do_nothing()
     )

@@ -5,8 +5,17 @@ from graphmill.db.engine import (
     advisory_key,
     dialect_insert,
     lock_dataset,
+    lock_dataset_in,
     retrying,
 )
 from graphmill.db.migrate import migrate
 
-__all__ = ["Database", "advisory_key", "dialect_insert", "lock_dataset", "migrate", "retrying"]
+__all__ = [
+    "Database",
+    "advisory_key",
+    "dialect_insert",
+    "lock_dataset",
+    "lock_dataset_in",
+    "migrate",
+    "retrying",
+]

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from graphmill.db import Database, dialect_insert
+from graphmill.db import Database
 from graphmill.db.models import DerivedCache, EmbeddingCache, ExtractedText
 
 LOOKUP_BATCH = 500  # keys per IN (...) list
@@ -39,6 +40,17 @@ _VECTORS = select(EmbeddingCache.text_hash, EmbeddingCache.embedding).where(
     EmbeddingCache.text_hash.in_(bindparam("hashes", expanding=True)),
 )
 
+# Writes: one statement per table and dialect, built once and run with a list of rows
+# (a multi-row VALUES would be compiled anew for every number of rows).
+_KEEP: dict[str, dict[type, Any]] = {
+    dialect: {
+        ExtractedText: insert(ExtractedText).on_conflict_do_nothing(),
+        DerivedCache: insert(DerivedCache).on_conflict_do_nothing(index_elements=["key"]),
+        EmbeddingCache: insert(EmbeddingCache).on_conflict_do_nothing(),
+    }
+    for dialect, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
+
 
 async def stored_text(db: Database, content_hash: str, loader_version: str) -> str | None:
     """The text kept for these bytes; `loader_version` names the loader too ("1:html")."""
@@ -52,16 +64,13 @@ def store_text(
     conn: Connection, content_hash: str, loader_version: str, loader: str, text: str
 ) -> None:
     """In the caller's transaction (the item's completion: text is cheap to redo)."""
-    conn.execute(
-        dialect_insert(conn)(ExtractedText)
-        .values(
-            content_hash=content_hash,
-            loader_version=loader_version,
-            loader=loader,
-            text=text,
-        )
-        .on_conflict_do_nothing()
-    )
+    row = {
+        "content_hash": content_hash,
+        "loader_version": loader_version,
+        "loader": loader,
+        "text": text,
+    }
+    conn.execute(_KEEP[conn.dialect.name][ExtractedText], [row])
 
 
 async def cached_results(db: Database, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -81,13 +90,7 @@ async def store_results(db: Database, results: Sequence[tuple[str, str, dict[str
     if not unique:
         return
     rows = [{"key": k, "kind": kind, "value": v} for k, (kind, v) in unique.items()]
-    await db.run(
-        lambda conn: conn.execute(
-            dialect_insert(conn)(DerivedCache)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
-    )
+    await db.run(lambda conn: conn.execute(_KEEP[conn.dialect.name][DerivedCache], rows))
 
 
 async def cached_vectors(
@@ -108,8 +111,5 @@ def store_vectors(
     """In the caller's transaction (the item's completion, which also writes the vectors)."""
     if not vectors:
         return
-    conn.execute(
-        dialect_insert(conn)(EmbeddingCache)
-        .values([{"text_hash": h, "model": model, "embedding": v} for h, v in vectors.items()])
-        .on_conflict_do_nothing()
-    )
+    rows = [{"text_hash": h, "model": model, "embedding": v} for h, v in vectors.items()]
+    conn.execute(_KEEP[conn.dialect.name][EmbeddingCache], rows)

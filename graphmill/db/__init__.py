@@ -3,7 +3,9 @@
 from graphmill.db.engine import (
     Database,
     advisory_key,
+    bind_ids,
     dialect_insert,
+    in_ids,
     lock_dataset,
     lock_dataset_in,
     retrying,
@@ -13,7 +15,9 @@ from graphmill.db.migrate import migrate
 __all__ = [
     "Database",
     "advisory_key",
+    "bind_ids",
     "dialect_insert",
+    "in_ids",
     "lock_dataset",
     "lock_dataset_in",
     "migrate",

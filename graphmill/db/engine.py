@@ -8,19 +8,34 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import json
 import logging
 import os
 import random
 import threading
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from pgvector.asyncpg import register_vector
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Uuid,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    make_url,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -144,6 +159,21 @@ def dialect_insert(bind: AsyncSession | Connection) -> Any:
     """`insert` of the session's or connection's dialect, for ON CONFLICT clauses."""
     dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
     return pg_insert if dialect.name == "postgresql" else sqlite_insert
+
+
+def in_ids(column: Any, name: str, sqlite: bool) -> ColumnElement[bool]:
+    """`column IN (ids)` with all the ids bound as ONE parameter `name` (`bind_ids`): a JSON
+    array read by `json_each` on SQLite, a `uuid[]` on PostgreSQL. An expanding IN renders,
+    and binds one by one, a placeholder per id on every execution."""
+    if sqlite:
+        values = func.json_each(bindparam(name)).table_valued("value")
+        return cast(ColumnElement[bool], column.in_(select(values.c.value)))
+    return cast(ColumnElement[bool], column == any_(bindparam(name, type_=ARRAY(Uuid))))
+
+
+def bind_ids(ids: Iterable[uuid.UUID], sqlite: bool) -> Any:
+    """The value of an `in_ids` parameter (SQLite keeps a UUID as its 32 hex digits)."""
+    return json.dumps([i.hex for i in ids]) if sqlite else list(ids)
 
 
 def _sqlite_lock_dir(url: str) -> Path | None:

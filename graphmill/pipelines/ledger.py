@@ -33,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from graphmill.db import Database, dialect_insert, lock_dataset, lock_dataset_in, retrying
+from graphmill.db import Database, retrying
+from graphmill.db.engine import bind_ids, dialect_insert, in_ids, lock_dataset, lock_dataset_in
 from graphmill.db.models import (
     ACTIVE_RUN_STATES,
     Data,
@@ -958,7 +959,7 @@ async def latest_states_json(
     )
     params: dict[str, Any] = {"user_id": user_id}
     if dataset_ids is not None:
-        params["dataset_ids"] = list(dataset_ids)
+        params["dataset_ids"] = bind_ids(dataset_ids, db.is_sqlite)
     body = await db.read_scalar(query, params)
     return str(body) if body is not None else "{}"
 
@@ -972,7 +973,7 @@ def _states_json_query(
     with_ids: bool,
 ) -> Select[Any]:
     """Built once per shape (building it costs more than running it), with bind parameters
-    `user_id` and, `with_ids`, the expanding `dataset_ids`."""
+    `user_id` and, `with_ids`, `dataset_ids` (`in_ids`)."""
     datasets = readable(bindparam("user_id", type_=Uuid)).subquery()
     column = datasets.c.dataset_id
     if sqlite:  # stored as 32 hex digits
@@ -984,7 +985,7 @@ def _states_json_query(
     labels = [label(latest_run(column, p)).label(f"s{i}") for i, p in enumerate(pipelines)]
     rows = select(key.label("k"), *labels).select_from(datasets)
     if with_ids:
-        rows = rows.where(column.in_(bindparam("dataset_ids", expanding=True, type_=Uuid)))
+        rows = rows.where(in_ids(column, "dataset_ids", sqlite))
     inner = rows.subquery()
     value: Any
     if len(pipelines) == 1:

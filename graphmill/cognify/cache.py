@@ -2,7 +2,8 @@
 a document's text (by its bytes' hash, the loader and its version), LLM results (by input text,
 model, prompt version and schema) and vectors (by text and model).
 
-Lookups take a whole item's keys at once; writes are one statement each. Paid results
+Lookups take a whole item's keys at once (primary-key probes, run on the event loop:
+`Database.run_read(inline=True)`); writes are one statement each. Paid results
 (LLM answers) commit in a transaction of their own at once; text and vectors commit with
 the item that made them.
 """
@@ -55,7 +56,7 @@ _KEEP: dict[str, dict[type, Any]] = {
 async def stored_text(db: Database, content_hash: str, loader_version: str) -> str | None:
     """The text kept for these bytes; `loader_version` names the loader too ("1:html")."""
     text = await db.read_scalar(
-        _TEXT, {"content_hash": content_hash, "loader_version": loader_version}
+        _TEXT, {"content_hash": content_hash, "loader_version": loader_version}, inline=True
     )
     return str(text) if text is not None else None
 
@@ -78,7 +79,8 @@ async def cached_results(db: Database, keys: Iterable[str]) -> dict[str, dict[st
     wanted = list(dict.fromkeys(keys))
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), LOOKUP_BATCH):
-        rows = await db.read_rows(_RESULTS, {"keys": wanted[start : start + LOOKUP_BATCH]})
+        batch = {"keys": wanted[start : start + LOOKUP_BATCH]}
+        rows = await db.read_rows(_RESULTS, batch, inline=True)
         found.update((key, value) for key, value in rows)
     return found
 
@@ -101,7 +103,7 @@ async def cached_vectors(
     found: dict[str, npt.NDArray[np.float32]] = {}
     for start in range(0, len(wanted), LOOKUP_BATCH):
         params = {"model": model, "hashes": wanted[start : start + LOOKUP_BATCH]}
-        found.update((h, v) for h, v in await db.read_rows(_VECTORS, params))
+        found.update((h, v) for h, v in await db.read_rows(_VECTORS, params, inline=True))
     return found
 
 

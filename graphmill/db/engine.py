@@ -258,8 +258,13 @@ class Database:
             self._sync_reader: Engine | None = create_engine(
                 sync_url, pool_size=self.READER_THREADS, max_overflow=0, connect_args=threads
             )
+            # Inline reads run on the event loop, one at a time: one connection of their own.
+            self._sync_inline: Engine | None = create_engine(
+                sync_url, pool_size=1, max_overflow=0, connect_args=threads
+            )
             _configure_sqlite(self._sync_writer, writer=True)
             _configure_sqlite(self._sync_reader, writer=False)
+            _configure_sqlite(self._sync_inline, writer=False)
             self._writer_thread: concurrent.futures.ThreadPoolExecutor | None = (
                 concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="graphmill-db-write")
             )
@@ -274,7 +279,7 @@ class Database:
             )
             self.write_engine = self.engine
             _configure_pgvector(self.engine)
-            self._sync_writer = self._sync_reader = None
+            self._sync_writer = self._sync_reader = self._sync_inline = None
             self._writer_thread = self._reader_threads = None
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
@@ -298,15 +303,21 @@ class Database:
         async with self._write_lock:
             return await self._in_thread(self._writer_thread, _transaction, engine, fn)
 
-    async def run_read(self, fn: Callable[[Connection], T]) -> T:
+    async def run_read(self, fn: Callable[[Connection], T], *, inline: bool = False) -> T:
         """One read: `fn` runs synchronously on a connection in a transaction of its own
-        (one snapshot), which is rolled back; BackendUnavailable when the store is not there."""
+        (one snapshot), which is rolled back; BackendUnavailable when the store is not there.
+
+        `inline`: on SQLite, run on the calling thread (the event loop) instead of a reader
+        thread, for short indexed lookups where the hand-off to a thread and back costs
+        more than the read (status, cache lookups). A reader never waits for the writer in
+        WAL mode, so the loop is held only as long as the read itself."""
         try:
             if self._sync_reader is None:
                 async with self.engine.connect() as conn:
                     return await conn.run_sync(fn)
-            engine = self._sync_reader
-            return await self._in_thread(self._reader_threads, _read, engine, fn)
+            if inline and self._sync_inline is not None:
+                return _read(self._sync_inline, fn)
+            return await self._in_thread(self._reader_threads, _read, self._sync_reader, fn)
         except OperationalError as exc:
             raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
 
@@ -320,13 +331,21 @@ class Database:
         assert threads is not None
         return await asyncio.wrap_future(threads.submit(call, engine, fn))
 
-    async def read_scalar(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
+    async def read_scalar(
+        self, statement: Any, params: dict[str, Any] | None = None, *, inline: bool = False
+    ) -> Any:
         """One query's first column of its first row (see `run_read`)."""
-        return await self.run_read(lambda conn: conn.execute(statement, params or {}).scalar())
+        return await self.run_read(
+            lambda conn: conn.execute(statement, params or {}).scalar(), inline=inline
+        )
 
-    async def read_rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
+    async def read_rows(
+        self, statement: Any, params: dict[str, Any] | None = None, *, inline: bool = False
+    ) -> list[Any]:
         """One query's rows (see `run_read`)."""
-        return await self.run_read(lambda conn: list(conn.execute(statement, params or {})))
+        return await self.run_read(
+            lambda conn: list(conn.execute(statement, params or {})), inline=inline
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -386,7 +405,7 @@ class Database:
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
-        for engine in (self._sync_writer, self._sync_reader):
+        for engine in (self._sync_writer, self._sync_reader, self._sync_inline):
             if engine is not None:
                 engine.dispose()
 

@@ -960,7 +960,7 @@ async def latest_states_json(
     params: dict[str, Any] = {"user_id": user_id}
     if dataset_ids is not None:
         params["dataset_ids"] = bind_ids(dataset_ids, db.is_sqlite)
-    body = await db.read_scalar(query, params)
+    body = await db.read_scalar(query, params, inline=True)  # one indexed query
     return str(body) if body is not None else "{}"
 
 

@@ -56,9 +56,8 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def _configure_sqlite(engine: AsyncEngine | Engine, *, writer: bool | None) -> None:
-    """Pragmas on connect; `BEGIN IMMEDIATE` for the writer, `BEGIN` for readers, and none
-    for single-statement reads (`writer=None`), which are consistent on their own."""
+def _configure_sqlite(engine: AsyncEngine | Engine, *, writer: bool) -> None:
+    """Pragmas on connect; `BEGIN IMMEDIATE` for the writer, `BEGIN` for readers."""
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
     @event.listens_for(sync_engine, "connect")
@@ -71,9 +70,6 @@ def _configure_sqlite(engine: AsyncEngine | Engine, *, writer: bool | None) -> N
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
-
-    if writer is None:
-        return
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, delete, insert
 
 from graphmill.db.models import Chunk
 from graphmill.pipelines.engine import ItemContext, Pipeline, Step
@@ -38,10 +37,10 @@ async def write_one_chunk(ctx: ItemContext[State]) -> None:
     """Replace the item's chunks with one tiny chunk, in the item's completing transaction."""
     item = ctx.item
 
-    async def write(session: AsyncSession) -> None:
-        await session.execute(delete(Chunk).where(Chunk.data_id == item.data_id))
-        session.add(
-            Chunk(
+    def write(conn: Connection) -> None:
+        conn.execute(delete(Chunk).where(Chunk.data_id == item.data_id))
+        conn.execute(
+            insert(Chunk).values(
                 dataset_id=item.dataset_id,
                 data_id=item.data_id,
                 content_hash=item.content_hash,

@@ -165,8 +165,7 @@ async def seed_direct(
     corpus, projection = Corpus(), Projection()
     db = Database(database_url)
     started = time.perf_counter()
-    async with db.write() as session:
-        await record_embedding_model(session, dataset_id, MODEL, DIMENSION)
+    await db.run(lambda conn: record_embedding_model(conn, dataset_id, MODEL, DIMENSION))
     for start in range(documents.start, documents.stop, 50):
         async with db.write() as session:
             for index in range(start, min(start + 50, documents.stop)):
@@ -213,7 +212,11 @@ async def seed_direct(
                     embedding_model=MODEL,
                     embedding_dimension=DIMENSION,
                 )
-                await write_item(session, dataset_id, data_id, sha, graph)
+                await session.run_sync(
+                    lambda s, d=data_id, h=sha, g=graph: write_item(
+                        s.connection(), dataset_id, d, h, g
+                    )
+                )
         done = min(start + 50, documents.stop) - documents.start
         if done % 1000 == 0 or done == len(documents):
             rate = done * CHUNKS_PER_DOCUMENT / (time.perf_counter() - started)

@@ -15,8 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, delete, insert
 
 from graphmill.db.models import Chunk
 from graphmill.pipelines.engine import ItemContext, Pipeline, Step
@@ -49,10 +48,10 @@ async def misbehave(ctx: ItemContext[State]) -> None:
 async def one_chunk(ctx: ItemContext[State]) -> None:
     item, text = ctx.item, ctx.state.text
 
-    async def write(session: AsyncSession) -> None:
-        await session.execute(delete(Chunk).where(Chunk.data_id == item.data_id))
-        session.add(
-            Chunk(
+    def write(conn: Connection) -> None:
+        conn.execute(delete(Chunk).where(Chunk.data_id == item.data_id))
+        conn.execute(
+            insert(Chunk).values(
                 dataset_id=item.dataset_id,
                 data_id=item.data_id,
                 content_hash=item.content_hash,

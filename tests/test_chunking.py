@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 from graphmill.cognify.chunking import chunk_text, split_sentences
 
@@ -12,6 +13,9 @@ class Words:
 
     def count(self, text: str) -> int:
         return len(text.split())
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        return [self.count(text) for text in texts]
 
 
 def test_sentences_split_but_not_at_abbreviations() -> None:

@@ -129,8 +129,9 @@ class Graphs:
         return data_id
 
     async def write(self, data_id: uuid.UUID, item_graph: store.ItemGraph) -> None:
-        async with self.db.write() as session:
-            await store.write_item(session, self.dataset_id, data_id, "hash", item_graph)
+        await self.db.run(
+            lambda conn: store.write_item(conn, self.dataset_id, data_id, "hash", item_graph)
+        )
 
     async def remove(self, data_id: uuid.UUID) -> None:
         async with self.db.write() as session:
@@ -410,8 +411,11 @@ def test_the_first_embedding_model_recorded_wins(db_url: str, tmp_path: Path) ->
             session.add(DatasetConfig(dataset_id=configured.dataset_id, custom_prompt="p"))
         for dataset_id in (g.dataset_id, configured.dataset_id):
             for model, dimension in (("first/model", 4), ("second/model", 8)):
-                async with g.db.write() as session:
-                    await store.record_embedding_model(session, dataset_id, model, dimension)
+                await g.db.run(
+                    lambda conn, d=dataset_id, m=model, n=dimension: store.record_embedding_model(
+                        conn, d, m, n
+                    )
+                )
         async with g.db.read() as session:
             rows = await session.execute(
                 select(

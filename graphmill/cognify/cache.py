@@ -2,7 +2,8 @@
 a document's text (by its bytes' hash, the loader and its version), LLM results (by input text,
 model, prompt version and schema) and vectors (by text and model).
 
-Lookups take a whole item's keys at once; writes are one statement each. Paid results
+Lookups take a whole item's keys at once (primary-key probes, run on the event loop:
+`Database.run_read(inline=True)`); writes are one statement each. Paid results
 (LLM answers) commit in a transaction of their own at once; text and vectors commit with
 the item that made them.
 """
@@ -15,10 +16,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from graphmill.db import Database, dialect_insert
+from graphmill.db import Database
 from graphmill.db.models import DerivedCache, EmbeddingCache, ExtractedText
 
 LOOKUP_BATCH = 500  # keys per IN (...) list
@@ -40,29 +41,37 @@ _VECTORS = select(EmbeddingCache.text_hash, EmbeddingCache.embedding).where(
     EmbeddingCache.text_hash.in_(bindparam("hashes", expanding=True)),
 )
 
+# Writes: one statement per table and dialect, built once and run with a list of rows
+# (a multi-row VALUES would be compiled anew for every number of rows).
+_KEEP: dict[str, dict[type, Any]] = {
+    dialect: {
+        ExtractedText: insert(ExtractedText).on_conflict_do_nothing(),
+        DerivedCache: insert(DerivedCache).on_conflict_do_nothing(index_elements=["key"]),
+        EmbeddingCache: insert(EmbeddingCache).on_conflict_do_nothing(),
+    }
+    for dialect, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
+}
+
 
 async def stored_text(db: Database, content_hash: str, loader_version: str) -> str | None:
     """The text kept for these bytes; `loader_version` names the loader too ("1:html")."""
     text = await db.read_scalar(
-        _TEXT, {"content_hash": content_hash, "loader_version": loader_version}
+        _TEXT, {"content_hash": content_hash, "loader_version": loader_version}, inline=True
     )
     return str(text) if text is not None else None
 
 
-async def store_text(
-    session: AsyncSession, content_hash: str, loader_version: str, loader: str, text: str
+def store_text(
+    conn: Connection, content_hash: str, loader_version: str, loader: str, text: str
 ) -> None:
     """In the caller's transaction (the item's completion: text is cheap to redo)."""
-    await session.execute(
-        dialect_insert(session)(ExtractedText)
-        .values(
-            content_hash=content_hash,
-            loader_version=loader_version,
-            loader=loader,
-            text=text,
-        )
-        .on_conflict_do_nothing()
-    )
+    row = {
+        "content_hash": content_hash,
+        "loader_version": loader_version,
+        "loader": loader,
+        "text": text,
+    }
+    conn.execute(_KEEP[conn.dialect.name][ExtractedText], [row])
 
 
 async def cached_results(db: Database, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -70,7 +79,8 @@ async def cached_results(db: Database, keys: Iterable[str]) -> dict[str, dict[st
     wanted = list(dict.fromkeys(keys))
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(wanted), LOOKUP_BATCH):
-        rows = await db.read_rows(_RESULTS, {"keys": wanted[start : start + LOOKUP_BATCH]})
+        batch = {"keys": wanted[start : start + LOOKUP_BATCH]}
+        rows = await db.read_rows(_RESULTS, batch, inline=True)
         found.update((key, value) for key, value in rows)
     return found
 
@@ -81,12 +91,8 @@ async def store_results(db: Database, results: Sequence[tuple[str, str, dict[str
     unique = {key: (kind, value) for key, kind, value in results}
     if not unique:
         return
-    async with db.write() as session:
-        await session.execute(
-            dialect_insert(session)(DerivedCache)
-            .values([{"key": k, "kind": kind, "value": v} for k, (kind, v) in unique.items()])
-            .on_conflict_do_nothing(index_elements=["key"])
-        )
+    rows = [{"key": k, "kind": kind, "value": v} for k, (kind, v) in unique.items()]
+    await db.run(lambda conn: conn.execute(_KEEP[conn.dialect.name][DerivedCache], rows))
 
 
 async def cached_vectors(
@@ -97,18 +103,15 @@ async def cached_vectors(
     found: dict[str, npt.NDArray[np.float32]] = {}
     for start in range(0, len(wanted), LOOKUP_BATCH):
         params = {"model": model, "hashes": wanted[start : start + LOOKUP_BATCH]}
-        found.update((h, v) for h, v in await db.read_rows(_VECTORS, params))
+        found.update((h, v) for h, v in await db.read_rows(_VECTORS, params, inline=True))
     return found
 
 
-async def store_vectors(
-    session: AsyncSession, model: str, vectors: dict[str, npt.NDArray[np.float32]]
+def store_vectors(
+    conn: Connection, model: str, vectors: dict[str, npt.NDArray[np.float32]]
 ) -> None:
     """In the caller's transaction (the item's completion, which also writes the vectors)."""
     if not vectors:
         return
-    await session.execute(
-        dialect_insert(session)(EmbeddingCache)
-        .values([{"text_hash": h, "model": model, "embedding": v} for h, v in vectors.items()])
-        .on_conflict_do_nothing()
-    )
+    rows = [{"text_hash": h, "model": model, "embedding": v} for h, v in vectors.items()]
+    conn.execute(_KEEP[conn.dialect.name][EmbeddingCache], rows)

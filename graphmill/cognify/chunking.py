@@ -46,8 +46,8 @@ def _split_long(sentence: str, counter: TokenCounter, size: int) -> list[tuple[s
     out: list[tuple[str, int]] = []
     current: list[str] = []
     used = 0
-    for word in sentence.split():
-        tokens = counter.count(word)
+    words = sentence.split()
+    for word, tokens in zip(words, counter.count_many(words), strict=True):
         if current and used + tokens > size:
             out.append((" ".join(current), used))
             current, used = [], 0
@@ -63,18 +63,18 @@ def chunk_text(text: str, counter: TokenCounter, size: int, overlap: int) -> lis
     closes a chunk when the next paragraph would not fit; the last sentences of a chunk,
     up to `overlap` tokens, open the next one. Inside a chunk, paragraphs stay separated
     by a blank line."""
-    units: list[tuple[str, int, bool]] = []  # (sentence, tokens, starts a paragraph)
+    sentences: list[tuple[str, bool]] = []  # (sentence, starts a paragraph)
     for paragraph in _PARAGRAPHS.split(text):
         paragraph = " ".join(paragraph.split())
-        if not paragraph:
+        sentences += [(s, i == 0) for i, s in enumerate(split_sentences(paragraph))]
+    units: list[tuple[str, int, bool]] = []  # (sentence, tokens, starts a paragraph)
+    counts = counter.count_many([sentence for sentence, _ in sentences])
+    for (sentence, first), tokens in zip(sentences, counts, strict=True):
+        if tokens <= size:
+            units.append((sentence, tokens, first))
             continue
-        first = True
-        for sentence in split_sentences(paragraph):
-            tokens = counter.count(sentence)
-            parts = [(sentence, tokens)] if tokens <= size else _split_long(sentence, counter, size)
-            for part, part_tokens in parts:
-                units.append((part, part_tokens, first))
-                first = False
+        for index, (part, part_tokens) in enumerate(_split_long(sentence, counter, size)):
+            units.append((part, part_tokens, first and index == 0))
 
     # Tokens from each unit to the end of its paragraph, in one backward pass (linear).
     to_paragraph_end = [0] * len(units)

@@ -384,6 +384,9 @@ class ApproximateTokenCounter:
     def count(self, text: str) -> int:
         return sum(max(1, math.ceil(len(p) / 6)) for p in self._PIECES.findall(text))
 
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        return [self.count(text) for text in texts]
+
 
 # --- OpenAI-compatible endpoints ----------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection
 
 from graphmill.cognify import cache, llm, offline
 from graphmill.cognify.chunking import Chunk, chunk_text
@@ -140,10 +140,8 @@ class CognifySteps:
             data = await ctx.read_bytes()
             loaded = await asyncio.to_thread(loaders.load, data, item.extension, item.mime_type)
 
-            async def keep(session: AsyncSession) -> None:
-                await cache.store_text(
-                    session, item.content_hash, version, loaded.loader, loaded.text
-                )
+            def keep(conn: Connection) -> None:
+                cache.store_text(conn, item.content_hash, version, loaded.loader, loaded.text)
 
             ctx.on_commit(keep)
             text = loaded.text
@@ -269,13 +267,13 @@ class CognifySteps:
             embedding_dimension=embedder.dimension,
         )
 
-        async def write(session: AsyncSession) -> None:
-            await cache.store_vectors(session, embedder.model, fresh)
-            await graph_store.record_embedding_model(
-                session, item.dataset_id, embedder.model, embedder.dimension
+        def write(conn: Connection) -> None:
+            cache.store_vectors(conn, embedder.model, fresh)
+            graph_store.record_embedding_model(
+                conn, item.dataset_id, embedder.model, embedder.dimension
             )
-            await graph_store.write_item(
-                session, item.dataset_id, item.data_id, item.content_hash, item_graph
+            graph_store.write_item(
+                conn, item.dataset_id, item.data_id, item.content_hash, item_graph
             )
 
         ctx.on_commit(write)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +30,10 @@ class Embedder(Protocol):
 
 class TokenCounter(Protocol):
     def count(self, text: str) -> int: ...
+
+    def count_many(self, texts: Sequence[str]) -> list[int]:
+        """`count` of each text (one call for a document's sentences)."""
+        ...
 
 
 class ChatModel(Protocol):

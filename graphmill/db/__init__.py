@@ -3,10 +3,23 @@
 from graphmill.db.engine import (
     Database,
     advisory_key,
+    bind_ids,
     dialect_insert,
+    in_ids,
     lock_dataset,
+    lock_dataset_in,
     retrying,
 )
 from graphmill.db.migrate import migrate
 
-__all__ = ["Database", "advisory_key", "dialect_insert", "lock_dataset", "migrate", "retrying"]
+__all__ = [
+    "Database",
+    "advisory_key",
+    "bind_ids",
+    "dialect_insert",
+    "in_ids",
+    "lock_dataset",
+    "lock_dataset_in",
+    "migrate",
+    "retrying",
+]

@@ -8,19 +8,34 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import json
 import logging
 import os
 import random
 import threading
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from pgvector.asyncpg import register_vector
-from sqlalchemy import event, make_url, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Uuid,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    make_url,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -36,15 +51,16 @@ from graphmill.errors import BackendUnavailable
 log = logging.getLogger("graphmill.db")
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def _configure_sqlite(engine: AsyncEngine, *, writer: bool | None) -> None:
-    """Pragmas on connect; `BEGIN IMMEDIATE` for the writer, `BEGIN` for readers, and none
-    for single-statement reads (`writer=None`), which are consistent on their own."""
+def _configure_sqlite(engine: AsyncEngine | Engine, *, writer: bool) -> None:
+    """Pragmas on connect; `BEGIN IMMEDIATE` for the writer, `BEGIN` for readers."""
+    sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Transactions are begun explicitly below, so pysqlite must not begin its own.
         dbapi_conn.isolation_level = None
@@ -55,10 +71,7 @@ def _configure_sqlite(engine: AsyncEngine, *, writer: bool | None) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
-    if writer is None:
-        return
-
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         # The writer takes the write lock up front, so a transaction never fails half-way
         # with "database is locked" when it upgrades from reading to writing.
@@ -79,14 +92,22 @@ def advisory_key(name: bytes) -> int:
     return int.from_bytes(hashlib.sha256(name).digest()[:8], "big", signed=True)
 
 
+_XACT_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
+
 async def lock_dataset(session: AsyncSession, dataset_id: uuid.UUID) -> None:
     """Serialise this transaction with the dataset's other state changes (PostgreSQL; SQLite
     has one writer anyway). Event ids come from a sequence, so without it two transactions
     could commit their events out of id order and a reader resuming after the higher id would
     miss one; taken first, it also keeps concurrent item writes from deadlocking."""
     if session.get_bind().dialect.name == "postgresql":
-        key = advisory_key(dataset_id.bytes)
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        await session.execute(_XACT_LOCK, {"k": advisory_key(dataset_id.bytes)})
+
+
+def lock_dataset_in(conn: Connection, dataset_id: uuid.UUID) -> None:
+    """`lock_dataset` in a transaction run by `Database.run`."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_XACT_LOCK, {"k": advisory_key(dataset_id.bytes)})
 
 
 # PostgreSQL: deadlock_detected, serialization_failure, lock_not_available.
@@ -130,9 +151,25 @@ def retrying(attempts: int = 5) -> Callable[[F], F]:
     return decorate
 
 
-def dialect_insert(session: AsyncSession) -> Any:
-    """`insert` of the session's dialect, for ON CONFLICT clauses."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+def dialect_insert(bind: AsyncSession | Connection) -> Any:
+    """`insert` of the session's or connection's dialect, for ON CONFLICT clauses."""
+    dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
+    return pg_insert if dialect.name == "postgresql" else sqlite_insert
+
+
+def in_ids(column: Any, name: str, sqlite: bool) -> ColumnElement[bool]:
+    """`column IN (ids)` with all the ids bound as ONE parameter `name` (`bind_ids`): a JSON
+    array read by `json_each` on SQLite, a `uuid[]` on PostgreSQL. An expanding IN renders,
+    and binds one by one, a placeholder per id on every execution."""
+    if sqlite:
+        values = func.json_each(bindparam(name)).table_valued("value")
+        return cast(ColumnElement[bool], column.in_(select(values.c.value)))
+    return cast(ColumnElement[bool], column == any_(bindparam(name, type_=ARRAY(Uuid))))
+
+
+def bind_ids(ids: Iterable[uuid.UUID], sqlite: bool) -> Any:
+    """The value of an `in_ids` parameter (SQLite keeps a UUID as its 32 hex digits)."""
+    return json.dumps([i.hex for i in ids]) if sqlite else list(ids)
 
 
 def _sqlite_lock_dir(url: str) -> Path | None:
@@ -185,11 +222,21 @@ async def _flock(path: Path) -> int:
 
 
 class Database:
-    """Sessions on the store of record.
+    """The store of record, two ways in.
 
-    `read()` sessions run concurrently. `write()` sessions are serialised in-process on
-    SQLite (one writer, `BEGIN IMMEDIATE`) and run concurrently on PostgreSQL.
+    `run(fn)` and `run_read(fn)` run a whole transaction (or read) as one synchronous
+    function `fn(conn: sqlalchemy.Connection) -> T`: on SQLite in a dedicated thread over
+    pysqlite (one writer thread, a few reader threads), so a transaction of fifteen
+    statements costs one hand-off between threads instead of fifteen; on PostgreSQL through
+    `AsyncConnection.run_sync` (asyncpg under one greenlet). The hot paths (an item's state
+    changes and outputs, status, search, the caches) use them.
+
+    `read()` and `write()` give ORM sessions for everything else. Writes of both kinds are
+    serialised in-process on SQLite (one writer, `BEGIN IMMEDIATE`) and run concurrently on
+    PostgreSQL.
     """
+
+    READER_THREADS = 4
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -197,19 +244,39 @@ class Database:
         if self.is_sqlite:
             self.engine = create_async_engine(url, pool_size=8, max_overflow=8)
             self.write_engine = create_async_engine(url, pool_size=1, max_overflow=0)
-            # One SELECT needs no transaction: no BEGIN, and no ROLLBACK when handed back.
-            self.scalar_engine = create_async_engine(
-                url, pool_size=4, max_overflow=8, isolation_level="AUTOCOMMIT"
-            )
             _configure_sqlite(self.engine, writer=False)
             _configure_sqlite(self.write_engine, writer=True)
-            _configure_sqlite(self.scalar_engine, writer=None)
+            sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+            threads = {"check_same_thread": False}
+            self._sync_writer: Engine | None = create_engine(
+                sync_url, pool_size=1, max_overflow=0, connect_args=threads
+            )
+            self._sync_reader: Engine | None = create_engine(
+                sync_url, pool_size=self.READER_THREADS, max_overflow=0, connect_args=threads
+            )
+            # Inline reads run on the event loop, one at a time: one connection of their own.
+            self._sync_inline: Engine | None = create_engine(
+                sync_url, pool_size=1, max_overflow=0, connect_args=threads
+            )
+            _configure_sqlite(self._sync_writer, writer=True)
+            _configure_sqlite(self._sync_reader, writer=False)
+            _configure_sqlite(self._sync_inline, writer=False)
+            self._writer_thread: concurrent.futures.ThreadPoolExecutor | None = (
+                concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="graphmill-db-write")
+            )
+            self._reader_threads: concurrent.futures.ThreadPoolExecutor | None = (
+                concurrent.futures.ThreadPoolExecutor(
+                    self.READER_THREADS, thread_name_prefix="graphmill-db-read"
+                )
+            )
         else:
             self.engine = create_async_engine(
                 url, pool_size=10, max_overflow=20, pool_pre_ping=True
             )
-            self.write_engine = self.scalar_engine = self.engine
+            self.write_engine = self.engine
             _configure_pgvector(self.engine)
+            self._sync_writer = self._sync_reader = self._sync_inline = None
+            self._writer_thread = self._reader_threads = None
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -221,6 +288,61 @@ class Database:
     def backend(self) -> str:
         return "sqlite" if self.is_sqlite else "postgresql"
 
+    async def run(self, fn: Callable[[Connection], T]) -> T:
+        """One write transaction: `fn` runs synchronously on a connection, and its work
+        commits when it returns and rolls back when it raises."""
+        if self._sync_writer is None:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(fn)
+        assert self._write_lock is not None
+        engine = self._sync_writer
+        async with self._write_lock:
+            return await self._in_thread(self._writer_thread, _transaction, engine, fn)
+
+    async def run_read(self, fn: Callable[[Connection], T], *, inline: bool = False) -> T:
+        """One read: `fn` runs synchronously on a connection in a transaction of its own
+        (one snapshot), which is rolled back; BackendUnavailable when the store is not there.
+
+        `inline`: on SQLite, run on the calling thread (the event loop) instead of a reader
+        thread, for short indexed lookups where the hand-off to a thread and back costs
+        more than the read (status, cache lookups). A reader never waits for the writer in
+        WAL mode, so the loop is held only as long as the read itself."""
+        try:
+            if self._sync_reader is None:
+                async with self.engine.connect() as conn:
+                    return await conn.run_sync(fn)
+            if inline and self._sync_inline is not None:
+                return _read(self._sync_inline, fn)
+            return await self._in_thread(self._reader_threads, _read, self._sync_reader, fn)
+        except OperationalError as exc:
+            raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
+
+    @staticmethod
+    async def _in_thread(
+        threads: concurrent.futures.ThreadPoolExecutor | None,
+        call: Callable[[Engine, Callable[[Connection], T]], T],
+        engine: Engine,
+        fn: Callable[[Connection], T],
+    ) -> T:
+        assert threads is not None
+        return await asyncio.wrap_future(threads.submit(call, engine, fn))
+
+    async def read_scalar(
+        self, statement: Any, params: dict[str, Any] | None = None, *, inline: bool = False
+    ) -> Any:
+        """One query's first column of its first row (see `run_read`)."""
+        return await self.run_read(
+            lambda conn: conn.execute(statement, params or {}).scalar(), inline=inline
+        )
+
+    async def read_rows(
+        self, statement: Any, params: dict[str, Any] | None = None, *, inline: bool = False
+    ) -> list[Any]:
+        """One query's rows (see `run_read`)."""
+        return await self.run_read(
+            lambda conn: list(conn.execute(statement, params or {})), inline=inline
+        )
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for queries; nothing it does is committed."""
@@ -229,23 +351,6 @@ class Database:
                 yield session
             except OperationalError as exc:
                 raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
-
-    async def read_scalar(self, statement: Any, params: dict[str, Any] | None = None) -> Any:
-        """One query's first column of its first row, on a bare connection (no ORM session:
-        the hot read paths, such as status, pay for nothing they do not use)."""
-        try:
-            async with self.scalar_engine.connect() as conn:
-                return (await conn.execute(statement, params or {})).scalar()
-        except OperationalError as exc:
-            raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
-
-    async def read_rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
-        """One query's rows, on a bare connection (see `read_scalar`)."""
-        try:
-            async with self.scalar_engine.connect() as conn:
-                return list(await conn.execute(statement, params or {}))
-        except OperationalError as exc:
-            raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -296,7 +401,9 @@ class Database:
         await self.engine.dispose()
         if self.write_engine is not self.engine:
             await self.write_engine.dispose()
-            await self.scalar_engine.dispose()
+        for engine in (self._sync_writer, self._sync_reader, self._sync_inline):
+            if engine is not None:
+                engine.dispose()
 
     async def ping(self) -> None:
         """Raise BackendUnavailable unless the store answers."""
@@ -307,7 +414,17 @@ class Database:
             raise BackendUnavailable(f"store of record unreachable: {exc}") from exc
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
-        if self.write_engine is not self.engine:
-            await self.write_engine.dispose()
-            await self.scalar_engine.dispose()
+        await self.reset_pool()
+        for threads in (self._writer_thread, self._reader_threads):
+            if threads is not None:
+                threads.shutdown(wait=False)
+
+
+def _transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    with engine.begin() as conn:
+        return fn(conn)
+
+
+def _read(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    with engine.connect() as conn:
+        return fn(conn)  # the transaction begun by the first statement is rolled back

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Insert,
     Table,
     Update,
@@ -33,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import text as sql
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.db import Database
 from graphmill.db.models import (
@@ -221,27 +222,27 @@ def _new_ids(count: int) -> list[uuid.UUID]:
     return [uuid.UUID(bytes=raw[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
 
 
-async def write_item(
-    session: AsyncSession,
+def write_item(
+    conn: Connection,
     dataset_id: uuid.UUID,
     data_id: uuid.UUID,
     content_hash: str,
     graph: ItemGraph,
 ) -> None:
-    """Replace the item's contribution with `graph`, in the caller's transaction."""
-    conn = await session.connection()
+    """Replace the item's contribution with `graph`, in the caller's transaction (one run
+    by `Database.run`)."""
     writes = _WRITES[conn.dialect.name]
     tokens = sum(tokens for _, tokens, _ in graph.chunks)
-    written = await conn.scalar(writes.set_token_count, {"b_data_id": data_id, "b_tokens": tokens})
+    written = conn.scalar(writes.set_token_count, {"b_data_id": data_id, "b_tokens": tokens})
     if written:  # a re-cognify: what the item said before goes first
-        await _take_back(conn, data_id)
-    await _write_chunks(conn, writes, dataset_id, data_id, content_hash, graph)
-    by_name = await _write_nodes(conn, writes, dataset_id, data_id, graph)
-    await _write_edges(conn, writes, dataset_id, data_id, graph.relations, by_name)
+        _take_back(conn, data_id)
+    _write_chunks(conn, writes, dataset_id, data_id, content_hash, graph)
+    by_name = _write_nodes(conn, writes, dataset_id, data_id, graph)
+    _write_edges(conn, writes, dataset_id, data_id, graph.relations, by_name)
 
 
-async def _write_chunks(
-    conn: AsyncConnection,
+def _write_chunks(
+    conn: Connection,
     writes: _Writes,
     dataset_id: uuid.UUID,
     data_id: uuid.UUID,
@@ -250,7 +251,7 @@ async def _write_chunks(
 ) -> None:
     chunk_ids = _new_ids(len(graph.chunks))
     if chunk_ids:
-        await conn.execute(
+        conn.execute(
             writes.add_chunks,
             [
                 {
@@ -269,7 +270,7 @@ async def _write_chunks(
             ],
         )
     if chunk_ids and graph.chunk_vectors is not None:
-        await conn.execute(
+        conn.execute(
             writes.add_vectors,
             [
                 {
@@ -283,14 +284,14 @@ async def _write_chunks(
             ],
         )
     if graph.summary:
-        await conn.execute(
+        conn.execute(
             writes.add_summary,
             {"data_id": data_id, "dataset_id": dataset_id, "text": graph.summary},
         )
 
 
-async def _write_nodes(
-    conn: AsyncConnection,
+def _write_nodes(
+    conn: Connection,
     writes: _Writes,
     dataset_id: uuid.UUID,
     data_id: uuid.UUID,
@@ -311,7 +312,7 @@ async def _write_nodes(
         return by_name
     keys = sorted(first)  # one lock order for every writer
     mentions = {key: graph.entity_mentions.get(key, 1) for key in keys}
-    await conn.execute(
+    conn.execute(
         writes.upsert_nodes,
         [
             {
@@ -327,7 +328,7 @@ async def _write_nodes(
             for node_id, key in zip(_new_ids(len(keys)), keys, strict=True)
         ],
     )
-    await conn.execute(
+    conn.execute(
         writes.add_node_sources,
         [
             {
@@ -343,8 +344,8 @@ async def _write_nodes(
     return by_name
 
 
-async def _write_edges(
-    conn: AsyncConnection,
+def _write_edges(
+    conn: Connection,
     writes: _Writes,
     dataset_id: uuid.UUID,
     data_id: uuid.UUID,
@@ -381,39 +382,39 @@ async def _write_edges(
         }
         for (source, target, name), (count, text) in sorted(found.items())  # lock order
     ]
-    await conn.execute(
+    conn.execute(
         writes.upsert_edges,
         [{"b_id": edge_id, **row} for edge_id, row in zip(_new_ids(len(rows)), rows, strict=True)],
     )
-    await conn.execute(writes.add_edge_sources, [{"b_data_id": data_id, **row} for row in rows])
+    conn.execute(writes.add_edge_sources, [{"b_data_id": data_id, **row} for row in rows])
 
 
 async def remove_item(session: AsyncSession, data_id: uuid.UUID) -> None:
     """Take back everything a data item contributed; what others support stays, rebuilt."""
-    await _take_back(await session.connection(), data_id)
+    await session.run_sync(lambda s: _take_back(s.connection(), data_id))
 
 
-async def _take_back(conn: AsyncConnection, data_id: uuid.UUID) -> None:
-    await conn.execute(delete(_CHUNKS).where(_CHUNKS.c.data_id == data_id))  # vectors cascade
-    await conn.execute(delete(_SUMMARIES).where(_SUMMARIES.c.data_id == data_id))
-    lost_nodes = await conn.execute(
+def _take_back(conn: Connection, data_id: uuid.UUID) -> None:
+    conn.execute(delete(_CHUNKS).where(_CHUNKS.c.data_id == data_id))  # vectors cascade
+    conn.execute(delete(_SUMMARIES).where(_SUMMARIES.c.data_id == data_id))
+    lost_nodes = conn.execute(
         delete(_NODE_SOURCES)
         .where(_NODE_SOURCES.c.data_id == data_id)
         .returning(_NODE_SOURCES.c.node_id, _NODE_SOURCES.c.mentions, _NODE_SOURCES.c.description)
     )
     nodes = cast(list[tuple[uuid.UUID, int, str]], lost_nodes.all())
-    lost_edges = await conn.execute(
+    lost_edges = conn.execute(
         delete(_EDGE_SOURCES)
         .where(_EDGE_SOURCES.c.data_id == data_id)
         .returning(_EDGE_SOURCES.c.edge_id, _EDGE_SOURCES.c.mentions, _EDGE_SOURCES.c.description)
     )
     edges = cast(list[tuple[uuid.UUID, int, str]], lost_edges.all())
-    await _rebuild(conn, _EDGES, _EDGE_SOURCES.c.edge_id, edges)
-    await _rebuild(conn, _NODES, _NODE_SOURCES.c.node_id, nodes)
+    _rebuild(conn, _EDGES, _EDGE_SOURCES.c.edge_id, edges)
+    _rebuild(conn, _NODES, _NODE_SOURCES.c.node_id, nodes)
 
 
-async def _rebuild(
-    conn: AsyncConnection,
+def _rebuild(
+    conn: Connection,
     table: Table,
     owner: Any,
     lost: Sequence[tuple[uuid.UUID, int, str]],
@@ -423,7 +424,7 @@ async def _rebuild(
     and re-merge the descriptions of those that lost one from their remaining sources."""
     if not lost:
         return
-    orphans = await conn.execute(
+    orphans = conn.execute(
         delete(table)
         .where(
             table.c.id.in_(sorted(i for i, _, _ in lost)),
@@ -436,12 +437,12 @@ async def _rebuild(
     where = table.c.id == bindparam("b_id")
     lower = table.c.mentions - bindparam("b_lost")
     if mentions_only := [{"b_id": i, "b_lost": m} for i, m, d in kept if not d]:
-        await conn.execute(update(table).where(where).values(mentions=lower), mentions_only)
+        conn.execute(update(table).where(where).values(mentions=lower), mentions_only)
     reread = [i for i, _, d in kept if d]
     if not reread:
         return
     sources = owner.table
-    rows = await conn.execute(
+    rows = conn.execute(
         select(owner, table.c.description, sources.c.description)
         .join(table, table.c.id == owner)
         .where(owner.in_(reread))
@@ -452,7 +453,7 @@ async def _rebuild(
     for owner_id, merged, text in cast(list[tuple[uuid.UUID, str, str]], rows.all()):
         current[owner_id] = merged
         remaining[owner_id].append(text)
-    await conn.execute(
+    conn.execute(
         update(table).where(where).values(mentions=lower, description=bindparam("b_text")),
         [
             {
@@ -478,13 +479,12 @@ def _remerge(merged: str, texts: list[str]) -> str:
     return merge_descriptions(sorted(texts, key=place))
 
 
-async def record_embedding_model(
-    session: AsyncSession, dataset_id: uuid.UUID, model: str, dimension: int
+def record_embedding_model(
+    conn: Connection, dataset_id: uuid.UUID, model: str, dimension: int
 ) -> None:
     """Remember which model made the dataset's vectors (first writer wins). A caller that
     read the dataset's config in this run and saw the model recorded need not call it."""
-    conn = await session.connection()
-    await conn.execute(
+    conn.execute(
         _WRITES[conn.dialect.name].record_model,
         {"dataset_id": dataset_id, "embedding_model": model, "embedding_dimension": dimension},
     )

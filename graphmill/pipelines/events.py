@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.db import Database
@@ -41,6 +41,26 @@ class EventInfo:
 _INSERT = insert(Event)  # one statement shape, its values bound per call
 
 
+def _event(
+    dataset_id: uuid.UUID,
+    run_id: uuid.UUID,
+    kind: str,
+    state: str,
+    data_id: uuid.UUID | None = None,
+    *,
+    body: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "dataset_id": dataset_id,
+        "run_id": run_id,
+        "data_id": data_id,
+        "kind": kind,
+        "state": str(state),
+        "body": body,
+        "created_at": utcnow(),
+    }
+
+
 async def emit(
     session: AsyncSession,
     dataset_id: uuid.UUID,
@@ -52,18 +72,12 @@ async def emit(
 ) -> None:
     """Record a state change in the caller's transaction (which holds the dataset's lock:
     every ledger write takes it first)."""
-    await session.execute(
-        _INSERT,
-        {
-            "dataset_id": dataset_id,
-            "run_id": run_id,
-            "data_id": data_id,
-            "kind": kind,
-            "state": str(state),
-            "body": body,
-            "created_at": utcnow(),
-        },
-    )
+    await session.execute(_INSERT, _event(dataset_id, run_id, kind, state, data_id, body=body))
+
+
+def emit_in(conn: Connection, *event: Any, **body: Any) -> None:
+    """`emit` (same arguments after the first) in a transaction run by `Database.run`."""
+    conn.execute(_INSERT, _event(*event, body=body))
 
 
 async def events_after(

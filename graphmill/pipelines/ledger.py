@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     String,
     Text,
     Uuid,
@@ -33,7 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from graphmill.db import Database, dialect_insert, lock_dataset, retrying
+from graphmill.db import Database, retrying
+from graphmill.db.engine import bind_ids, dialect_insert, in_ids, lock_dataset, lock_dataset_in
 from graphmill.db.models import (
     ACTIVE_RUN_STATES,
     Data,
@@ -44,7 +46,7 @@ from graphmill.db.models import (
     utcnow,
 )
 from graphmill.errors import RunNotFound
-from graphmill.pipelines.events import emit
+from graphmill.pipelines.events import emit, emit_in
 
 ADD_PIPELINE = "add_pipeline"
 COGNIFY_PIPELINE = "cognify_pipeline"
@@ -435,19 +437,29 @@ async def _enumerate_items(session: AsyncSession, run: PipelineRun, now: datetim
     )
 
 
+_PENDING = (
+    select(
+        Data.id,
+        Data.dataset_id,
+        Data.content_hash,
+        Data.name,
+        Data.extension,
+        Data.mime_type,
+        Data.size,
+    )
+    .join(ItemStatus, ItemStatus.data_id == Data.id)
+    .where(
+        ItemStatus.run_id == bindparam("b_run_id", type_=Uuid),
+        ItemStatus.state == ItemState.PENDING,
+    )
+    .order_by(Data.created_at, Data.id)
+    .limit(bindparam("b_limit"))
+)
+
+
 async def pending_items(db: Database, run_id: uuid.UUID, limit: int) -> list[ItemRef]:
-    async with db.read() as session:
-        rows = await session.scalars(
-            select(Data)
-            .join(ItemStatus, ItemStatus.data_id == Data.id)
-            .where(ItemStatus.run_id == run_id, ItemStatus.state == ItemState.PENDING)
-            .order_by(Data.created_at, Data.id)
-            .limit(limit)
-        )
-        return [
-            ItemRef(r.id, r.dataset_id, r.content_hash, r.name, r.extension, r.mime_type, r.size)
-            for r in rows
-        ]
+    rows = await db.read_rows(_PENDING, {"b_run_id": run_id, "b_limit": limit})
+    return [ItemRef(*row) for row in rows]
 
 
 def _item(run: RunInfo, data_id: uuid.UUID) -> Any:
@@ -517,14 +529,16 @@ def _item_params(run: RunInfo, data_id: uuid.UUID) -> dict[str, Any]:
 @retrying()
 async def start_item(db: Database, run: RunInfo, owner: str, data_id: uuid.UUID) -> int | None:
     """pending -> processing while the run is ours and running; the attempt number or None."""
-    async with db.write() as session:
-        await lock_dataset(session, run.dataset_id)
-        attempts = await session.scalar(
-            _START_ITEM, {**_item_params(run, data_id), "b_owner": owner, "b_now": utcnow()}
-        )
+    params = {**_item_params(run, data_id), "b_owner": owner, "b_now": utcnow()}
+
+    def start(conn: Connection) -> int | None:
+        lock_dataset_in(conn, run.dataset_id)
+        attempts = conn.execute(_START_ITEM, params).scalar()
         if attempts is not None:
-            await emit(session, run.dataset_id, run.id, "item", ItemState.PROCESSING, data_id)
+            emit_in(conn, run.dataset_id, run.id, "item", ItemState.PROCESSING, data_id)
         return attempts
+
+    return await db.run(start)
 
 
 @retrying()
@@ -542,38 +556,27 @@ async def set_stage(
         )
 
 
+_SET_STAGE = (
+    update(ItemStatus)
+    .where(*_ITEM, ItemStatus.state == ItemState.PROCESSING)
+    .values(stage=bindparam("b_stage"), updated_at=bindparam("b_now"))
+)
+
+
 @retrying()
 async def set_stages(db: Database, stages: Sequence[tuple[RunInfo, uuid.UUID, str]]) -> None:
     """Record the current step of many processing items in one statement."""
     if not stages:
         return
-    statement = (
-        update(ItemStatus)
-        .where(
-            ItemStatus.data_id == bindparam("b_data"),
-            ItemStatus.pipeline_name == bindparam("b_pipeline"),
-            ItemStatus.run_id == bindparam("b_run"),
-            ItemStatus.state == ItemState.PROCESSING,
-        )
-        .values(stage=bindparam("b_stage"), updated_at=utcnow())
-    )
-    async with db.write() as session:
-        connection = await session.connection()
-        await connection.execute(
-            statement,
-            [
-                {
-                    "b_data": data_id,
-                    "b_pipeline": run.pipeline_name,
-                    "b_run": run.id,
-                    "b_stage": stage,
-                }
-                for run, data_id, stage in stages
-            ],
-        )
+    now = utcnow()
+    rows = [
+        {**_item_params(run, data_id), "b_stage": stage, "b_now": now}
+        for run, data_id, stage in stages
+    ]
+    await db.run(lambda conn: conn.execute(_SET_STAGE, rows))
 
 
-Writer = Callable[[AsyncSession], Awaitable[None]]
+Writer = Callable[[Connection], None]
 
 
 @retrying()
@@ -584,29 +587,30 @@ async def complete_item(
     usage: Usage,
     writers: Sequence[Writer],
 ) -> bool:
-    """processing -> completed, committing the item's outputs in the same transaction.
+    """processing -> completed, committing the item's outputs in the same transaction
+    (one synchronous function: see `Database.run`).
 
     False (and nothing written) when the item is no longer this run's to complete.
     """
-    async with db.write() as session:
-        await lock_dataset(session, run.dataset_id)
-        done = await session.scalar(
-            _COMPLETE_ITEM,
-            {
-                **_item_params(run, data_id),
-                "b_now": utcnow(),
-                "b_tokens_in": usage.tokens_in,
-                "b_tokens_out": usage.tokens_out,
-                "b_llm_calls": usage.llm_calls,
-            },
-        )
-        if done is None:
+    params = {
+        **_item_params(run, data_id),
+        "b_now": utcnow(),
+        "b_tokens_in": usage.tokens_in,
+        "b_tokens_out": usage.tokens_out,
+        "b_llm_calls": usage.llm_calls,
+    }
+
+    def complete(conn: Connection) -> bool:
+        lock_dataset_in(conn, run.dataset_id)
+        if conn.execute(_COMPLETE_ITEM, params).scalar() is None:
             return False
         for write in writers:
-            await write(session)
-        await _count(session, run.id, usage, completed=1)
-        await emit(session, run.dataset_id, run.id, "item", ItemState.COMPLETED, data_id)
-    return True
+            write(conn)
+        conn.execute(_COUNT, _count_params(run.id, usage, completed=1))
+        emit_in(conn, run.dataset_id, run.id, "item", ItemState.COMPLETED, data_id)
+        return True
+
+    return await db.run(complete)
 
 
 @retrying()
@@ -621,26 +625,27 @@ async def fail_item(
 ) -> None:
     """processing -> failed, recording the step it failed in."""
     now = utcnow()
-    async with db.write() as session:
-        await lock_dataset(session, run.dataset_id)
-        failed = await session.scalar(
-            update(ItemStatus)
-            .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
-            .values(
-                stage=func.coalesce(stage, ItemStatus.stage),
-                state=ItemState.FAILED,
-                error_class=error_class,
-                error_message=error_message or error_class,
-                finished_at=now,
-                updated_at=now,
-            )
-            .returning(ItemStatus.data_id)
+    statement = (
+        update(ItemStatus)
+        .where(*_item(run, data_id), ItemStatus.state == ItemState.PROCESSING)
+        .values(
+            stage=func.coalesce(stage, ItemStatus.stage),
+            state=ItemState.FAILED,
+            error_class=error_class,
+            error_message=error_message or error_class,
+            finished_at=now,
+            updated_at=now,
         )
-        if failed is None:
+        .returning(ItemStatus.data_id)
+    )
+
+    def fail(conn: Connection) -> None:
+        lock_dataset_in(conn, run.dataset_id)
+        if conn.execute(statement).scalar() is None:
             return
-        await _count(session, run.id, usage, failed=1)
-        await emit(
-            session,
+        conn.execute(_COUNT, _count_params(run.id, usage, failed=1))
+        emit_in(
+            conn,
             run.dataset_id,
             run.id,
             "item",
@@ -650,22 +655,21 @@ async def fail_item(
             error_message=error_message,
         )
 
+    await db.run(fail)
 
-async def _count(
-    session: AsyncSession, run_id: uuid.UUID, usage: Usage, completed: int = 0, failed: int = 0
-) -> None:
-    await session.execute(
-        _COUNT,
-        {
-            "b_run_id": run_id,
-            "b_completed": completed,
-            "b_failed": failed,
-            "b_tokens_in": usage.tokens_in,
-            "b_tokens_out": usage.tokens_out,
-            "b_llm_calls": usage.llm_calls,
-            "b_now": utcnow(),
-        },
-    )
+
+def _count_params(
+    run_id: uuid.UUID, usage: Usage, completed: int = 0, failed: int = 0
+) -> dict[str, Any]:
+    return {
+        "b_run_id": run_id,
+        "b_completed": completed,
+        "b_failed": failed,
+        "b_tokens_in": usage.tokens_in,
+        "b_tokens_out": usage.tokens_out,
+        "b_llm_calls": usage.llm_calls,
+        "b_now": utcnow(),
+    }
 
 
 @retrying()
@@ -1010,8 +1014,8 @@ async def latest_states_json(
     )
     params: dict[str, Any] = {"user_id": user_id}
     if dataset_ids is not None:
-        params["dataset_ids"] = list(dataset_ids)
-    body = await db.read_scalar(query, params)
+        params["dataset_ids"] = bind_ids(dataset_ids, db.is_sqlite)
+    body = await db.read_scalar(query, params, inline=True)  # one indexed query
     return str(body) if body is not None else "{}"
 
 
@@ -1024,7 +1028,7 @@ def _states_json_query(
     with_ids: bool,
 ) -> Select[Any]:
     """Built once per shape (building it costs more than running it), with bind parameters
-    `user_id` and, `with_ids`, the expanding `dataset_ids`."""
+    `user_id` and, `with_ids`, `dataset_ids` (`in_ids`)."""
     datasets = readable(bindparam("user_id", type_=Uuid)).subquery()
     column = datasets.c.dataset_id
     if sqlite:  # stored as 32 hex digits
@@ -1036,7 +1040,7 @@ def _states_json_query(
     labels = [label(latest_run(column, p)).label(f"s{i}") for i, p in enumerate(pipelines)]
     rows = select(key.label("k"), *labels).select_from(datasets)
     if with_ids:
-        rows = rows.where(column.in_(bindparam("dataset_ids", expanding=True, type_=Uuid)))
+        rows = rows.where(in_ids(column, "dataset_ids", sqlite))
     inner = rows.subquery()
     value: Any
     if len(pipelines) == 1:

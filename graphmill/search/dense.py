@@ -26,7 +26,7 @@ from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Integer, Table, bindparam, select, text
+from sqlalchemy import Connection, Integer, Table, bindparam, select, text
 from sqlalchemy.types import Uuid
 
 from graphmill.db import Database
@@ -218,11 +218,9 @@ class VectorSearch:
                 ranked = copy.top(query, k, groups)
             if not ranked:
                 return ranked
+            ids = {"ids": [i for i, _ in ranked]}
             present = {
-                row[0]
-                for row in await self.db.read_rows(
-                    _KINDS[kind].present, {"ids": [i for i, _ in ranked]}
-                )
+                row[0] for row in await self.db.read_rows(_KINDS[kind].present, ids, inline=True)
             }
             gone = [i for i, _ in ranked if i not in present]
             if not gone:
@@ -286,14 +284,17 @@ class VectorSearch:
         where = restrict if groups is not None else ""
         table = "chunk_vectors" if kind.name == "chunks" else "nodes"
         statement = text(kind.nearest_pg.format(dim=dimension, rows=table, filter=where))
-        async with self.db.read() as session:
-            await session.execute(
-                text(f"SET LOCAL hnsw.ef_search = {min(HNSW_MAX_EF, max(40, 2 * k))}")
-            )
-            rows = list(await session.execute(statement, params))
+        ef_search = text(f"SET LOCAL hnsw.ef_search = {min(HNSW_MAX_EF, max(40, 2 * k))}")
+
+        def read(conn: Connection) -> list[Any]:
+            conn.execute(ef_search)
+            rows = list(conn.execute(statement, params))
             if len(rows) < k:
                 # HNSW gives the store's nearest rows, then filters by dataset: for a small
                 # dataset that can be fewer than k. Without index scans the order is exact.
-                await session.execute(text("SET LOCAL enable_indexscan = off"))
-                rows = list(await session.execute(statement, params))
+                conn.execute(text("SET LOCAL enable_indexscan = off"))
+                rows = list(conn.execute(statement, params))
+            return rows
+
+        rows = await self.db.run_read(read)
         return [(uuid.UUID(str(i)), float(str(score))) for i, score in rows]

@@ -25,10 +25,11 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import bindparam, func, or_, select, text
+from sqlalchemy import Connection, bindparam, func, or_, select, text
 from sqlalchemy.types import Uuid
 
 from graphmill.db import Database
@@ -124,6 +125,14 @@ async def nodes_of_entities(
     """(node id, key, name) of the dataset's nodes of these normalised names, any type."""
     if not entities:
         return []
+    return await db.run_read(lambda conn: _nodes_of_entities(conn, dataset_id, entities))
+
+
+def _nodes_of_entities(
+    conn: Connection, dataset_id: uuid.UUID, entities: Collection[str]
+) -> list[tuple[uuid.UUID, str, str]]:
+    if not entities:
+        return []
     # A node's key is "<normalised name>|<type>": each name is one range of the index.
     ranges = " UNION ALL ".join(
         f"SELECT id, key, name FROM nodes WHERE dataset_id = :d AND key >= :lo{i} AND key < :hi{i}"
@@ -137,7 +146,7 @@ async def nodes_of_entities(
         .bindparams(bindparam("d", type_=Uuid()))
         .columns(id=Uuid(), key=Node.key.type, name=Node.name.type)
     )
-    return [(i, str(k), str(n)) for i, k, n in await db.read_rows(statement, params)]
+    return [(i, str(k), str(n)) for i, k, n in _rows(conn, statement, params)]
 
 
 async def entities_named_in(db: Database, dataset_id: uuid.UUID, query: str) -> list[str]:
@@ -169,7 +178,9 @@ async def rank(
     # little beside the query's entities (HippoRAG 2 gives them 0.05): a seed passage
     # would otherwise outrank every passage the walk finds beyond it.
     passage_seed = {c: 1.0 / r for r, (c, _) in enumerate(seed_passages, 1)}
-    local = await _neighbourhood(db, dataset_id, entity_seed, passage_seed, data_ids)
+    local = await db.run_read(
+        lambda conn: _neighbourhood(conn, dataset_id, entity_seed, passage_seed, data_ids)
+    )
 
     index: dict[uuid.UUID | str, int] = {}
 
@@ -290,38 +301,37 @@ class _Neighbourhood:
                 self.chunk_item[chunk_id] = data_id
 
 
-async def _neighbourhood(
-    db: Database,
+def _neighbourhood(
+    conn: Connection,
     dataset_id: uuid.UUID,
     entity_seed: dict[str, float],
     passage_seed: dict[uuid.UUID, float],
     data_ids: Collection[uuid.UUID] | None,
 ) -> _Neighbourhood:
     """Seed passages and the entities they name; the query's entities and their relation
-    neighbours; and the passages of all those entities that are not hubs."""
+    neighbours; and the passages of all those entities that are not hubs. One read
+    (`Database.run_read`): ~8 statements on one connection, one snapshot."""
     local = _Neighbourhood()
     seed_chunks: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = defaultdict(list)
-    for chunk_id, data_id, chunk_text in await db.read_rows(_CHUNKS, {"ids": list(passage_seed)}):
+    for chunk_id, data_id, chunk_text in _rows(conn, _CHUNKS, {"ids": list(passage_seed)}):
         seed_chunks[data_id].append((chunk_id, chunk_text))
         local.chunk_item[chunk_id] = data_id
-    for data_id, key, name, mentions in await db.read_rows(
-        _NODES_OF_ITEMS, {"ids": list(seed_chunks)}
-    ):
+    for data_id, key, name, mentions in _rows(conn, _NODES_OF_ITEMS, {"ids": list(seed_chunks)}):
         entity = entity_of(key)
         local.names.setdefault(entity, name)
         local.link(seed_chunks[data_id], data_id, entity, mentions)
 
     entities = set(entity_seed) | {e for _, e in local.mentions}
-    nodes = await nodes_of_entities(db, dataset_id, sorted(entities))
+    nodes = _nodes_of_entities(conn, dataset_id, sorted(entities))
     node_entity = {node_id: entity_of(key) for node_id, key, _ in nodes}
     for _, key, name in nodes:
         local.names.setdefault(entity_of(key), name)
     seed_nodes = [n for n, e in node_entity.items() if e in entity_seed]
     if seed_nodes:
-        edges = await db.read_rows(_EDGES_OF_NODES, {"ids": seed_nodes})
+        edges = _rows(conn, _EDGES_OF_NODES, {"ids": seed_nodes})
         ends = {n for _, s, t, _, _ in edges for n in (s, t)} - node_entity.keys()
         if ends:
-            for node_id, name, key in await db.read_rows(_NODES, {"ids": list(ends)}):
+            for node_id, name, key in _rows(conn, _NODES, {"ids": list(ends)}):
                 node_entity[node_id] = entity_of(key)
                 local.names.setdefault(entity_of(key), name)
         for edge_id, source, target, relation, description in edges[:MAX_NEIGHBOURS]:
@@ -333,7 +343,7 @@ async def _neighbourhood(
             )
     if not node_entity:
         return local
-    for node_id, count in await db.read_rows(_ITEM_COUNTS, {"ids": list(node_entity)}):
+    for node_id, count in _rows(conn, _ITEM_COUNTS, {"ids": list(node_entity)}):
         entity = node_entity[node_id]
         local.counts[entity] = local.counts.get(entity, 0) + count
 
@@ -342,7 +352,7 @@ async def _neighbourhood(
     ]
     supports: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
     if expandable:
-        rows = await db.read_rows(_ITEMS_OF_NODES, {"ids": expandable})
+        rows = _rows(conn, _ITEMS_OF_NODES, {"ids": expandable})
         # The most specific entities' items first, up to the bound.
         rows.sort(key=lambda row: local.counts.get(node_entity[row[0]], 0))
         for node_id, data_id, mentions in rows:
@@ -352,7 +362,7 @@ async def _neighbourhood(
                 entity = node_entity[node_id]
                 supports[data_id][entity] = supports[data_id].get(entity, 0) + mentions
     new_items = [d for d in supports if d not in seed_chunks]  # seeds: linked above
-    sizes = dict(await db.read_rows(_CHUNK_COUNTS, {"ids": new_items})) if new_items else {}
+    sizes = dict(_rows(conn, _CHUNK_COUNTS, {"ids": new_items})) if new_items else {}
     pairs = []
     scanned = 0
     for data_id in new_items:  # most specific entities' items first
@@ -362,7 +372,7 @@ async def _neighbourhood(
                 continue
             scanned += sizes[data_id]
         pairs += [(data_id, entity, n) for entity, n in supports[data_id].items()]
-    for chunk_id, data_id, entity, count in await _mentioning_chunks(db, pairs):
+    for chunk_id, data_id, entity, count in _mentioning_chunks(conn, pairs):
         local.mentions[(chunk_id, entity)] = local.mentions.get((chunk_id, entity), 0) + count
         local.chunk_item[chunk_id] = data_id
     if data_ids is not None:
@@ -381,15 +391,15 @@ WHERE one.data_id IS NULL OR {find}(lower(c.text), p.entity) > 0
 """
 
 
-async def _mentioning_chunks(
-    db: Database, pairs: list[tuple[uuid.UUID, str, int]]
+def _mentioning_chunks(
+    conn: Connection, pairs: list[tuple[uuid.UUID, str, int]]
 ) -> list[tuple[uuid.UUID, uuid.UUID, str, int]]:
     """For (item, entity, mentions) pairs: (chunk, item, entity, weight) of the item's
     chunks that name the entity (weight 1); a one-chunk item's chunk with the item's count.
     The texts are searched by the database: they never travel."""
     if not pairs:
         return []
-    if db.is_sqlite:
+    if conn.dialect.name == "sqlite":
         row, find = "(:d{i}, :e{i}, :m{i})", "instr"
     else:
         row = "(CAST(:d{i} AS uuid), CAST(:e{i} AS text), CAST(:m{i} AS integer))"
@@ -403,8 +413,12 @@ async def _mentioning_chunks(
     params: dict[str, object] = {}
     for i, (data_id, entity, mentions) in enumerate(pairs):
         params[f"d{i}"], params[f"e{i}"], params[f"m{i}"] = data_id, entity, mentions
-    rows = await db.read_rows(statement, params)
+    rows = _rows(conn, statement, params)
     return [(c, d, str(e), int(n)) for c, d, e, n in rows if n]
+
+
+def _rows(conn: Connection, statement: Any, params: dict[str, Any]) -> list[Any]:
+    return list(conn.execute(statement, params))
 
 
 def _pagerank(

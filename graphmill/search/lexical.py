@@ -19,8 +19,9 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Collection
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from graphmill.db import Database
 
@@ -89,9 +90,9 @@ def _tsquery_operand(term: str) -> str:
     return "'" + term.replace("'", "''") + "'"
 
 
-async def _within_budget(db: Database, terms: list[str]) -> list[str]:
+def _within_budget(conn: Connection, terms: list[str]) -> list[str]:
     """The rarest words whose postings together fit the budget (at least one word)."""
-    if db.is_sqlite:
+    if conn.dialect.name == "sqlite":
         counting = _SQLITE_COUNT
         params: dict[str, object] = {f"t{i}": _fts5_string(t) for i, t in enumerate(terms)}
     else:
@@ -99,7 +100,7 @@ async def _within_budget(db: Database, terms: list[str]) -> list[str]:
         params = {f"t{i}": _tsquery_operand(t) for i, t in enumerate(terms)}
     statement = text("SELECT " + ", ".join(counting.format(i=i) for i in range(len(terms))))
     params["cap"] = COMMON + 1
-    [counts] = await db.read_rows(statement, params)
+    [counts] = list(conn.execute(statement, params))
     frequency = dict(zip(terms, (int(c) for c in counts), strict=True))
     kept: list[str] = []
     postings = 0
@@ -123,22 +124,27 @@ async def search(
     terms = query_terms(query)
     if not terms or (data_ids is not None and not data_ids):
         return []
-    terms = await _within_budget(db, terms)
-    params: dict[str, object]
-    if db.is_sqlite:
-        match = " OR ".join(_fts5_string(t) for t in terms)
-        where = ""
-        if data_ids is not None:
-            # Ids as literals: hex digits only (SQLite stores UUIDs so), and SQLite allows
-            # few bound parameters.
-            where = _SQLITE_ITEMS.format(ids=", ".join(f"'{d.hex}'" for d in data_ids))
-        params = {"match": match, "d": dataset_id.hex, "k": k}
-        rows = await db.read_rows(text(_SQLITE.format(filter=where)), params)
-    else:
-        match = " | ".join(_tsquery_operand(t) for t in terms)
+    sqlite = db.is_sqlite
+
+    def read(conn: Connection) -> list[Any]:
+        """The word counts, then the match: one read, one connection."""
+        kept = _within_budget(conn, terms)
+        params: dict[str, object]
+        if sqlite:
+            match = " OR ".join(_fts5_string(t) for t in kept)
+            where = ""
+            if data_ids is not None:
+                # Ids as literals: hex digits only (SQLite stores UUIDs so), and SQLite
+                # allows few bound parameters.
+                where = _SQLITE_ITEMS.format(ids=", ".join(f"'{d.hex}'" for d in data_ids))
+            params = {"match": match, "d": dataset_id.hex, "k": k}
+            return list(conn.execute(text(_SQLITE.format(filter=where)), params))
+        match = " | ".join(_tsquery_operand(t) for t in kept)
         params = {"match": match, "d": dataset_id, "k": k}
         where = ""
         if data_ids is not None:
             where, params["items"] = _POSTGRESQL_ITEMS, list(data_ids)
-        rows = await db.read_rows(text(_POSTGRESQL.format(filter=where)), params)
+        return list(conn.execute(text(_POSTGRESQL.format(filter=where)), params))
+
+    rows = await db.run_read(read)
     return [(uuid.UUID(str(chunk_id)), float(score)) for chunk_id, score in rows]

@@ -98,7 +98,8 @@ class Passages:
         """The ranked chunks that still exist, in ranking order."""
         if not ranking:
             return []
-        rows = await self.db.read_rows(_PASSAGES, {"ids": [c for c, _ in ranking]})
+        # A few rows by primary key: on the event loop (see Database.run_read).
+        rows = await self.db.read_rows(_PASSAGES, {"ids": [c for c, _ in ranking]}, inline=True)
         found = {row[0]: row for row in rows}
         hashes: dict[uuid.UUID, str] = {}
         passages = []
@@ -123,7 +124,8 @@ class Passages:
             )
         await self._add_spans(passages, hashes)
         if summaries and passages:
-            rows = await self.db.read_rows(_SUMMARIES, {"ids": list({p.data_id for p in passages})})
+            ids = {"ids": list({p.data_id for p in passages})}
+            rows = await self.db.read_rows(_SUMMARIES, ids, inline=True)
             by_item = dict(rows)
             for p in passages:
                 p.document_summary = by_item.get(p.data_id)

@@ -239,7 +239,7 @@ class SearchService:
         )
         if dataset_ids:
             wanted = list(dict.fromkeys(dataset_ids))
-            rows = await self.db.read_rows(statement.where(Dataset.id.in_(wanted)))
+            rows = await self.db.read_rows(statement.where(Dataset.id.in_(wanted)), inline=True)
             by_id = {row[0]: _scoped(row) for row in rows}
             if len(by_id) < len(wanted):
                 raise DatasetNotFound()
@@ -247,7 +247,8 @@ class SearchService:
         if names:
             wanted_names = list(dict.fromkeys(names))
             rows = await self.db.read_rows(
-                statement.where(Dataset.name.in_(wanted_names)).order_by(Dataset.created_at)
+                statement.where(Dataset.name.in_(wanted_names)).order_by(Dataset.created_at),
+                inline=True,
             )
             found: list[ScopedDataset] = []
             for name in wanted_names:
@@ -257,7 +258,7 @@ class SearchService:
                     raise DatasetNotFound()
                 found += [_scoped(r) for r in own or named]
             return list(dict.fromkeys(found))
-        rows = await self.db.read_rows(statement.order_by(Dataset.created_at))
+        rows = await self.db.read_rows(statement.order_by(Dataset.created_at), inline=True)
         return [_scoped(row) for row in rows]
 
     # --- models ------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""`Database.run` and `run_read`: a whole transaction or read as one synchronous function."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, func, insert, select
+
+from graphmill.db import Database, bind_ids, in_ids, migrate
+from graphmill.db.models import User
+from tests.test_graph_store import db_url  # noqa: F401  (the fixture: both backends)
+
+
+def _add_user(conn: Connection, email: str) -> uuid.UUID:
+    user_id = uuid.uuid4()
+    conn.execute(insert(User).values(id=user_id, email=email, hashed_password=None))
+    return user_id
+
+
+def _emails(conn: Connection) -> set[str]:
+    return set(conn.execute(select(User.email)).scalars())
+
+
+class Refused(Exception):
+    pass
+
+
+async def _open(url: str, tmp_path: Path) -> Database:
+    db = Database(url)
+    if db.is_sqlite:
+        await migrate(db, tmp_path)
+        await db.reset_pool()
+    return db
+
+
+def test_run_commits_on_return_and_rolls_back_on_raise(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    async def main() -> tuple[set[str], set[str], set[str]]:
+        db = await _open(db_url, tmp_path)
+        try:
+            await db.run(lambda conn: _add_user(conn, "kept@example.com"))
+
+            def half_done(conn: Connection) -> None:
+                _add_user(conn, "lost@example.com")
+                raise Refused()
+
+            with pytest.raises(Refused):
+                await db.run(half_done)
+            return (
+                await db.run_read(_emails),
+                await db.run_read(_emails, inline=True),
+                set(await db.read_rows(select(User.email).order_by(User.email))),
+            )
+        finally:
+            await db.dispose()
+
+    threaded, inline, rows = asyncio.run(main())
+    assert "kept@example.com" in threaded and "lost@example.com" not in threaded
+    assert inline == threaded
+    assert {row[0] for row in rows} == threaded
+
+
+def test_a_read_does_not_wait_for_an_open_write_on_sqlite(tmp_path: Path) -> None:
+    """While a write transaction is open in the writer thread (its function blocked
+    half-way), reads in a reader thread and inline answer with the state before it; the
+    write commits afterwards. (SQLite only: on PostgreSQL the function runs on the event
+    loop under a greenlet, so it must never block; MVCC readers never wait there.)"""
+
+    async def main() -> tuple[int, int, int]:
+        db = await _open(f"sqlite+aiosqlite:///{tmp_path / 'graphmill.db'}", tmp_path)
+        inserted, release = threading.Event(), threading.Event()
+
+        def slow_write(conn: Connection) -> None:
+            _add_user(conn, "slow@example.com")
+            inserted.set()
+            assert release.wait(30)
+
+        count = select(func.count()).select_from(User)
+        try:
+            writing = asyncio.create_task(db.run(slow_write))
+            assert await asyncio.to_thread(inserted.wait, 30)
+            during = await db.read_scalar(count)
+            during_inline = await db.read_scalar(count, inline=True)
+            release.set()
+            await writing
+            return during, during_inline, await db.read_scalar(count, inline=True)
+        finally:
+            release.set()
+            await db.dispose()
+
+    during, during_inline, after = asyncio.run(main())
+    assert during == during_inline
+    assert after == during + 1
+
+
+def test_in_ids_binds_any_number_of_ids_as_one_parameter(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    async def main() -> list[str]:
+        db = await _open(db_url, tmp_path)
+        try:
+            ids = await db.run(
+                lambda conn: [_add_user(conn, f"u{i}@example.com") for i in range(3)]
+            )
+            wanted = [ids[0], ids[2], *(uuid.uuid4() for _ in range(2000))]
+            statement = select(User.email).where(in_ids(User.id, "ids", db.is_sqlite))
+            params = {"ids": bind_ids(wanted, db.is_sqlite)}
+            return sorted(row[0] for row in await db.read_rows(statement, params))
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(main()) == ["u0@example.com", "u2@example.com"]

@@ -25,6 +25,9 @@ class LocalBlobStore(BlobStore):
     def local_path(self, sha256: str) -> Path:
         return self._path(sha256)
 
+    def location(self, sha256: str) -> str:
+        return f"file://{self._path(sha256).resolve()}"
+
     async def _commit(self, staged: Path, sha256: str, size: int) -> str:
         target = self._path(sha256)
 
@@ -39,7 +42,7 @@ class LocalBlobStore(BlobStore):
                 os.close(dir_fd)
 
         await anyio.to_thread.run_sync(move)
-        return f"file://{target.resolve()}"
+        return self.location(sha256)
 
     async def size(self, sha256: str) -> int:
         try:

@@ -53,6 +53,9 @@ class S3BlobStore(BlobStore):
     def _key(self, sha256: str) -> str:
         return f"{self.prefix}/{shard(sha256)}" if self.prefix else shard(sha256)
 
+    def location(self, sha256: str) -> str:
+        return f"s3://{self.bucket}/{self._key(sha256)}"
+
     async def _commit(self, staged: Path, sha256: str, size: int) -> str:
         key = self._key(sha256)
         try:
@@ -61,7 +64,7 @@ class S3BlobStore(BlobStore):
             )
         except (BotoCoreError, ClientError) as exc:
             raise BackendUnavailable(f"cannot write to {self.url}: {exc}") from exc
-        return f"s3://{self.bucket}/{key}"
+        return self.location(sha256)
 
     async def size(self, sha256: str) -> int:
         try:

@@ -59,7 +59,7 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
     default embedding model does not stop start-up: cognify and search name the fix.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.sqlalchemy_url)
+    db = Database(settings.sqlalchemy_url, settings.sqlite_max_bytes)
     tools = open_tools(settings)
     try:
         await db.ping()

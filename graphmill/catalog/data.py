@@ -15,7 +15,7 @@ from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore
 from graphmill.db import Database, dialect_insert, lock_dataset
 from graphmill.db.models import Blob, Data, ItemState, ItemStatus, Permission
-from graphmill.errors import DataNotFound, InvalidInput
+from graphmill.errors import DataNotFound, InvalidInput, StorageError
 from graphmill.graph import store as graph_store
 
 log = logging.getLogger("graphmill.catalog")
@@ -155,7 +155,7 @@ async def delete_data(
         )
         if content_hash is None:
             raise DataNotFound()
-    await collect_garbage(db, blobs, [content_hash])
+    await collect_garbage(db, blobs, [content_hash], defer_failure=True)
 
 
 async def record_blobs(db: Database, blobs: BlobStore, sizes: dict[str, int]) -> None:
@@ -174,29 +174,47 @@ async def record_blobs(db: Database, blobs: BlobStore, sizes: dict[str, int]) ->
             )
 
 
-async def collect_garbage(db: Database, blobs: BlobStore, hashes: Iterable[str]) -> None:
+async def collect_garbage(
+    db: Database, blobs: BlobStore, hashes: Iterable[str], *, defer_failure: bool = False
+) -> None:
     """Remove blobs that no data row references any more.
+
+    `defer_failure`: when the stores refuse (a full or unwritable store), log it and leave
+    the rest to the sweep, so that the caller's own outcome (an item deleted, an add's real
+    error) is what its user sees.
 
     Runs under the blob's lock, which `add` holds from recording the object until its items
     commit, so an object is never removed under a concurrent add of the same bytes. The
     object goes before its row: a process killed in between leaves a row that the next
     collection (`sweep_unused_blobs`) finishes, never an object nothing records.
     """
-    for sha in sorted(set(hashes)):
-        async with db.key_lock(blob_lock_key(sha)):
-            async with db.read() as session:
-                used = await session.scalar(select(exists().where(Data.content_hash == sha)))
-                recorded = await session.scalar(select(exists().where(Blob.sha256 == sha)))
-            if used or not recorded:
-                continue
-            await blobs.delete(sha)
-            async with db.write() as session:
-                await session.execute(
-                    delete(Blob).where(
-                        Blob.sha256 == sha, ~exists().where(Data.content_hash == Blob.sha256)
-                    )
+    try:
+        for sha in sorted(set(hashes)):
+            await _collect(db, blobs, sha)
+    except StorageError:
+        if not defer_failure:
+            raise
+        log.warning(
+            "blob clean-up deferred to the sweep", exc_info=True, extra={"action": "blob.gc"}
+        )
+
+
+async def _collect(db: Database, blobs: BlobStore, sha: str) -> None:
+    """Remove one object and its row if no item uses it, under its lock (see above)."""
+    async with db.key_lock(blob_lock_key(sha)):
+        async with db.read() as session:
+            used = await session.scalar(select(exists().where(Data.content_hash == sha)))
+            recorded = await session.scalar(select(exists().where(Blob.sha256 == sha)))
+        if used or not recorded:
+            return
+        await blobs.delete(sha)
+        async with db.write() as session:
+            await session.execute(
+                delete(Blob).where(
+                    Blob.sha256 == sha, ~exists().where(Data.content_hash == Blob.sha256)
                 )
-            log.info("blob removed", extra={"action": "blob.gc", "sha256": sha})
+            )
+        log.info("blob removed", extra={"action": "blob.gc", "sha256": sha})
 
 
 async def sweep_unused_blobs(db: Database, blobs: BlobStore) -> int:

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from graphmill.errors import BackendUnavailable
+from graphmill.errors import BackendUnavailable, StoreFull
 
 log = logging.getLogger("graphmill.db")
 
@@ -40,7 +40,9 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def _configure_sqlite(engine: AsyncEngine, *, writer: bool | None) -> None:
+def _configure_sqlite(
+    engine: AsyncEngine, *, writer: bool | None, max_bytes: int | None = None
+) -> None:
     """Pragmas on connect; `BEGIN IMMEDIATE` for the writer, `BEGIN` for readers, and none
     for single-statement reads (`writer=None`), which are consistent on their own."""
 
@@ -53,6 +55,10 @@ def _configure_sqlite(engine: AsyncEngine, *, writer: bool | None) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if max_bytes is not None:
+            cursor.execute("PRAGMA page_size")
+            page_size = cursor.fetchone()[0]
+            cursor.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")
         cursor.close()
 
     if writer is None:
@@ -91,6 +97,19 @@ async def lock_dataset(session: AsyncSession, dataset_id: uuid.UUID) -> None:
 
 # PostgreSQL: deadlock_detected, serialization_failure, lock_not_available.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+# PostgreSQL: disk_full; SQLite: SQLITE_FULL (the disk, or max_page_count).
+_FULL_SQLSTATES = frozenset({"53100"})
+
+
+def is_store_full(exc: BaseException) -> bool:
+    """The store refused a write for lack of space."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _FULL_SQLSTATES:
+        return True
+    return "database or disk is full" in str(exc.orig)
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -191,7 +210,9 @@ class Database:
     SQLite (one writer, `BEGIN IMMEDIATE`) and run concurrently on PostgreSQL.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sqlite_max_bytes: int | None = None) -> None:
+        """`sqlite_max_bytes`: most bytes the SQLite file may grow to (writes beyond it fail
+        with StoreFull, as on a full disk)."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -202,7 +223,7 @@ class Database:
                 url, pool_size=4, max_overflow=8, isolation_level="AUTOCOMMIT"
             )
             _configure_sqlite(self.engine, writer=False)
-            _configure_sqlite(self.write_engine, writer=True)
+            _configure_sqlite(self.write_engine, writer=True, max_bytes=sqlite_max_bytes)
             _configure_sqlite(self.scalar_engine, writer=None)
         else:
             self.engine = create_async_engine(
@@ -249,13 +270,20 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits on exit and rolls back on error."""
-        if self._write_lock is None:
-            async with self._write_sessions() as session, session.begin():
+        """A session whose work commits on exit and rolls back on error; StoreFull when the
+        store has no space for it (nothing is changed then)."""
+        try:
+            if self._write_lock is None:
+                async with self._write_sessions() as session, session.begin():
+                    yield session
+                return
+            async with self._write_lock, self._write_sessions() as session, session.begin():
                 yield session
-            return
-        async with self._write_lock, self._write_sessions() as session, session.begin():
-            yield session
+        except DBAPIError as exc:
+            if is_store_full(exc):
+                log.error("store of record is full: %s", exc.orig, extra={"action": "db.full"})
+                raise StoreFull() from exc
+            raise
 
     @asynccontextmanager
     async def key_lock(self, *keys: str) -> AsyncIterator[None]:

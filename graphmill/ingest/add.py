@@ -307,7 +307,7 @@ async def _record(
                 info = DatasetInfo.of(dataset)
     except BaseException:
         # Objects recorded for items that never committed: remove those nothing else uses.
-        await collect_garbage(db, blobs, recorded)
+        await collect_garbage(db, blobs, recorded, defer_failure=True)
         raise
     log.info(
         "data added",

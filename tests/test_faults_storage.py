@@ -8,13 +8,19 @@ staged file), the stores still agree, and the same request succeeds once the fau
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from graphmill.blobs.base import sweep_staging
+from graphmill.blobs.local import LocalBlobStore
 from graphmill.config import Settings
 from tests.conftest import LiveServer, S3Server
 from tests.fault_checks import inventory, multipart_stream, text_chunks, wait_consistent
@@ -127,3 +133,42 @@ def test_database_full(full_store: tuple[Settings, Api]) -> None:
     assert again.status_code == 200, again.text
     assert len(api.get(f"/api/v1/datasets/{again.json()['dataset_id']}/data").json()) == 4
     assert wait_consistent(settings).consistent
+
+
+def test_staging_sweep_removes_only_what_dead_processes_left(tmp_path: Path) -> None:
+    """Several processes stage under one data folder: a sweep spares every live one's uploads
+    (this process's and another's), and removes a killed process's."""
+    root = tmp_path / "staging"
+    here = LocalBlobStore(tmp_path / "blobs", staging_dir=root)
+    (here.staging_dir / "upload-live").write_bytes(b"arriving")
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from graphmill.blobs.local import LocalBlobStore\n"
+        "folder = Path(sys.argv[1])\n"
+        "store = LocalBlobStore(folder / 'blobs', staging_dir=folder / 'staging')\n"
+        "(store.staging_dir / 'upload-other').write_bytes(b'arriving')\n"
+        "print(store.staging_dir, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    other = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    try:
+        assert other.stdout is not None
+        theirs = Path(other.stdout.readline().decode().strip())
+        assert (theirs / "upload-other").exists()
+        assert sweep_staging(root) == 0  # both alive
+        assert (theirs / "upload-other").exists()
+        other.kill()
+        other.wait(timeout=30)
+        assert sweep_staging(root) == 1
+        assert not theirs.exists()
+        assert (here.staging_dir / "upload-live").read_bytes() == b"arriving"
+    finally:
+        other.kill()
+        other.wait(timeout=30)
+        here.close()
+    assert list(root.iterdir()) == []

@@ -113,14 +113,14 @@ def test_kill_9_during_a_streamed_add(shared: Settings) -> None:
         assert not found.objects and not found.data_hashes
         assert api.get("/api/v1/datasets").json() == []  # no dataset, no half item
         # The same request again succeeds, and the bytes come back exactly.
-        headers, body = multipart_stream("big", "big.txt", text_chunks(12))
+        headers, body = multipart_stream("big", "big.txt", text_chunks(2))
         added = api.post("/api/v1/add", content=body, headers=headers)
         assert added.status_code == 200, added.text
         ds = added.json()["dataset_id"]
         [item] = api.get(f"/api/v1/datasets/{ds}/data").json()
-        assert item["dataSize"] == 12 * MIB
+        assert item["dataSize"] == 2 * MIB
         raw = api.get(f"/api/v1/datasets/{ds}/data/{item['id']}/raw")
-        assert raw.content == b"".join(text_chunks(12))
+        assert raw.content == b"".join(text_chunks(2))
         assert len(wait_consistent(shared).objects) == 1
 
 
@@ -217,7 +217,7 @@ def test_kill_9_during_cognify_resumes_to_the_same_graph(
 ) -> None:
     settings = settings_factory(**FAST | llm_env(fake_llm))
     fake_llm.configure(latency=0.05)
-    files = [(f"report{i:02}.txt", _story(i)) for i in range(16)]
+    files = [(f"report{i:02}.txt", _story(i)) for i in range(10)]
     first = _serve(settings)
     try:
         api = sign_up(first.base_url)
@@ -229,7 +229,7 @@ def test_kill_9_during_cognify_resumes_to_the_same_graph(
     with restarted(settings, api):  # consistent: the run was resumed and finished
         run = wait_run_final(api, run_id)
         assert run["state"] == "completed", run
-        assert run["counts"] == {"total": 16, "completed": 16, "failed": 0, "skipped": 0}
+        assert run["counts"] == {"total": 10, "completed": 10, "failed": 0, "skipped": 0}
         # The same files cognified without a crash give the same graph.
         fake_llm.configure(latency=0)
         clean = add_files(api, "clean", files).json()["dataset_id"]

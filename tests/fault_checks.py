@@ -77,9 +77,7 @@ def inventory(settings: Settings) -> Inventory:
 
     blobs, used, runs = asyncio.run(rows())
     staging = settings.data_dir / "staging"
-    staged = tuple(
-        sorted(str(p) for p in staging.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
-    )
+    staged = tuple(sorted(str(p) for p in staging.rglob("*") if p.is_file()))
     return Inventory(
         _objects(settings), frozenset(blobs), frozenset(used), staged, tuple(sorted(runs))
     )

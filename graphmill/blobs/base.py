@@ -50,17 +50,16 @@ def shard(sha256: str) -> str:
 
 
 def _claim_staging(root: Path) -> tuple[Path, int]:
-    """A staging folder of this store's own, `<root>/<id>/`, and the descriptor of the OS lock
-    on `<root>/<id>.lock` that marks it in use until closed (or until the process dies)."""
+    """A staging folder of this store's own, `<root>/<id>/`, and a descriptor of it holding an
+    OS lock (flock) that marks it in use until closed, or until the process dies."""
     root.mkdir(parents=True, exist_ok=True)
     while True:
-        lock = root / f"{uuid.uuid4().hex}.lock"
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        folder = root / uuid.uuid4().hex
+        folder.mkdir()
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         fcntl.flock(fd, fcntl.LOCK_EX)
         with contextlib.suppress(FileNotFoundError):
-            if os.stat(lock).st_ino == os.fstat(fd).st_ino:  # not swept between open and lock
-                folder = lock.with_suffix("")
-                folder.mkdir(exist_ok=True)
+            if os.stat(folder).st_ino == os.fstat(fd).st_ino:  # not swept before the lock
                 return folder, fd
         os.close(fd)
 
@@ -69,19 +68,18 @@ def sweep_staging(root: Path) -> int:
     """Remove staging folders no live store holds (left by killed processes): their uploads
     never reached the store. Returns how many were removed."""
     removed = 0
-    for lock in root.glob("*.lock") if root.exists() else []:
+    for folder in root.iterdir() if root.exists() else []:
         try:
-            fd = os.open(lock, os.O_RDWR | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # gone meanwhile, or a file an older version staged
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             continue  # a live store's
         try:
-            shutil.rmtree(lock.with_suffix(""), ignore_errors=True)
-            lock.unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
             removed += 1
         finally:
             os.close(fd)
@@ -109,7 +107,7 @@ class BlobStore(ABC):
         """This store's own staging folder, claimed on first use (blocking: call in a thread).
 
         Several processes may share one data folder: each stages under a folder it holds an OS
-        lock on, so `sweep_staging` removes exactly what killed processes left behind.
+        lock on, so `sweep_staging` removes exactly what stopped or killed processes left.
         """
         with self._staging_lock:
             if self._staging is None:
@@ -123,7 +121,6 @@ class BlobStore(ABC):
                 folder, fd = self._staging
                 self._staging = None
                 shutil.rmtree(folder, ignore_errors=True)
-                folder.with_suffix(".lock").unlink(missing_ok=True)
                 os.close(fd)
 
     @abstractmethod

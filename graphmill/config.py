@@ -61,6 +61,15 @@ class Settings(BaseSettings):
         validation_alias=_env("GRAPHMILL_MAX_UPLOAD_BYTES"),
         description="Largest accepted file of an add, each file counted alone; larger get 413.",
     )
+    sqlite_max_bytes: int | None = Field(
+        None,
+        gt=0,
+        validation_alias=_env("GRAPHMILL_SQLITE_MAX_BYTES"),
+        description=(
+            "Most bytes the SQLite file may grow to (PRAGMA max_page_count); writes beyond it"
+            " are refused with 507 and change nothing. Unset = no limit but the disk's."
+        ),
+    )
     max_request_bytes: int = Field(
         1024 * 1024,
         gt=0,

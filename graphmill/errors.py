@@ -27,7 +27,7 @@ class GraphmillError(Exception):
     """Something went wrong in graphmill."""
 
     def __init__(self, message: str | None = None) -> None:
-        self.message = message or (self.__doc__ or type(self).__name__).strip()
+        self.message = message or " ".join((self.__doc__ or type(self).__name__).split())
         super().__init__(self.message)
 
 
@@ -192,6 +192,16 @@ class BlobUnreadable(StorageError):
 
 class BackendUnavailable(StorageError):
     """A configured backend cannot be reached."""
+
+
+class StoreFull(StorageError):
+    """The store of record is full (its disk, or its configured size limit); nothing was
+    changed. Free space (delete data) or raise the limit, then repeat the request."""
+
+
+class BlobStoreUnwritable(BackendUnavailable):
+    """The blob store cannot be written; nothing was stored. Repeat the request once the
+    storage is writable again."""
 
 
 class StepError(Exception):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from graphmill.auth.tokens import TokenReader, load_jwt_secret
 from graphmill.auth.users import UserCache, UserInfo, ensure_local_user
 from graphmill.blobs import BlobStore, open_blob_store
+from graphmill.blobs.base import sweep_staging
+from graphmill.catalog.data import sweep_unused_blobs
 from graphmill.cognify.tools import Tools, open_tools
 from graphmill.config import Settings
 from graphmill.db import Database, migrate
@@ -31,6 +35,7 @@ class Services:
     users: UserCache
     tools: Tools
     tokens: TokenReader
+    janitor: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def require_embedder(self) -> None:
         """EmbeddingModelMissing (naming the install command) when this process executes
@@ -54,7 +59,7 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
     default embedding model does not stop start-up: cognify and search name the fix.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.sqlalchemy_url)
+    db = Database(settings.sqlalchemy_url, settings.sqlite_max_bytes)
     tools = open_tools(settings)
     try:
         await db.ping()
@@ -85,6 +90,7 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
         tools,
         TokenReader(secret),
     )
+    services.janitor = asyncio.create_task(_sweep_forever(db, blobs))
     log.info(
         "graphmill %s ready: database=%s blobs=%s executor=%s auth=%s data_dir=%s",
         role,
@@ -98,7 +104,35 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
     return services
 
 
+# How often a process looks for leftovers of killed processes (after start-up, at once).
+SWEEP_SECONDS = 600.0
+
+
+async def _sweep_forever(db: Database, blobs: BlobStore) -> None:
+    """Remove what killed processes left: staged uploads cut off mid-body, and objects whose
+    add or delete never finished (recorded, used by no item). Failures are logged and retried
+    at the next sweep; a sweep never stops the process."""
+    while True:
+        try:
+            await asyncio.to_thread(sweep_staging, blobs.staging_root)
+            found = await sweep_unused_blobs(db, blobs)
+            if found:
+                log.warning(
+                    "collected %d objects no data item uses (an add or delete cut off)",
+                    found,
+                    extra={"action": "blob.sweep"},
+                )
+        except Exception:
+            log.exception("sweep failed; retried later", extra={"action": "blob.sweep"})
+        await asyncio.sleep(SWEEP_SECONDS)
+
+
 async def close_services(services: Services) -> None:
+    if services.janitor is not None:
+        services.janitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await services.janitor
     await services.runtime.stop()
     await services.tools.aclose()
     await services.db.dispose()
+    services.blobs.close()

@@ -112,6 +112,24 @@ class ServerProcess:
                 self.process.wait(timeout=30)
 
 
+def cognify_in_background(api: httpx.Client, dataset_id: str) -> str:
+    """Start cognify of one dataset without waiting; its run id."""
+    r = api.post("/api/v1/cognify", json={"datasetIds": [dataset_id], "runInBackground": True})
+    assert r.status_code == 200, r.text
+    return str(r.json()[dataset_id]["pipeline_run_id"])
+
+
+def wait_run_final(api: httpx.Client, run_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The run, once it is in a final state (not queued or running)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = dict(api.get(f"/api/v1/runs/{run_id}").json())
+        if run["state"] not in ("queued", "running"):
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish: {run}")
+
+
 def settings_env(settings: Any) -> dict[str, str]:
     """Environment variables that reproduce a Settings object in another process."""
     env: dict[str, str] = {}

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import LiveServer
 from tests.support import Api, add_files, sign_up
+from tests.support import wait_run_final as _wait_final
 
 FAULTS = "tests.fault_steps:pipeline"
 
@@ -47,16 +48,6 @@ def _cognify(api: Api, dataset_id: str, background: bool = False) -> dict[str, A
     )
     assert r.status_code == 200, r.text
     return r.json()[dataset_id]
-
-
-def _wait_final(api: Api, run_id: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = api.get(f"/api/v1/runs/{run_id}").json()
-        if run["state"] not in ("queued", "running"):
-            return run
-        time.sleep(0.05)
-    raise AssertionError(f"run {run_id} did not finish: {run}")
 
 
 def _states(api: Api, dataset_id: str) -> dict[str, str]:

@@ -43,6 +43,8 @@ WIRE: dict[type[e.GraphmillError], tuple[int, str, str]] = {
     e.UnsupportedFileType: (415, "router", ""),
     e.TooManyApiKeys: (400, "nested", ""),
     e.Conflict: (409, "router", ""),
+    e.StoreFull: (507, "router", ""),
+    e.BlobStoreUnwritable: (503, "router", ""),
     e.StorageError: (500, "router", ""),
     e.EmbeddingModelMissing: (503, "router", ""),
     e.AnswerUnavailable: (502, "router", ""),

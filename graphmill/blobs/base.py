@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import logging
 import os
+import shutil
 import tempfile
+import threading
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,6 +19,8 @@ from pathlib import Path
 import anyio
 
 from graphmill.errors import UploadTooLarge
+
+log = logging.getLogger("graphmill.blobs")
 
 CHUNK = 1024 * 1024
 
@@ -41,21 +49,92 @@ def shard(sha256: str) -> str:
     return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
+def _claim_staging(root: Path) -> tuple[Path, int]:
+    """A staging folder of this store's own, `<root>/<id>/`, and a descriptor of it holding an
+    OS lock (flock) that marks it in use until closed, or until the process dies."""
+    root.mkdir(parents=True, exist_ok=True)
+    while True:
+        folder = root / uuid.uuid4().hex
+        folder.mkdir()
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(folder).st_ino == os.fstat(fd).st_ino:  # not swept before the lock
+                return folder, fd
+        os.close(fd)
+
+
+def sweep_staging(root: Path) -> int:
+    """Remove staging folders no live store holds (left by killed processes): their uploads
+    never reached the store. Returns how many were removed."""
+    removed = 0
+    for folder in root.iterdir() if root.exists() else []:
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # gone meanwhile, or a file an older version staged
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue  # a live store's
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+        finally:
+            os.close(fd)
+    if removed:
+        log.warning(
+            "removed %d staging folders of stopped processes (uploads cut off mid-body)",
+            removed,
+            extra={"action": "staging.sweep"},
+        )
+    return removed
+
+
 class BlobStore(ABC):
     """Stores bytes under their SHA-256. Writes are atomic; reads stream."""
 
     name: str
 
-    def __init__(self, staging_dir: Path) -> None:
-        self.staging_dir = staging_dir
+    def __init__(self, staging_root: Path) -> None:
+        self.staging_root = staging_root
+        self._staging: tuple[Path, int] | None = None
+        self._staging_lock = threading.Lock()
+
+    @property
+    def staging_dir(self) -> Path:
+        """This store's own staging folder, claimed on first use (blocking: call in a thread).
+
+        Several processes may share one data folder: each stages under a folder it holds an OS
+        lock on, so `sweep_staging` removes exactly what stopped or killed processes left.
+        """
+        with self._staging_lock:
+            if self._staging is None:
+                self._staging = _claim_staging(self.staging_root)
+            return self._staging[0]
+
+    def close(self) -> None:
+        """Give up the staging folder (its uploads are discarded by then)."""
+        with self._staging_lock:
+            if self._staging is not None:
+                folder, fd = self._staging
+                self._staging = None
+                shutil.rmtree(folder, ignore_errors=True)
+                os.close(fd)
+
+    @abstractmethod
+    def location(self, sha256: str) -> str:
+        """Where an object is (or will be) stored, as shown to users (`rawDataLocation`)."""
 
     async def stage(self, chunks: AsyncIterator[bytes], max_bytes: int) -> Staged:
         """Stream chunks to a local staging file, hashing on the way (never all in memory).
 
         The caller commits the staged file with `commit` and always discards it after.
         """
-        await anyio.to_thread.run_sync(lambda: self.staging_dir.mkdir(parents=True, exist_ok=True))
-        fd, tmp_name = tempfile.mkstemp(dir=self.staging_dir, prefix="upload-")
+        fd, tmp_name = await anyio.to_thread.run_sync(
+            lambda: tempfile.mkstemp(dir=self.staging_dir, prefix="upload-")
+        )
         staged = Staged(Path(tmp_name), "", 0)
         digest = hashlib.sha256()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,7 +10,9 @@ from pathlib import Path
 import anyio
 
 from graphmill.blobs.base import CHUNK, BlobStore, shard
-from graphmill.errors import BackendUnavailable, BlobUnreadable
+from graphmill.errors import BackendUnavailable, BlobStoreUnwritable, BlobUnreadable
+
+log = logging.getLogger("graphmill.blobs")
 
 
 class LocalBlobStore(BlobStore):
@@ -25,6 +28,9 @@ class LocalBlobStore(BlobStore):
     def local_path(self, sha256: str) -> Path:
         return self._path(sha256)
 
+    def location(self, sha256: str) -> str:
+        return f"file://{self._path(sha256).resolve()}"
+
     async def _commit(self, staged: Path, sha256: str, size: int) -> str:
         target = self._path(sha256)
 
@@ -38,8 +44,12 @@ class LocalBlobStore(BlobStore):
             finally:
                 os.close(dir_fd)
 
-        await anyio.to_thread.run_sync(move)
-        return f"file://{target.resolve()}"
+        try:
+            await anyio.to_thread.run_sync(move)
+        except OSError as exc:
+            log.error("cannot write to %s: %s", self.root, exc, extra={"action": "blob.write"})
+            raise BlobStoreUnwritable() from exc
+        return self.location(sha256)
 
     async def size(self, sha256: str) -> int:
         try:
@@ -71,7 +81,10 @@ class LocalBlobStore(BlobStore):
                 yield chunk
 
     async def delete(self, sha256: str) -> None:
-        await anyio.to_thread.run_sync(lambda: self._path(sha256).unlink(missing_ok=True))
+        try:
+            await anyio.to_thread.run_sync(lambda: self._path(sha256).unlink(missing_ok=True))
+        except OSError as exc:
+            raise BackendUnavailable(f"cannot delete from {self.root}: {exc}") from exc
 
     async def check(self) -> None:
         def probe() -> None:

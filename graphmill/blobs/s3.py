@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -9,15 +10,18 @@ from urllib.parse import urlparse
 
 import anyio
 import boto3
+from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from graphmill.blobs.base import CHUNK, BlobStore, shard
-from graphmill.errors import BackendUnavailable, BlobUnreadable
+from graphmill.errors import BackendUnavailable, BlobStoreUnwritable, BlobUnreadable
 
 # Multipart above 64 MiB: the object appears only when the upload completes.
 TRANSFER = TransferConfig(multipart_threshold=64 * 1024**2, multipart_chunksize=64 * 1024**2)
+
+log = logging.getLogger("graphmill.blobs")
 
 
 class S3BlobStore(BlobStore):
@@ -53,15 +57,19 @@ class S3BlobStore(BlobStore):
     def _key(self, sha256: str) -> str:
         return f"{self.prefix}/{shard(sha256)}" if self.prefix else shard(sha256)
 
+    def location(self, sha256: str) -> str:
+        return f"s3://{self.bucket}/{self._key(sha256)}"
+
     async def _commit(self, staged: Path, sha256: str, size: int) -> str:
         key = self._key(sha256)
         try:
             await anyio.to_thread.run_sync(
                 lambda: self.client.upload_file(str(staged), self.bucket, key, Config=TRANSFER)
             )
-        except (BotoCoreError, ClientError) as exc:
-            raise BackendUnavailable(f"cannot write to {self.url}: {exc}") from exc
-        return f"s3://{self.bucket}/{key}"
+        except (BotoCoreError, ClientError, Boto3Error) as exc:  # upload_file: S3UploadFailedError
+            log.error("cannot write to %s: %s", self.url, exc, extra={"action": "blob.write"})
+            raise BlobStoreUnwritable() from exc
+        return self.location(sha256)
 
     async def size(self, sha256: str) -> int:
         try:

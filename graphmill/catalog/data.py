@@ -13,9 +13,9 @@ from sqlalchemy import delete, exists, func, select
 
 from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore
-from graphmill.db import Database, lock_dataset
+from graphmill.db import Database, dialect_insert, lock_dataset
 from graphmill.db.models import Blob, Data, ItemState, ItemStatus, Permission
-from graphmill.errors import DataNotFound, InvalidInput
+from graphmill.errors import DataNotFound, InvalidInput, StorageError
 from graphmill.graph import store as graph_store
 
 log = logging.getLogger("graphmill.catalog")
@@ -170,21 +170,76 @@ async def delete_data(
         )
         if content_hash is None:
             raise DataNotFound()
-    await collect_garbage(db, blobs, [content_hash])
+    await collect_garbage(db, blobs, [content_hash], defer_failure=True)
 
 
-async def collect_garbage(db: Database, blobs: BlobStore, hashes: Iterable[str]) -> None:
+async def record_blobs(db: Database, blobs: BlobStore, sizes: dict[str, int]) -> None:
+    """Record objects about to be stored (the caller holds their locks), before they are.
+
+    Until an item uses it, such a row marks an object that may exist: garbage collection
+    removes both if the add never completes (a failure, or the process killed).
+    """
+    async with db.write() as session:
+        insert = dialect_insert(session)
+        for sha, size in sorted(sizes.items()):
+            await session.execute(
+                insert(Blob)
+                .values(sha256=sha, size=size, location=blobs.location(sha))
+                .on_conflict_do_nothing()
+            )
+
+
+async def collect_garbage(
+    db: Database, blobs: BlobStore, hashes: Iterable[str], *, defer_failure: bool = False
+) -> None:
     """Remove blobs that no data row references any more.
 
-    Runs under the blob's lock, which `add` holds from writing the object until its rows
-    commit, so an object is never removed under a concurrent add of the same bytes.
+    `defer_failure`: when the stores refuse (a full or unwritable store), log it and leave
+    the rest to the sweep, so that the caller's own outcome (an item deleted, an add's real
+    error) is what its user sees.
+
+    Runs under the blob's lock, which `add` holds from recording the object until its items
+    commit, so an object is never removed under a concurrent add of the same bytes. The
+    object goes before its row: a process killed in between leaves a row that the next
+    collection (`sweep_unused_blobs`) finishes, never an object nothing records.
     """
-    for sha in sorted(set(hashes)):
-        async with db.key_lock(blob_lock_key(sha)):
-            async with db.write() as session:
-                used = await session.scalar(select(exists().where(Data.content_hash == sha)))
-                if used:
-                    continue
-                await session.execute(delete(Blob).where(Blob.sha256 == sha))
-            await blobs.delete(sha)
-            log.info("blob removed", extra={"action": "blob.gc", "sha256": sha})
+    try:
+        for sha in sorted(set(hashes)):
+            await _collect(db, blobs, sha)
+    except StorageError:
+        if not defer_failure:
+            raise
+        log.warning(
+            "blob clean-up deferred to the sweep", exc_info=True, extra={"action": "blob.gc"}
+        )
+
+
+async def _collect(db: Database, blobs: BlobStore, sha: str) -> None:
+    """Remove one object and its row if no item uses it, under its lock (see above)."""
+    async with db.key_lock(blob_lock_key(sha)):
+        async with db.read() as session:
+            used = await session.scalar(select(exists().where(Data.content_hash == sha)))
+            recorded = await session.scalar(select(exists().where(Blob.sha256 == sha)))
+        if used or not recorded:
+            return
+        await blobs.delete(sha)
+        async with db.write() as session:
+            await session.execute(
+                delete(Blob).where(
+                    Blob.sha256 == sha, ~exists().where(Data.content_hash == Blob.sha256)
+                )
+            )
+        log.info("blob removed", extra={"action": "blob.gc", "sha256": sha})
+
+
+async def sweep_unused_blobs(db: Database, blobs: BlobStore) -> int:
+    """Collect every recorded blob no data item uses: what killed processes left behind in
+    the middle of an add or a delete. Returns how many were found."""
+    async with db.read() as session:
+        unused = list(
+            await session.scalars(
+                select(Blob.sha256).where(~exists().where(Data.content_hash == Blob.sha256))
+            )
+        )
+    await collect_garbage(db, blobs, unused)
+    return len(unused)

@@ -114,7 +114,7 @@ async def delete_dataset(
             )
         )
         await session.delete(dataset)
-    await collect_garbage(db, blobs, hashes)
+    await collect_garbage(db, blobs, hashes, defer_failure=True)
 
 
 async def delete_all_datasets(db: Database, blobs: BlobStore, user_id: uuid.UUID) -> None:

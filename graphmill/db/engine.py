@@ -46,7 +46,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from graphmill.errors import BackendUnavailable
+from graphmill.errors import BackendUnavailable, StoreFull
 
 log = logging.getLogger("graphmill.db")
 
@@ -56,8 +56,11 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def _configure_sqlite(engine: AsyncEngine | Engine, *, writer: bool) -> None:
-    """Pragmas on connect; `BEGIN IMMEDIATE` for the writer, `BEGIN` for readers."""
+def _configure_sqlite(
+    engine: AsyncEngine | Engine, *, writer: bool, max_bytes: int | None = None
+) -> None:
+    """Pragmas on connect (`max_bytes`: the file's size cap, as PRAGMA max_page_count);
+    `BEGIN IMMEDIATE` for the writer, `BEGIN` for readers."""
     sync_engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
 
     @event.listens_for(sync_engine, "connect")
@@ -69,6 +72,10 @@ def _configure_sqlite(engine: AsyncEngine | Engine, *, writer: bool) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if max_bytes is not None:
+            cursor.execute("PRAGMA page_size")
+            page_size = cursor.fetchone()[0]
+            cursor.execute(f"PRAGMA max_page_count={max(1, max_bytes // page_size)}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
@@ -112,6 +119,25 @@ def lock_dataset_in(conn: Connection, dataset_id: uuid.UUID) -> None:
 
 # PostgreSQL: deadlock_detected, serialization_failure, lock_not_available.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+# PostgreSQL: disk_full; SQLite: SQLITE_FULL (the disk, or max_page_count).
+_FULL_SQLSTATES = frozenset({"53100"})
+
+
+def is_store_full(exc: BaseException) -> bool:
+    """The store refused a write for lack of space."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _FULL_SQLSTATES:
+        return True
+    return "database or disk is full" in str(exc.orig)
+
+
+def _raise_if_full(exc: DBAPIError) -> None:
+    if is_store_full(exc):
+        log.error("store of record is full: %s", exc.orig, extra={"action": "db.full"})
+        raise StoreFull() from exc
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -238,14 +264,16 @@ class Database:
 
     READER_THREADS = 4
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, sqlite_max_bytes: int | None = None) -> None:
+        """`sqlite_max_bytes`: most bytes the SQLite file may grow to (writes beyond it fail
+        with StoreFull, as on a full disk)."""
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             self.engine = create_async_engine(url, pool_size=8, max_overflow=8)
             self.write_engine = create_async_engine(url, pool_size=1, max_overflow=0)
             _configure_sqlite(self.engine, writer=False)
-            _configure_sqlite(self.write_engine, writer=True)
+            _configure_sqlite(self.write_engine, writer=True, max_bytes=sqlite_max_bytes)
             sync_url = make_url(url).set(drivername="sqlite+pysqlite")
             threads = {"check_same_thread": False}
             self._sync_writer: Engine | None = create_engine(
@@ -258,7 +286,7 @@ class Database:
             self._sync_inline: Engine | None = create_engine(
                 sync_url, pool_size=1, max_overflow=0, connect_args=threads
             )
-            _configure_sqlite(self._sync_writer, writer=True)
+            _configure_sqlite(self._sync_writer, writer=True, max_bytes=sqlite_max_bytes)
             _configure_sqlite(self._sync_reader, writer=False)
             _configure_sqlite(self._sync_inline, writer=False)
             self._writer_thread: concurrent.futures.ThreadPoolExecutor | None = (
@@ -290,14 +318,19 @@ class Database:
 
     async def run(self, fn: Callable[[Connection], T]) -> T:
         """One write transaction: `fn` runs synchronously on a connection, and its work
-        commits when it returns and rolls back when it raises."""
-        if self._sync_writer is None:
-            async with self.engine.begin() as conn:
-                return await conn.run_sync(fn)
-        assert self._write_lock is not None
-        engine = self._sync_writer
-        async with self._write_lock:
-            return await self._in_thread(self._writer_thread, _transaction, engine, fn)
+        commits when it returns and rolls back when it raises; StoreFull when the store has
+        no space for it (nothing is changed then)."""
+        try:
+            if self._sync_writer is None:
+                async with self.engine.begin() as conn:
+                    return await conn.run_sync(fn)
+            assert self._write_lock is not None
+            engine = self._sync_writer
+            async with self._write_lock:
+                return await self._in_thread(self._writer_thread, _transaction, engine, fn)
+        except DBAPIError as exc:
+            _raise_if_full(exc)
+            raise
 
     async def run_read(self, fn: Callable[[Connection], T], *, inline: bool = False) -> T:
         """One read: `fn` runs synchronously on a connection in a transaction of its own
@@ -354,13 +387,18 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits on exit and rolls back on error."""
-        if self._write_lock is None:
-            async with self._write_sessions() as session, session.begin():
+        """A session whose work commits on exit and rolls back on error; StoreFull when the
+        store has no space for it (nothing is changed then)."""
+        try:
+            if self._write_lock is None:
+                async with self._write_sessions() as session, session.begin():
+                    yield session
+                return
+            async with self._write_lock, self._write_sessions() as session, session.begin():
                 yield session
-            return
-        async with self._write_lock, self._write_sessions() as session, session.begin():
-            yield session
+        except DBAPIError as exc:
+            _raise_if_full(exc)
+            raise
 
     @asynccontextmanager
     async def key_lock(self, *keys: str) -> AsyncIterator[None]:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore, Staged
 from graphmill.blobs.base import CHUNK
-from graphmill.catalog.data import blob_lock_key, collect_garbage
+from graphmill.catalog.data import blob_lock_key, collect_garbage, record_blobs
 from graphmill.catalog.datasets import (
     DatasetInfo,
     check_dataset_name,
@@ -24,7 +24,7 @@ from graphmill.catalog.datasets import (
     touch_dataset,
 )
 from graphmill.db import Database, dialect_insert
-from graphmill.db.models import Blob, Data, Permission
+from graphmill.db.models import Data, Permission
 from graphmill.errors import (
     EmptyUpload,
     GraphmillError,
@@ -275,24 +275,25 @@ async def _record(
     node_set: list[str] | None,
 ) -> AddResult:
     hashes = {p.staged.sha256 for p in prepared}
-    committed: list[str] = []
+    recorded: list[str] = []
     try:
         async with db.key_lock(*(blob_lock_key(h) for h in hashes)):
-            locations: dict[str, str] = {}
+            # Rows first, then objects: a process killed in between leaves a row no item uses,
+            # which `sweep_unused_blobs` finds, never an object nothing records.
+            recorded.extend(sorted(hashes))
+            await record_blobs(db, blobs, {p.staged.sha256: p.staged.size for p in prepared})
+            stored: set[str] = set()
             for item in prepared:
-                if item.staged.sha256 not in locations:
-                    ref = await blobs.commit(item.staged)
-                    committed.append(ref.sha256)
-                    locations[ref.sha256] = ref.location
+                if item.staged.sha256 not in stored:
+                    await blobs.commit(item.staged)
+                    stored.add(item.staged.sha256)
             async with db.write() as session:
                 if dataset_id is not None:
                     dataset = await authorize(session, user_id, dataset_id, Permission.WRITE)
                 else:
                     assert dataset_name is not None
                     dataset = await ensure_owned_dataset(session, user_id, dataset_name)
-                items = await _insert_rows(
-                    session, dataset.id, user_id, prepared, locations, node_set
-                )
+                items = await _insert_rows(session, dataset.id, user_id, prepared, node_set)
                 run = await record_completed_run(
                     session,
                     dataset.id,
@@ -305,8 +306,8 @@ async def _record(
                 await touch_dataset(session, dataset.id)
                 info = DatasetInfo.of(dataset)
     except BaseException:
-        # Objects written for rows that never committed: remove those nothing else uses.
-        await collect_garbage(db, blobs, committed)
+        # Objects recorded for items that never committed: remove those nothing else uses.
+        await collect_garbage(db, blobs, recorded, defer_failure=True)
         raise
     log.info(
         "data added",
@@ -320,7 +321,6 @@ async def _insert_rows(
     dataset_id: uuid.UUID,
     owner_id: uuid.UUID,
     prepared: list[_Prepared],
-    locations: dict[str, str],
     node_set: list[str] | None,
 ) -> list[AddedItem]:
     insert = dialect_insert(session)
@@ -331,11 +331,6 @@ async def _insert_rows(
         if sha in seen:
             items.append(AddedItem(seen[sha], already_present=True))
             continue
-        await session.execute(
-            insert(Blob)
-            .values(sha256=sha, size=item.staged.size, location=locations[sha])
-            .on_conflict_do_nothing()
-        )
         new_id = await session.scalar(
             insert(Data)
             .values(

@@ -1,0 +1,121 @@
+"""What must hold after any fault: the store of record, the blob store and staging agree.
+
+Read straight from the stores (not through the API), so a test sees what a user never could:
+an object no row names, a row no item uses, a half-written upload left in staging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+from sqlalchemy import select
+
+from graphmill.config import Settings
+from graphmill.db import Database
+from graphmill.db.models import Blob, Data, PipelineRun, RunState
+
+BOUNDARY = "graphmill-fault-boundary"
+
+
+@dataclass(frozen=True)
+class Inventory:
+    objects: frozenset[str]  # hashes of objects in the blob store
+    blob_rows: frozenset[str]  # hashes recorded in the blobs table
+    data_hashes: frozenset[str]  # hashes data items use
+    staged: tuple[str, ...]  # files left in staging
+    unfinished_runs: tuple[str, ...]  # runs still running (a queued marker run is fine)
+
+    @property
+    def consistent(self) -> bool:
+        """Every object is recorded and used, every used hash is stored, staging is empty."""
+        return (
+            self.objects == self.blob_rows == self.data_hashes
+            and not self.staged
+            and not self.unfinished_runs
+        )
+
+
+def _objects(settings: Settings) -> frozenset[str]:
+    if settings.blob_url:
+        import boto3
+
+        parsed = urlparse(settings.blob_url)
+        client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
+        found: set[str] = set()
+        for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=parsed.netloc, Prefix=parsed.path.strip("/") + "/"
+        ):
+            found.update(o["Key"].rsplit("/", 1)[-1] for o in page.get("Contents", []))
+        return frozenset(found)
+    root = settings.data_dir / "blobs"
+    return (
+        frozenset(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else frozenset()
+    )
+
+
+def inventory(settings: Settings) -> Inventory:
+    async def rows() -> tuple[set[str], set[str], list[str]]:
+        db = Database(settings.sqlalchemy_url)
+        try:
+            async with db.read() as session:
+                blobs = set(await session.scalars(select(Blob.sha256)))
+                used = set(await session.scalars(select(Data.content_hash)))
+                runs = [
+                    f"{r.pipeline_name}:{r.state}"
+                    for r in await session.scalars(
+                        select(PipelineRun).where(PipelineRun.state == RunState.RUNNING)
+                    )
+                ]
+        finally:
+            await db.dispose()
+        return blobs, used, runs
+
+    blobs, used, runs = asyncio.run(rows())
+    staging = settings.data_dir / "staging"
+    staged = tuple(sorted(str(p) for p in staging.rglob("*") if p.is_file()))
+    return Inventory(
+        _objects(settings), frozenset(blobs), frozenset(used), staged, tuple(sorted(runs))
+    )
+
+
+def wait_consistent(settings: Settings, timeout: float = 30) -> Inventory:
+    """The inventory once it is consistent (sweeps run in the background after start-up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = inventory(settings)
+        if found.consistent:
+            return found
+        assert time.monotonic() < deadline, found
+        time.sleep(0.2)
+
+
+def multipart_stream(
+    dataset: str, file_name: str, chunks: Iterator[bytes]
+) -> tuple[dict[str, str], Iterator[bytes]]:
+    """Headers and a streamed body of `POST /api/v1/add` with one file, sent as it is made."""
+
+    def body() -> Iterator[bytes]:
+        yield (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="datasetName"\r\n\r\n'
+            f'{dataset}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="data"; '
+            f'filename="{file_name}"\r\nContent-Type: text/plain\r\n\r\n'
+        ).encode()
+        yield from chunks
+        yield f"\r\n--{BOUNDARY}--\r\n".encode()
+
+    return {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}, body()
+
+
+def text_chunks(total_mib: int, marker: Any = None) -> Iterator[bytes]:
+    """`total_mib` MiB of text in 1 MiB chunks; `marker(i)` is called before chunk i."""
+    line = b"graphmill streams uploads to staging and never holds them in memory.\n"
+    chunk = (line * (1024 * 1024 // len(line) + 1))[: 1024 * 1024]
+    for i in range(total_mib):
+        if marker is not None:
+            marker(i)
+        yield chunk

@@ -63,6 +63,9 @@ def test_the_checks_fail_when_the_prober_can_see(server: LiveServer, alice: Api)
     assert "prober: GET .../data/{data_id}/raw -> 200" in failed
     assert "prober: search CHUNKS_LEXICAL without a scope does not find it" in failed
     assert "prober: GET /datasets does not show it" in failed
+    assert "prober: GET /sessions does not show it" in failed
+    assert "prober: GET /sessions/{id} of the owner's session -> 200" in failed
+    assert "prober: recall (scope all, the owner's session id) does not find it" in failed
     owner.close()
 
 

@@ -123,6 +123,7 @@ class Planted:
     data_id: str
     run_id: str
     content: bytes
+    session_id: str
 
 
 def plant(owner: httpx.Client, report: Report) -> Planted:
@@ -149,7 +150,21 @@ def plant(owner: httpx.Client, report: Report) -> Planted:
     )
     report.add("owner: add and cognify a dataset", ok, cognified.text[:300])
     run_id = str(cognified.json()[dataset_id]["pipeline_run_id"]) if ok else str(uuid.uuid4())
-    planted = Planted(token, dataset_id, name, data_id, run_id, content)
+    session_id = f"selftest-{uuid.uuid4().hex}"
+    entry = owner.post(
+        f"{API}/remember/entry",
+        json={
+            "session_id": session_id,
+            "dataset_id": dataset_id,
+            "entry": {"type": "qa", "question": f"What is {token}?", "answer": token},
+        },
+    )
+    report.add(
+        "owner: keeps a session entry holding the token",
+        entry.status_code == 200,
+        f"{entry.status_code} {entry.text[:200]}",
+    )
+    planted = Planted(token, dataset_id, name, data_id, run_id, content, session_id)
     found = owner.post(
         f"{API}/search",
         json={"query": token, "searchType": "CHUNKS_LEXICAL", "datasetIds": [dataset_id]},
@@ -209,6 +224,19 @@ def probe(prober: httpx.Client, owner: httpx.Client, planted: Planted, report: R
     without(
         "GET /search (history)", prober.get(f"{API}/search"), lambda b: token not in json.dumps(b)
     )
+    without(
+        "GET /recall (history)", prober.get(f"{API}/recall"), lambda b: token not in json.dumps(b)
+    )
+    without(
+        "GET /sessions",
+        prober.get(f"{API}/sessions"),
+        lambda b: planted.session_id not in json.dumps(b),
+    )
+    refused(
+        "GET /sessions/{id} of the owner's session",
+        prober.get(f"{API}/sessions/{planted.session_id}"),
+        like=prober.get(f"{API}/sessions/selftest-{uuid.uuid4().hex}").text,
+    )
     # Reads of the dataset, its data and its runs.
     without("GET /datasets", prober.get(f"{API}/datasets"), lambda b: ds not in json.dumps(b))
     without(
@@ -249,6 +277,34 @@ def probe(prober: httpx.Client, owner: httpx.Client, planted: Planted, report: R
             and (unscoped.status_code != 200 or no_envelope(unscoped.json())),
             f"{unscoped.status_code} {unscoped.text[:200]}",
         )
+    for scope in ("graph", "all"):
+        recalled = prober.post(
+            f"{API}/recall",
+            json={
+                "query": token,
+                "search_type": "CHUNKS_LEXICAL",
+                "scope": scope,
+                "session_id": planted.session_id,
+            },
+        )
+        report.add(
+            f"prober: recall (scope {scope}, the owner's session id) does not find it",
+            recalled.status_code in (200, 404)
+            and token not in recalled.text
+            and ds not in recalled.text,
+            f"{recalled.status_code} {recalled.text[:200]}",
+        )
+    refused(
+        "recall naming the dataset id",
+        prober.post(f"{API}/recall", json={"query": token, "dataset_ids": [ds]}),
+    )
+    refused(
+        "recall naming the dataset by name",
+        prober.post(f"{API}/recall", json={"query": token, "datasets": [planted.dataset_name]}),
+    )
+    refused(
+        "GET /visualize of the dataset", prober.get(f"{API}/visualize", params={"dataset_id": ds})
+    )
     refused(
         "search naming the dataset id",
         prober.post(
@@ -288,6 +344,32 @@ def probe(prober: httpx.Client, owner: httpx.Client, planted: Planted, report: R
             params={"permission_name": "read"},
             json=[ds],
         ),
+    )
+    refused(
+        "POST /remember into the dataset",
+        prober.post(
+            f"{API}/remember",
+            data={"datasetId": ds},
+            files={"data": ("intruder.txt", b"remembered by the prober", "text/plain")},
+        ),
+    )
+    refused(
+        "PATCH /update of the dataset's item",
+        prober.patch(
+            f"{API}/update",
+            params={"data_id": data, "dataset_id": ds},
+            files={"data": ("intruder.txt", b"replaced by the prober", "text/plain")},
+        ),
+    )
+    refused("POST /improve of the dataset", prober.post(f"{API}/improve", json={"dataset_id": ds}))
+    refused(
+        "POST /forget of the dataset's item",
+        prober.post(f"{API}/forget", json={"data_id": data, "dataset_id": ds}),
+    )
+    refused("POST /forget of the dataset", prober.post(f"{API}/forget", json={"dataset_id": ds}))
+    refused(
+        "POST /forget memory_only of the dataset",
+        prober.post(f"{API}/forget", json={"dataset_id": ds, "memory_only": True}),
     )
     refused("DELETE the dataset's data item", prober.delete(f"{API}/datasets/{ds}/data/{data}"))
     refused("DELETE the dataset", prober.delete(f"{API}/datasets/{ds}"))

@@ -52,12 +52,16 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(RequestId)
     app.include_router(health.router)
-    app.include_router(auth.router, prefix="/api/v1/auth", tags=["auth"])
-    app.include_router(users.router, prefix="/api/v1/users", tags=["users"])
-    app.include_router(add.router, prefix="/api/v1/add", tags=["add"])
-    app.include_router(cognify.router, prefix="/api/v1/cognify", tags=["cognify"])
-    app.include_router(datasets.router, prefix="/api/v1/datasets", tags=["datasets"])
-    app.include_router(runs.router, prefix="/api/v1/runs", tags=["runs"])
-    app.include_router(permissions.router, prefix="/api/v1/permissions", tags=["permissions"])
-    app.include_router(search.router, prefix="/api/v1/search", tags=["search"])
+    routers = [
+        (auth.router, "/api/v1/auth", "auth", (409,)),
+        (users.router, "/api/v1/users", "users", ()),
+        (add.router, "/api/v1/add", "add", (409, 415)),
+        (cognify.router, "/api/v1/cognify", "cognify", (409, 503)),
+        (datasets.router, "/api/v1/datasets", "datasets", (409, 416)),
+        (runs.router, "/api/v1/runs", "runs", (409,)),
+        (permissions.router, "/api/v1/permissions", "permissions", ()),
+        (search.router, "/api/v1/search", "search", (502, 503)),
+    ]
+    for router, prefix, tag, statuses in routers:
+        app.include_router(router, prefix=prefix, tags=[tag], responses=errors.responses(*statuses))
     return app

@@ -18,6 +18,10 @@ from graphmill.search.answer import DEFAULT_SYSTEM_PROMPT
 from graphmill.search.history import HistoryEntry
 from graphmill.search.types import DEFAULT_TYPE, SearchType
 
+# Largest integer a query may carry: SQLite and PostgreSQL store 64-bit integers, and a
+# larger offset or event id is refused with 400 instead of overflowing in the driver.
+BIGINT_MAX = 2**63 - 1
+
 
 class OutDTO(BaseModel):
     """camelCase on the wire, as cognee's OutDTO."""
@@ -29,6 +33,17 @@ class InDTO(BaseModel):
     """Accepts camelCase and snake_case, as cognee's InDTO."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ErrorDTO(BaseModel):
+    """Every error body: `detail` (a message, or the list of validation errors) and/or
+    `error` (cognee's router-level shape); 500s add the `request_id` of the log lines."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: Any = None
+    error: Any = None
+    request_id: str | None = None
 
 
 class UserRead(BaseModel):

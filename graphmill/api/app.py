@@ -43,10 +43,13 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="graphmill", version=__version__, lifespan=lifespan)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    origins = [o.strip() for o in settings.cors_allowed_origins.split(",") if o.strip()]
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=[o.strip() for o in settings.cors_allowed_origins.split(",") if o.strip()],
-        allow_credentials=True,
+        allow_origins=origins,
+        # With "*" Starlette would echo any origin back with credentials allowed: any site
+        # could then call the API with a visitor's login cookie. "*" means without cookies.
+        allow_credentials="*" not in origins,
         allow_methods=["OPTIONS", "GET", "PUT", "POST", "DELETE"],
         allow_headers=["*"],
     )

@@ -30,6 +30,7 @@ WIRE: dict[type[e.GraphmillError], tuple[int, str, str]] = {
     e.PermissionDenied: (403, "named", "PermissionDeniedError"),
     e.Unauthorized: (401, "plain", ""),
     e.BadCredentials: (400, "plain", ""),
+    e.TooManyLoginAttempts: (429, "plain", ""),
     e.UserAlreadyExists: (400, "plain", ""),
     e.InvalidLabels: (400, "named", "InvalidLabelsError"),
     e.InvalidExternalMetadata: (400, "named", "InvalidExternalMetadataError"),
@@ -99,6 +100,8 @@ def error_response(request: Request, exc: e.GraphmillError) -> Response:
     headers = {}
     if isinstance(exc, e.InvalidRange):
         headers["Content-Range"] = f"bytes */{exc.size}"
+    if isinstance(exc, e.TooManyLoginAttempts):
+        headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, e.Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
     if status == 500:

@@ -344,6 +344,27 @@ def test_hostile_strings_in_every_string_parameter_change_nothing_and_never_500(
     assert login(str(alice.base_url), str(alice.email)).status_code == 200
 
 
+def test_a_nul_in_the_login_name_is_bad_credentials_not_a_driver_error(alice: Api) -> None:
+    # PostgreSQL refuses NUL in text: the query used to fail with 500.
+    for name in ("alice@example.com\x00", "\x00", f"{alice.email}\x00' OR 1=1 --"):
+        r = login(str(alice.base_url), name)
+        assert (r.status_code, r.json()) == (400, {"detail": "LOGIN_BAD_CREDENTIALS"})
+
+
+def test_a_nul_anywhere_in_a_body_is_400_on_every_backend(alice: Api) -> None:
+    for path, body in (
+        ("/api/v1/search", {"query": "a\x00b"}),
+        ("/api/v1/search", {"query": "ok", "nodeName": ["x\x00"]}),
+        ("/api/v1/datasets", {"name": "n\x00"}),
+        ("/api/v1/auth/api-keys", {"name": "k\x00"}),
+        ("/api/v1/cognify", {"datasets": ["d"], "graphModel": {"a\x00": 1}}),
+    ):
+        r = alice.post(path, json=body)
+        assert r.status_code == 400, (path, r.text)
+        assert "NUL" in json.dumps(r.json()), path
+    assert alice.get("/api/v1/search").json() == []  # nothing reached the history
+
+
 # --- oversized heads -------------------------------------------------------------------------
 
 

@@ -176,3 +176,15 @@ def test_a_bomb_fails_its_item_alone_and_the_run_goes_on(settings_factory: Any) 
         hits = api.post("/api/v1/search", json={"query": "Velden Optics", "searchType": "CHUNKS"})
         assert hits.status_code == 200
         api.close()
+
+
+def test_a_child_of_a_large_process_still_reports_the_real_error() -> None:
+    # Linux hands a parent's peak RSS on to its children across exec: that must not pass
+    # for the child running out of memory (it made every failing PDF a "bomb" in workers).
+    ballast = b"x" * (MEMORY_MB * 1024 * 1024)
+    try:
+        with pytest.raises(StepFailed) as failed:
+            load((FIXTURES / "scanned.pdf").read_bytes(), "pdf")
+    finally:
+        del ballast
+    assert failed.value.error_class == "no_extractable_text"

@@ -67,6 +67,19 @@ async def load_bounded(
     return loaders.LoadedText(answer["text"], answer["loader"])
 
 
+def _peak_address_space() -> int:
+    """This process's peak address space (Linux: VmPeak), 0 where unknown. Not ru_maxrss:
+    Linux carries that over from the parent across exec."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmPeak:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def _child(memory_mb: int, extension: str, mime_type: str) -> int:
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -77,9 +90,9 @@ def _child(memory_mb: int, extension: str, mime_type: str) -> int:
     except MemoryError:
         return _OUT_OF_MEMORY
     except StepFailed as exc:
-        # Parsers short of memory often report it as something else (lxml: a syntax error).
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        if isinstance(exc.__cause__, MemoryError) or peak > limit // 2:
+        # Parsers short of memory often report it as something else (lxml: a syntax error):
+        # an address space that reached the limit tells.
+        if isinstance(exc.__cause__, MemoryError) or _peak_address_space() > 0.9 * limit:
             return _OUT_OF_MEMORY
         answer = {"error_class": exc.error_class, "message": str(exc)}
     sys.stdout.write(json.dumps(answer))

@@ -317,7 +317,11 @@ def test_hostile_strings_in_every_string_parameter_change_nothing_and_never_500(
                 f"/api/v1/permissions/datasets/{bob.user_id}",
                 {"params": {"permission_name": value}, "json": [dataset_id]},
             ),
-            ("PUT", f"/api/v1/datasets/{dataset_id}/schema", {"json": {"custom_prompt": 5}}),
+            (
+                "PUT",
+                f"/api/v1/datasets/{dataset_id}/schema",
+                {"json": {"custom_prompt": value, "graph_schema": {value: [value]}}},
+            ),
             ("POST", "/api/v1/auth/api-keys", {"json": {"name": value[:300]}}),
             (
                 "POST",
@@ -342,6 +346,7 @@ def test_hostile_strings_in_every_string_parameter_change_nothing_and_never_500(
     names = {name for name, _ in _state(alice)}
     assert "kept" in names and "users" not in names
     assert login(str(alice.base_url), str(alice.email)).status_code == 200
+    assert login(str(bob.base_url), str(bob.email)).status_code == 200
 
 
 def test_a_nul_in_the_login_name_is_bad_credentials_not_a_driver_error(alice: Api) -> None:

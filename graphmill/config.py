@@ -79,6 +79,13 @@ class Settings(BaseSettings):
             " larger get 413 while they stream."
         ),
     )
+    max_header_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        validation_alias=_env("GRAPHMILL_MAX_HEADER_BYTES"),
+        description="Largest request line plus headers `graphmill serve` reads; larger get 431 "
+        "and the connection is closed.",
+    )
     max_status_datasets: int = Field(
         10_000,
         gt=0,
@@ -118,6 +125,26 @@ class Settings(BaseSettings):
         validation_alias=_env("AUTH_TOKEN_COOKIE_NAME"),
         description="Name of the login cookie.",
     )
+    login_attempts_per_account: int = Field(
+        10,
+        gt=0,
+        validation_alias=_env("GRAPHMILL_LOGIN_ATTEMPTS_PER_ACCOUNT"),
+        description="Failed logins one account may take per window; more get 429 with "
+        "Retry-After until the window ends (a successful login clears the account).",
+    )
+    login_attempts_per_address: int = Field(
+        100,
+        gt=0,
+        validation_alias=_env("GRAPHMILL_LOGIN_ATTEMPTS_PER_ADDRESS"),
+        description="Failed logins one client address may make per window, whatever the "
+        "accounts; more get 429 with Retry-After until the window ends.",
+    )
+    login_window_seconds: float = Field(
+        900.0,
+        gt=0,
+        validation_alias=_env("GRAPHMILL_LOGIN_WINDOW_SECONDS"),
+        description="Window of the two login limits above.",
+    )
     max_api_keys: int = Field(
         10,
         gt=0,
@@ -125,9 +152,10 @@ class Settings(BaseSettings):
         description="Most API keys one user may hold.",
     )
     cors_allowed_origins: str = Field(
-        "http://localhost:3000",
+        "",
         validation_alias=_env("CORS_ALLOWED_ORIGINS"),
-        description="Comma-separated origins allowed by CORS.",
+        description="Comma-separated origins whose browser pages may call the API (CORS); "
+        "unset = none: only same-origin pages and non-browser clients.",
     )
     executor: Literal["local", "procrastinate"] = Field(
         "local",
@@ -172,6 +200,20 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias=_env("GRAPHMILL_RETRY_BASE_SECONDS"),
         description="First retry delay; doubles per attempt, with jitter, capped at 60 s.",
+    )
+    loader_timeout_seconds: float = Field(
+        120.0,
+        gt=0,
+        validation_alias=_env("GRAPHMILL_LOADER_TIMEOUT_SECONDS"),
+        description="Longest the parser of one PDF, DOCX, PPTX or XLSX file may take; past "
+        "it the item fails with unreadable_document.",
+    )
+    loader_memory_mb: int = Field(
+        1024,
+        ge=128,
+        validation_alias=_env("GRAPHMILL_LOADER_MEMORY_MB"),
+        description="Address space (MiB) of the child process that parses one PDF, DOCX, PPTX "
+        "or XLSX file; a file needing more fails with unreadable_document.",
     )
     step_timeout_seconds: float = Field(
         600.0,

@@ -78,6 +78,14 @@ class BadCredentials(GraphmillError):
     """LOGIN_BAD_CREDENTIALS"""
 
 
+class TooManyLoginAttempts(GraphmillError):
+    """Too many login attempts; try again later."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+
+
 class InvalidInput(GraphmillError):
     """The request is not valid."""
 

@@ -46,24 +46,31 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="graphmill", version=__version__, lifespan=lifespan)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    origins = [o.strip() for o in settings.cors_allowed_origins.split(",") if o.strip()]
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=[o.strip() for o in settings.cors_allowed_origins.split(",") if o.strip()],
-        allow_credentials=True,
+        allow_origins=origins,
+        # With "*" Starlette would echo any origin back with credentials allowed: any site
+        # could then call the API with a visitor's login cookie. "*" means without cookies.
+        allow_credentials="*" not in origins,
         allow_methods=["OPTIONS", "GET", "PUT", "PATCH", "POST", "DELETE"],
         allow_headers=["*"],
     )
     app.add_middleware(RequestId)
     app.include_router(health.router)
-    app.include_router(auth.router, prefix="/api/v1/auth", tags=["auth"])
-    app.include_router(users.router, prefix="/api/v1/users", tags=["users"])
-    app.include_router(add.router, prefix="/api/v1/add", tags=["add"])
-    app.include_router(cognify.router, prefix="/api/v1/cognify", tags=["cognify"])
-    app.include_router(datasets.router, prefix="/api/v1/datasets", tags=["datasets"])
-    app.include_router(runs.router, prefix="/api/v1/runs", tags=["runs"])
-    app.include_router(permissions.router, prefix="/api/v1/permissions", tags=["permissions"])
-    app.include_router(search.router, prefix="/api/v1/search", tags=["search"])
-    app.include_router(memory.router, prefix="/api/v1", tags=["memory"])
-    app.include_router(sessions.router, prefix="/api/v1/sessions", tags=["sessions"])
-    app.include_router(visualize.router, prefix="/api/v1/visualize", tags=["visualize"])
+    routers = [
+        (auth.router, "/api/v1/auth", "auth", (409,)),
+        (users.router, "/api/v1/users", "users", ()),
+        (add.router, "/api/v1/add", "add", (409, 415)),
+        (cognify.router, "/api/v1/cognify", "cognify", (409, 503)),
+        (datasets.router, "/api/v1/datasets", "datasets", (409, 416)),
+        (runs.router, "/api/v1/runs", "runs", (409,)),
+        (permissions.router, "/api/v1/permissions", "permissions", ()),
+        (search.router, "/api/v1/search", "search", (502, 503)),
+        (memory.router, "/api/v1", "memory", (409, 415, 422, 502, 503)),
+        (sessions.router, "/api/v1/sessions", "sessions", ()),
+        (visualize.router, "/api/v1/visualize", "visualize", ()),
+    ]
+    for router, prefix, tag, statuses in routers:
+        app.include_router(router, prefix=prefix, tags=[tag], responses=errors.responses(*statuses))
     return app

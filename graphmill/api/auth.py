@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, status
+from fastapi import APIRouter, Form, Request, status
 from starlette.responses import JSONResponse
 
+from graphmill.api import errors
 from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.api.dto import ApiKeyCreationPayload, ApiKeyRead, UserCreate, UserRead
-from graphmill.auth import tokens, users
+from graphmill.auth import logins, tokens, users
 from graphmill.errors import BadCredentials
 
 router = APIRouter()
@@ -21,8 +22,9 @@ async def register(payload: UserCreate, services: ServicesDep) -> UserRead:
     return UserRead.of(await users.register_user(services.db, payload.email, payload.password))
 
 
-@router.post("/login")
+@router.post("/login", responses=errors.responses(429))
 async def login(
+    request: Request,
     services: ServicesDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
@@ -30,7 +32,8 @@ async def login(
 ) -> JSONResponse:
     if grant_type not in (None, "", "password"):
         raise BadCredentials()
-    user = await users.authenticate(services.db, username, password)
+    address = request.client.host if request.client is not None else ""
+    user = await logins.log_in(services.db, username, password, address, services.settings)
     token = tokens.issue_token(user.id, services.jwt_secret, services.settings.jwt_lifetime_seconds)
     response = JSONResponse({"access_token": token, "token_type": "bearer"})
     response.set_cookie(services.settings.auth_cookie_name, token, httponly=True, samesite="lax")

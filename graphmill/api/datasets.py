@@ -11,6 +11,7 @@ from starlette.responses import Response, StreamingResponse
 from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.api.download import blob_response
 from graphmill.api.dto import (
+    BIGINT_MAX,
     DataDTO,
     DatasetCreationPayload,
     DatasetDTO,
@@ -163,14 +164,18 @@ async def list_runs(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep)
     return [RunDTO.of(r) for r in await service.list_runs(services.db, user.id, dataset_id)]
 
 
-@router.get("/{dataset_id}/events")
+@router.get(
+    "/{dataset_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"description": "Server-sent events", "content": {"text/event-stream": {}}}},
+)
 async def stream_events(
     dataset_id: uuid.UUID,
     request: Request,
     services: ServicesDep,
     user: UserDep,
-    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=BIGINT_MAX)] = None,
+    after: Annotated[int | None, Query(ge=0, le=BIGINT_MAX)] = None,
 ) -> StreamingResponse:
     """Server-sent events for every run and item state change; resumable; closed once
     the caller's credential or read permission is gone."""
@@ -190,7 +195,18 @@ async def delete_data(
     await data_service.delete_data(services.db, services.blobs, user.id, dataset_id, data_id)
 
 
-@router.get("/{dataset_id}/data/{data_id}/raw")
+_BYTES = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+
+
+@router.get(
+    "/{dataset_id}/data/{data_id}/raw",
+    response_class=Response,
+    responses={
+        200: {"description": "The uploaded bytes, with their detected type", "content": _BYTES},
+        206: {"description": "The requested range of the bytes", "content": _BYTES},
+        304: {"description": "Not modified (If-None-Match)"},
+    },
+)
 # HEAD answers the same headers; kept out of the schema (one operation id per route).
 @router.head("/{dataset_id}/data/{data_id}/raw", include_in_schema=False)
 async def download_raw(

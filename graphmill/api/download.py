@@ -96,6 +96,9 @@ async def blob_response(request: Request, item: DataInfo, blobs: BlobStore) -> R
         "Cache-Control": "private, no-cache",
         # Uploads are arbitrary user content: a browser must not sniff a `.txt` into HTML.
         "X-Content-Type-Options": "nosniff",
+        # And should one be opened in the browser anyway (HTML, SVG), it runs no script and
+        # loads nothing, in a sandbox with an origin of its own.
+        "Content-Security-Policy": "default-src 'none'; sandbox",
     }
     if not_modified(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)

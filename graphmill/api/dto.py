@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from graphmill.auth.users import UserInfo
@@ -18,6 +18,10 @@ from graphmill.search.answer import DEFAULT_SYSTEM_PROMPT
 from graphmill.search.history import HistoryEntry
 from graphmill.search.types import DEFAULT_TYPE, SearchType
 
+# Largest integer a query may carry: SQLite and PostgreSQL store 64-bit integers, and a
+# larger offset or event id is refused with 400 instead of overflowing in the driver.
+BIGINT_MAX = 2**63 - 1
+
 
 class OutDTO(BaseModel):
     """camelCase on the wire, as cognee's OutDTO."""
@@ -25,10 +29,47 @@ class OutDTO(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
-class InDTO(BaseModel):
+def refuse_nul(data: Any) -> Any:
+    """`data` as is, unless a string in it (key or value, at any depth) holds a NUL: no
+    stored text may (PostgreSQL refuses it), so such input is invalid, not a 500."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("text may not contain NUL (U+0000) characters")
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+    return data
+
+
+class Incoming(BaseModel):
+    """A request body or form: strings holding NUL are refused (400)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        return refuse_nul(data)
+
+
+class InDTO(Incoming):
     """Accepts camelCase and snake_case, as cognee's InDTO."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ErrorDTO(BaseModel):
+    """Every error body: `detail` (a message, or the list of validation errors) and/or
+    `error` (cognee's router-level shape); 500s add the `request_id` of the log lines."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: Any = None
+    error: Any = None
+    request_id: str | None = None
 
 
 class UserRead(BaseModel):
@@ -51,7 +92,7 @@ class UserRead(BaseModel):
         )
 
 
-class UserCreate(BaseModel):
+class UserCreate(Incoming):
     email: EmailStr
     password: str = Field(min_length=1, max_length=1024)
 
@@ -164,7 +205,7 @@ RunStatus = Literal[
 ]
 
 
-class AddFormDTO(BaseModel):
+class AddFormDTO(Incoming):
     """The fields of `POST /api/v1/add` besides its `data` files, with cognee's names."""
 
     model_config = ConfigDict(populate_by_name=True)

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from graphmill import errors as e
+from graphmill.api.dto import ErrorDTO
 
 log = logging.getLogger("graphmill.api")
 
@@ -30,6 +31,7 @@ WIRE: dict[type[e.GraphmillError], tuple[int, str, str]] = {
     e.PermissionDenied: (403, "named", "PermissionDeniedError"),
     e.Unauthorized: (401, "plain", ""),
     e.BadCredentials: (400, "plain", ""),
+    e.TooManyLoginAttempts: (429, "plain", ""),
     e.UserAlreadyExists: (400, "plain", ""),
     e.InvalidLabels: (400, "named", "InvalidLabelsError"),
     e.InvalidExternalMetadata: (400, "named", "InvalidExternalMetadataError"),
@@ -49,6 +51,33 @@ WIRE: dict[type[e.GraphmillError], tuple[int, str, str]] = {
     e.EmbeddingModelMissing: (503, "router", ""),
     e.AnswerUnavailable: (502, "router", ""),
 }
+
+
+# What each error status means, for the OpenAPI document. Every route declares the statuses
+# any route can answer (COMMON); a router adds its own (`responses(...)`).
+_MEANING = {
+    400: "Invalid input: the field named in `detail`",
+    401: "Missing, invalid or expired credential",
+    403: "The caller lacks the permission",
+    404: "No such resource, or one the caller may not see",
+    409: "Conflicts with the current state",
+    413: "Request body or file over the configured limit",
+    415: "A file type no loader reads",
+    416: "Range not satisfiable",
+    429: "Too many attempts; retry after `Retry-After` seconds",
+    500: "Unexpected error; `request_id` names the log lines",
+    502: "The LLM endpoint could not answer",
+    503: "A needed component is not installed",
+}
+COMMON = (400, 401, 403, 404, 413, 500)
+
+
+def responses(*extra: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a router: the common error statuses plus `extra`."""
+    return {
+        status: {"model": ErrorDTO, "description": _MEANING[status]}
+        for status in sorted({*COMMON, *extra})
+    }
 
 
 def _lookup(exc: e.GraphmillError) -> tuple[int, str, str]:
@@ -76,6 +105,8 @@ def error_response(request: Request, exc: e.GraphmillError) -> Response:
     headers = {}
     if isinstance(exc, e.InvalidRange):
         headers["Content-Range"] = f"bytes */{exc.size}"
+    if isinstance(exc, e.TooManyLoginAttempts):
+        headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, e.Unauthorized):
         headers["WWW-Authenticate"] = "Bearer"
     if status == 500:
@@ -123,7 +154,28 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+def _openapi_without_422(app: FastAPI) -> None:
+    """graphmill answers validation errors with 400 (as cognee does), never FastAPI's 422:
+    the document says so."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = document.get("components", {}).get("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
+    _openapi_without_422(app)
     app.add_exception_handler(e.GraphmillError, _graphmill_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.api.dto import (
+    BIGINT_MAX,
     SearchEnvelopeDTO,
     SearchHistoryItemDTO,
     SearchPayloadDTO,
@@ -85,7 +86,7 @@ async def search_history(
     search: SearchDep,
     user: UserDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=BIGINT_MAX)] = 0,
 ) -> list[SearchHistoryItemDTO]:
     """The caller's queries ("user") and answers ("system"), newest first."""
     return [SearchHistoryItemDTO.of(e) for e in await search.history(user.id, limit, offset)]

@@ -28,6 +28,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from graphmill.api.app import create_app
+    from graphmill.api.server import http_protocol
 
     settings = _settings(args)
     configure_logging(settings)
@@ -35,6 +36,7 @@ def serve(args: argparse.Namespace) -> int:
         create_app(settings),
         host=args.host,
         port=args.port,
+        http=http_protocol(settings.max_header_bytes),
         log_config=None,  # uvicorn's loggers write through ours (configure_logging)
         timeout_graceful_shutdown=10,
     )

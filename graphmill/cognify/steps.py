@@ -29,7 +29,7 @@ from graphmill.db.models import DatasetConfig
 from graphmill.errors import StepFailed
 from graphmill.graph import store as graph_store
 from graphmill.graph.model import Entity, Extraction, Relation
-from graphmill.ingest import loaders
+from graphmill.ingest import loaders, sandbox
 from graphmill.pipelines.engine import ItemContext, Pipeline, Step
 
 Vectors = npt.NDArray[np.float32]
@@ -138,7 +138,14 @@ class CognifySteps:
         text = await cache.stored_text(ctx.db, item.content_hash, version)
         if text is None:
             data = await ctx.read_bytes()
-            loaded = await asyncio.to_thread(loaders.load, data, item.extension, item.mime_type)
+            settings = ctx.settings
+            loaded = await sandbox.load_bounded(
+                data,
+                item.extension,
+                item.mime_type,
+                settings.loader_timeout_seconds,
+                settings.loader_memory_mb,
+            )
 
             def keep(conn: Connection) -> None:
                 cache.store_text(conn, item.content_hash, version, loaded.loader, loaded.text)

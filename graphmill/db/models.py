@@ -89,6 +89,21 @@ class ApiKey(Base):
     __table_args__ = (Index("ix_api_keys_user_id", "user_id"),)
 
 
+class LoginAttempt(Base):
+    """Login attempts in the current window, per account and per client address, kept in
+    the store of record so that every API process counts the same attempts. `key` is a
+    SHA-256 of the email or address: refused guesses do not leave emails behind."""
+
+    __tablename__ = "login_attempts"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_login_attempts_window", "window_started_at"),)
+
+
 class Dataset(Base):
     __tablename__ = "datasets"
 

@@ -1,7 +1,7 @@
 """memory: session entries; per-dataset chunk size and chunks per batch
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02 01:10:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import graphmill.db.models
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

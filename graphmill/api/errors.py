@@ -64,12 +64,14 @@ _MEANING = {
     413: "Request body or file over the configured limit",
     415: "A file type no loader reads",
     416: "Range not satisfiable",
+    422: "Refused as cognee refuses it (memory API: an unknown scope, nothing named to forget)",
     429: "Too many attempts; retry after `Retry-After` seconds",
     500: "Unexpected error; `request_id` names the log lines",
     502: "The LLM endpoint could not answer",
-    503: "A needed component is not installed",
+    503: "A needed component is not installed, or the blob store cannot be written",
+    507: "The store of record is full; nothing was changed",
 }
-COMMON = (400, 401, 403, 404, 413, 500)
+COMMON = (400, 401, 403, 404, 413, 500, 503, 507)
 
 
 def responses(*extra: int) -> dict[int | str, dict[str, Any]]:
@@ -164,7 +166,9 @@ def _openapi_without_422(app: FastAPI) -> None:
             document = build()
             for operations in document.get("paths", {}).values():
                 for operation in operations.values():
-                    operation.get("responses", {}).pop("422", None)
+                    responses = operation.get("responses", {})
+                    if responses.get("422", {}).get("description") == "Validation Error":
+                        del responses["422"]  # FastAPI's own; graphmill's 422s are kept
             schemas = document.get("components", {}).get("schemas", {})
             for unused in ("HTTPValidationError", "ValidationError"):
                 schemas.pop(unused, None)

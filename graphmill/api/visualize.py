@@ -9,7 +9,7 @@ import uuid
 from importlib import resources
 
 from fastapi import APIRouter
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.catalog import datasets as dataset_service
@@ -35,7 +35,16 @@ def _script_json(value: object) -> str:
     )
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get(
+    "",
+    response_class=Response,  # so the error statuses are documented as JSON, which they are
+    responses={
+        200: {
+            "description": "A self-contained HTML page",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+    },
+)
 async def visualize(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> HTMLResponse:
     """The dataset's entities and relations, laid out in the browser; no external resource."""
     dataset = await dataset_service.get_dataset(services.db, user.id, dataset_id)

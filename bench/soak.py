@@ -232,8 +232,18 @@ class Client:
         """Nothing lost: every acknowledged add is listed, and the last one is searchable."""
         problems = []
         await self.cognify(background=False)
-        listed = (await self.checked("GET", f"/api/v1/datasets/{self.dataset_id}/data")).json()
-        listed_ids = {str(item["id"]) for item in listed}
+        listed_ids: set[str] = set()
+        while True:  # a page at a time, as cognee's clients read it
+            page = (
+                await self.checked(
+                    "GET",
+                    f"/api/v1/datasets/{self.dataset_id}/data",
+                    params={"limit": 1000, "offset": len(listed_ids)},
+                )
+            ).json()
+            listed_ids |= {str(item["id"]) for item in page}
+            if len(page) < 1000:
+                break
         missing = {d.data_id for d in self.documents} - listed_ids
         if missing or len(listed_ids) != len({d.data_id for d in self.documents}):
             problems.append(

@@ -58,7 +58,7 @@ def test_two_workers_kill_one_mid_run_every_item_completes_once(settings_factory
         }
         run = api.get(f"/api/v1/runs/{run_id}").json()
         assert run["counts"] == {"total": ITEMS, "completed": ITEMS, "failed": 0, "skipped": 0}
-        items = api.get(f"/api/v1/datasets/{ds}/data").json()
+        items = api.get(f"/api/v1/datasets/{ds}/data", params={"limit": 1000}).json()
         assert len(items) == ITEMS
         assert {i["pipelineStatus"]["cognify_pipeline"]["state"] for i in items} == {"completed"}
     finally:

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "graphmill"
 
 # Packages and top-level modules, lowest layer first: each may import only layers below it.
-# `services` opens everything; `api` and `cli` sit on top.
+# `services` opens everything; `api`, then `client` (in-process or HTTP) and `cli` sit on top.
 LAYERS = [
     ["errors", "config"],
     ["logs"],
@@ -29,6 +29,7 @@ LAYERS = [
     ["search"],
     ["services"],
     ["api"],
+    ["client"],
     ["cli"],
 ]
 ALLOWED: dict[str, set[str]] = {

@@ -26,6 +26,7 @@ from graphmill.errors import InvalidInput
 from graphmill.graph import store as graph_store
 from graphmill.pipelines import ledger, service
 from graphmill.pipelines import status as status_view
+from graphmill.services import Services
 
 router = APIRouter()
 
@@ -76,7 +77,14 @@ async def get_progress(
     dataset: Annotated[list[uuid.UUID] | None, Query()] = None,
 ) -> dict[str, dict[str, Any]]:
     """cognee 1.6's progress shape, with `progress` filled from the ledger."""
-    found = await service.progress(services.db, user.id, dataset)
+    return await progress_view(services, user.id, dataset)
+
+
+async def progress_view(
+    services: Services, user_id: uuid.UUID, dataset_ids: list[uuid.UUID] | None
+) -> dict[str, dict[str, Any]]:
+    """The latest cognify run's counts and stage per readable dataset (the CLI's too)."""
+    found = await service.progress(services.db, user_id, dataset_ids)
     return {
         str(dataset_id): {
             "status": p.status,

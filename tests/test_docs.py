@@ -53,4 +53,16 @@ def test_every_cli_command_is_in_the_readme() -> None:
 
 
 def test_public_api_is_exactly_what_we_mean() -> None:
-    assert graphmill.__all__ == ["__version__"]
+    assert graphmill.__all__ == [
+        "Graphmill",
+        "SearchType",
+        "__version__",
+        "add",
+        "cognify",
+        "connect",
+        "datasets",
+        "local",
+        "search",
+    ]
+    for name in graphmill.__all__:
+        assert getattr(graphmill, name) is not None

@@ -31,11 +31,12 @@ POLL_SECONDS = 0.25
 
 
 class RateColumn(ProgressColumn):
-    """Items finished per second (done or failed)."""
+    """Items finished (done, failed or skipped) per second since the bar started."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.2f} items/s" if speed else "- items/s", style="progress.data.speed")
+        elapsed = task.elapsed
+        rate = task.completed / elapsed if elapsed and task.completed else None
+        return Text(f"{rate:.2f} items/s" if rate else "- items/s", style="progress.data.speed")
 
 
 @dataclass

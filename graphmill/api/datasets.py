@@ -192,6 +192,24 @@ async def get_graph(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep)
     return GraphDTO.model_validate({"nodes": view.nodes, "edges": view.edges})
 
 
+@router.get("/{dataset_id}/graph/nodes/{node_id}/sources")
+async def get_node_sources(
+    dataset_id: uuid.UUID, node_id: uuid.UUID, services: ServicesDep, user: UserDep
+) -> list[dict[str, Any]]:
+    """The files that support a node, with links to their raw bytes (graphmill extension)."""
+    found = await data_service.node_sources(services.db, user.id, dataset_id, node_id)
+    return [
+        {
+            "data_id": s.data_id,
+            "name": s.name,
+            "mentions": s.mentions,
+            "description": s.description,
+            "raw_url": f"/api/v1/datasets/{dataset_id}/data/{s.data_id}/raw",
+        }
+        for s in found
+    ]
+
+
 @router.get("/{dataset_id}/schema")
 async def get_schema(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> dict[str, Any]:
     """The dataset's extraction schema and prompt (cognee's shape)."""

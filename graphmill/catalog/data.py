@@ -14,7 +14,7 @@ from sqlalchemy import delete, exists, select
 from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore
 from graphmill.db import Database, lock_dataset
-from graphmill.db.models import Blob, Data, ItemState, ItemStatus, Permission
+from graphmill.db.models import Blob, Data, ItemState, ItemStatus, Node, NodeSource, Permission
 from graphmill.errors import DataNotFound, InvalidInput
 from graphmill.graph import store as graph_store
 
@@ -173,3 +173,29 @@ async def collect_garbage(db: Database, blobs: BlobStore, hashes: Iterable[str])
                 await session.execute(delete(Blob).where(Blob.sha256 == sha))
             await blobs.delete(sha)
             log.info("blob removed", extra={"action": "blob.gc", "sha256": sha})
+
+
+@dataclass(frozen=True)
+class NodeSourceInfo:
+    """A data item that supports a graph node, and what it said about it."""
+
+    data_id: uuid.UUID
+    name: str
+    mentions: int
+    description: str
+
+
+async def node_sources(
+    db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID, node_id: uuid.UUID
+) -> list[NodeSourceInfo]:
+    """The items of a readable dataset that support one of its nodes, most mentions first."""
+    async with db.read() as session:
+        await authorize(session, user_id, dataset_id, Permission.READ)
+        rows = await session.execute(
+            select(Data.id, Data.original_name, NodeSource.mentions, NodeSource.description)
+            .join(NodeSource, NodeSource.data_id == Data.id)
+            .join(Node, Node.id == NodeSource.node_id)
+            .where(Node.id == node_id, Node.dataset_id == dataset_id)
+            .order_by(NodeSource.mentions.desc(), Data.original_name)
+        )
+        return [NodeSourceInfo(*row) for row in rows.all()]

@@ -150,6 +150,10 @@ def main() -> None:
             print(f"\n== graphmill {' '.join(step)}", flush=True)
             subprocess.run([*cli, *step], check=True)
         print(f"\ngraphmill works. Data folder: {args.data_dir}")
+        print(
+            "The web app: `.venv/bin/graphmill serve --data-dir .graphmill-demo`, then open "
+            "http://127.0.0.1:8000/ui/ (sign in with a new account)."
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -137,6 +137,8 @@ def test_remote_with_an_api_key_made_by_the_local_cli(
     refused = graphmill({**remote, "GRAPHMILL_API_KEY": "wrong"}, "datasets", "list")
     assert refused.returncode == 1
     assert "refused the credentials" in refused.stderr and "Traceback" not in refused.stderr
+    gone = graphmill({**remote, "GRAPHMILL_URL": "http://127.0.0.1:9"}, "status")
+    assert gone.returncode == 1 and "Cannot reach http://127.0.0.1:9" in gone.stderr
 
 
 def _run_of(settings: Settings, dataset: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from graphmill.api.dto import (
     UserRead,
 )
 from graphmill.client.base import Source
-from graphmill.errors import RemoteError, Unauthorized
+from graphmill.errors import BackendUnavailable, RemoteError, Unauthorized
 
 M = TypeVar("M", bound=BaseModel)
 ENVELOPES = TypeAdapter(list[SearchVerboseEnvelopeDTO | SearchEnvelopeDTO])
@@ -72,7 +72,10 @@ class RemoteClient:
         await self.http.aclose()
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = await self.http.request(method, path, **kwargs)
+        try:
+            response = await self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(f"Cannot reach {self.http.base_url}: {exc}") from exc
         if response.status_code == 401:
             raise Unauthorized(
                 f"The server refused the credentials ({_detail(response)}): give an API key "

@@ -102,6 +102,8 @@ def test_in_process_add_cognify_search_download(settings: Settings, tmp_path: Pa
     assert "No data item 'nope.txt' in dataset 'docs'" in missing.stderr
     assert "Traceback" not in missing.stderr
     assert not list(tmp_path.glob("*.part-*"))  # a failed download leaves nothing
+    verbose = graphmill(env, "-v", "data", "download", "docs", "nope.txt", cwd=tmp_path)
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
 
 
 def test_remote_with_an_api_key_made_by_the_local_cli(

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -37,15 +38,22 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
 def graphmill(
     env: dict[str, str], *args: str, stdin: bytes = b"", cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "graphmill.cli", *args],
-        input=stdin.decode(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-        cwd=cwd,
-    )
+    # Output goes to files, not pipes: waiting for the process never depends on a pipe's end.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        done = subprocess.run(
+            [sys.executable, "-m", "graphmill.cli", *args],
+            input=stdin,
+            stdout=out,
+            stderr=err,
+            timeout=300,
+            env=env,
+            cwd=cwd,
+        )
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(
+            done.args, done.returncode, out.read().decode(), err.read().decode()
+        )
 
 
 def ok(done: subprocess.CompletedProcess[str]) -> Any:
@@ -168,20 +176,22 @@ def test_ctrl_c_during_cognify_leaves_the_run_resumable(
         (tmp_path / f"slow{i}.txt").write_text(f"item {i} @sleep=0.4\n")
     ok(graphmill(env, "add", *(str(p) for p in sorted(tmp_path.glob("slow*"))), "-d", "slow"))
 
-    process = subprocess.Popen(
-        [sys.executable, "-m", "graphmill.cli", "cognify", "slow"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    stderr_file = tmp_path / "cognify.err"
+    with stderr_file.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "graphmill.cli", "cognify", "slow"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     deadline = time.monotonic() + 120
     while _run_of(settings, "slow").get("counts", {}).get("completed", 0) < 1:
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stdout + stderr
+    process.wait(timeout=60)
+    stderr = stderr_file.read_text()
+    assert process.returncode == 130, stderr
     assert "Resume with `graphmill cognify slow`" in stderr and "Traceback" not in stderr
 
     stopped = _run_of(settings, "slow")

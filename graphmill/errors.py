@@ -11,6 +11,7 @@ GraphmillError
  ├── UploadTooLarge
  ├── UnsupportedFileType
  ├── Conflict            UserAlreadyExists, TooManyApiKeys
+ ├── RemoteError         a graphmill server's refusal, seen by the CLI or Python API
  └── StorageError        BlobUnreadable, BackendUnavailable
 
 Failures of a pipeline step, which the engine records on the item (never HTTP):
@@ -188,6 +189,14 @@ class UnsupportedOption(InvalidInput):
 
 class AnswerUnavailable(GraphmillError):
     """The LLM endpoint could not answer the search."""
+
+
+class RemoteError(GraphmillError):
+    """The graphmill server refused the request."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{message} (HTTP {status})")
+        self.status = status
 
 
 class StorageError(GraphmillError):

@@ -55,7 +55,8 @@ class Services:
 async def open_services(settings: Settings, role: str = "api") -> Services:
     """Create the data folder, migrate the store, check every backend; fail loudly.
 
-    An API process executes runs itself when embedded; a worker always does. A missing
+    An API process executes runs itself when embedded; a worker always does; a "client"
+    (a CLI command or Python API call that only reads or adds) never does. A missing
     default embedding model does not stop start-up: cognify and search name the fix.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -68,7 +69,7 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
         await blobs.check()
         local_user = None if settings.require_authentication else await ensure_local_user(db)
         # Embedded: this process executes runs. Distributed: workers do; we only enqueue.
-        executes = role == "worker" or settings.executor == "local"
+        executes = role == "worker" or (role == "api" and settings.executor == "local")
         pipelines = (
             {COGNIFY_PIPELINE: load_pipeline(settings.cognify_steps)(tools)} if executes else None
         )

@@ -3,8 +3,8 @@
 Run through `scripts/quickstart`. Starts `graphmill serve` on a free port with a data folder
 in `.graphmill-demo/`, signs up a throw-away user, adds `samples/graphmill.md`, cognifies it
 (offline extractor and the local embedding model unless an LLM is configured), prints the
-run, the graph summary and the graph, the dataset status and its data items, then downloads
-the file back and checks it byte for byte.
+run, the graph summary and the graph, the dataset status and its data items, downloads the
+file back and checks it byte for byte, then does add, cognify and search again with the CLI.
 """
 
 from __future__ import annotations
@@ -138,7 +138,22 @@ def main() -> None:
         )
         if not same:
             sys.exit("the download differs from the upload")
+
+        # The same flow with the CLI, against this server with an API key.
+        key = client.post("/api/v1/auth/api-keys", json={"name": "demo"}).json()["key"]
+        cli = [sys.executable, "-m", "graphmill.cli", "--url", base_url, "--api-key", key]
+        for step in (
+            ["add", str(sample), "--dataset", "cli-demo"],
+            ["cognify", "cli-demo"],  # a live progress bar in a terminal
+            ["search", "What does graphmill store?", "-d", "cli-demo", "--top-k", "2"],
+        ):
+            print(f"\n== graphmill {' '.join(step)}", flush=True)
+            subprocess.run([*cli, *step], check=True)
         print(f"\ngraphmill works. Data folder: {args.data_dir}")
+        print(
+            "The web app: `.venv/bin/graphmill serve --data-dir .graphmill-demo`, then open "
+            "http://127.0.0.1:8000/ui/ (sign in with a new account)."
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import click
+
 import graphmill
 from graphmill.api.app import create_app
-from graphmill.cli import build_parser
+from graphmill.cli import cli
 from graphmill.config import Settings
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -33,12 +35,34 @@ def test_every_route_is_in_the_readme() -> None:
         assert re.search(f"`{pattern}(`| )", documented), f"route {path} is not in the README"
 
 
+def _command_lines(group: click.Group, prefix: str) -> list[str]:
+    lines = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            lines += _command_lines(command, f"{prefix} {name}")
+        else:
+            lines.append(f"{prefix} {name}")
+    return lines
+
+
 def test_every_cli_command_is_in_the_readme() -> None:
-    parser = build_parser()
-    commands = next(a for a in parser._actions if a.dest == "command")
-    for name in commands.choices:  # type: ignore[union-attr]
-        assert f"graphmill {name}" in README
+    commands = _command_lines(cli, "graphmill")
+    assert "graphmill api-keys revoke" in commands
+    for command in commands:
+        assert command in README, f"{command} is not in the README"
 
 
 def test_public_api_is_exactly_what_we_mean() -> None:
-    assert graphmill.__all__ == ["__version__"]
+    assert graphmill.__all__ == [
+        "Graphmill",
+        "SearchType",
+        "__version__",
+        "add",
+        "cognify",
+        "connect",
+        "datasets",
+        "local",
+        "search",
+    ]
+    for name in graphmill.__all__:
+        assert getattr(graphmill, name) is not None

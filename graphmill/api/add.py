@@ -14,7 +14,7 @@ from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.api.dto import AddFormDTO, DataIngestionInfo, PipelineRunInfo, RunStatus
 from graphmill.api.multipart import FileField, FormItems, read_form
 from graphmill.errors import InvalidInput
-from graphmill.ingest.add import StagedUploads, Upload, add_files, parse_node_set
+from graphmill.ingest.add import AddResult, StagedUploads, Upload, add_files, parse_node_set
 
 router = APIRouter()
 
@@ -111,6 +111,12 @@ async def add(request: Request, services: ServicesDep, user: UserDep) -> Pipelin
             external_metadata=form.external_metadata,
         )
 
+    return add_info(result, background=form.run_in_background)
+
+
+def add_info(result: AddResult, *, background: bool) -> PipelineRunInfo:
+    """The answer to an add: cognee's PipelineRunInfo, one ingestion entry per file."""
+
     def info(status: RunStatus, **extra: Any) -> PipelineRunInfo:
         return PipelineRunInfo(
             status=status,
@@ -120,7 +126,7 @@ async def add(request: Request, services: ServicesDep, user: UserDep) -> Pipelin
             **extra,
         )
 
-    if form.run_in_background:
+    if background:
         # The bytes are stored before answering either way: an upload cannot outlive its request.
         return info("PipelineRunStarted", payload=[])
     return info(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.staticfiles import StaticFiles
 
 from graphmill import __version__
 from graphmill.api import errors
@@ -14,6 +16,8 @@ from graphmill.api.middleware import BodyLimit, RequestId
 from graphmill.config import Settings
 from graphmill.search.service import SearchService
 from graphmill.services import close_services, open_services
+
+UI = Path(__file__).parent / "ui"  # the web app's build (webapp/), committed
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -73,4 +77,5 @@ def create_app(settings: Settings) -> FastAPI:
     ]
     for router, prefix, tag, statuses in routers:
         app.include_router(router, prefix=prefix, tags=[tag], responses=errors.responses(*statuses))
+    app.mount("/ui", StaticFiles(directory=UI, html=True, check_dir=False), name="ui")
     return app

@@ -56,7 +56,7 @@ async def me(user: UserDep) -> dict[str, str]:
 async def list_api_keys(services: ServicesDep, user: UserDep) -> list[ApiKeyRead]:
     """The caller's keys. Keys are stored hashed, so the raw key is never shown again."""
     keys = await users.list_api_keys(services.db, user.id)
-    return [ApiKeyRead(id=k.id, name=k.name, label=k.label, key="************") for k in keys]
+    return [ApiKeyRead.of(k) for k in keys]
 
 
 @router.post("/api-keys")
@@ -66,8 +66,7 @@ async def create_api_key(
     key = await users.create_api_key(
         services.db, user.id, payload.name, services.settings.max_api_keys
     )
-    assert key.key is not None
-    return ApiKeyRead(id=key.id, name=key.name, label=key.label, key=key.key)
+    return ApiKeyRead.of(key)
 
 
 @router.delete("/api-keys/{api_key_id}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter
@@ -12,6 +13,7 @@ from graphmill.db.models import Permission
 from graphmill.memory.remember import apply_options, cognify_options
 from graphmill.pipelines import service
 from graphmill.pipelines.ledger import RunState, counts_of
+from graphmill.services import Services
 
 router = APIRouter()
 
@@ -21,7 +23,7 @@ ITEM_STATUS: dict[tuple[str, bool], RunStatus] = {
 }
 
 
-def _outcome_info(outcome: service.CognifyOutcome) -> PipelineRunInfo:
+def outcome_info(outcome: service.CognifyOutcome) -> PipelineRunInfo:
     run, dataset = outcome.run, outcome.dataset
 
     def info(status: RunStatus, **extra: Any) -> PipelineRunInfo:
@@ -61,6 +63,13 @@ async def cognify(
     payload: CognifyPayloadDTO, services: ServicesDep, user: UserDep
 ) -> dict[str, PipelineRunInfo]:
     """Queue or join the cognify run of each dataset (write permission needed)."""
+    return await cognify_datasets(services, user.id, payload)
+
+
+async def cognify_datasets(
+    services: Services, user_id: uuid.UUID, payload: CognifyPayloadDTO
+) -> dict[str, PipelineRunInfo]:
+    """Queue or join one run per dataset; its answer by dataset id (the CLI's too)."""
     services.require_embedder()
     options = cognify_options(
         payload.custom_prompt,
@@ -71,16 +80,16 @@ async def cognify(
     )
     if options.any():
         datasets = await service.resolve_datasets(
-            services.db, user.id, payload.dataset_ids, payload.datasets, Permission.WRITE
+            services.db, user_id, payload.dataset_ids, payload.datasets, Permission.WRITE
         )
         for dataset in datasets:
-            await apply_options(services.db, user.id, dataset.id, options)
+            await apply_options(services.db, user_id, dataset.id, options)
     outcomes = await service.cognify(
         services.db,
         services.runtime,
-        user.id,
+        user_id,
         payload.dataset_ids,
         payload.datasets,
         background=payload.run_in_background,
     )
-    return {str(o.dataset.id): _outcome_info(o) for o in outcomes}
+    return {str(o.dataset.id): outcome_info(o) for o in outcomes}

@@ -27,6 +27,7 @@ from graphmill.errors import InvalidInput
 from graphmill.graph import store as graph_store
 from graphmill.pipelines import ledger, service
 from graphmill.pipelines import status as status_view
+from graphmill.services import Services
 
 router = APIRouter()
 
@@ -80,9 +81,19 @@ async def get_progress(
     """cognee 1.6.5's progress: `{"<id>": {"status", "progress"}}` for one pipeline (default
     cognify), `{"<id>": {"<pipeline>": {"status", "progress"}}}` for several; a pipeline
     that never ran on a dataset is absent."""
-    names = status_view.check_pipelines(pipeline or [ledger.COGNIFY_PIPELINE])
+    return await progress_view(services, user.id, dataset, pipeline)
+
+
+async def progress_view(
+    services: Services,
+    user_id: uuid.UUID,
+    dataset_ids: list[uuid.UUID] | None,
+    pipelines: list[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The latest run's counts and stage per readable dataset and pipeline (the CLI's too)."""
+    names = status_view.check_pipelines(pipelines or [ledger.COGNIFY_PIPELINE])
     by_pipeline = {
-        name: await service.progress(services.db, user.id, dataset, name) for name in names
+        name: await service.progress(services.db, user_id, dataset_ids, name) for name in names
     }
     if len(names) == 1:
         return {str(d): _progress(p) for d, p in by_pipeline[names[0]].items()}
@@ -226,6 +237,24 @@ async def get_graph(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep)
     await dataset_service.get_dataset(services.db, user.id, dataset_id)
     view = await graph_store.read_graph(services.db, dataset_id)
     return GraphDTO.model_validate({"nodes": view.nodes, "edges": view.edges})
+
+
+@router.get("/{dataset_id}/graph/nodes/{node_id}/sources")
+async def get_node_sources(
+    dataset_id: uuid.UUID, node_id: uuid.UUID, services: ServicesDep, user: UserDep
+) -> list[dict[str, Any]]:
+    """The files that support a node, with links to their raw bytes (graphmill extension)."""
+    found = await data_service.node_sources(services.db, user.id, dataset_id, node_id)
+    return [
+        {
+            "data_id": s.data_id,
+            "name": s.name,
+            "mentions": s.mentions,
+            "description": s.description,
+            "raw_url": f"/api/v1/datasets/{dataset_id}/data/{s.data_id}/raw",
+        }
+        for s in found
+    ]
 
 
 @router.get("/{dataset_id}/schema")

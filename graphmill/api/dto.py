@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from graphmill.auth.users import UserInfo
+from graphmill.auth.users import ApiKeyInfo, UserInfo
 from graphmill.catalog.data import DataInfo
 from graphmill.catalog.datasets import DatasetInfo
 from graphmill.pipelines.ledger import RunInfo, counts_of
@@ -110,6 +110,11 @@ class ApiKeyRead(BaseModel):
     name: str | None
     label: str
     key: str
+
+    @classmethod
+    def of(cls, info: ApiKeyInfo) -> ApiKeyRead:
+        """The raw key only when just created; stored keys are hashed, so never again."""
+        return cls(id=info.id, name=info.name, label=info.label, key=info.key or "************")
 
 
 class DatasetDTO(OutDTO):

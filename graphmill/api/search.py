@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -14,7 +15,8 @@ from graphmill.api.dto import (
     SearchPayloadDTO,
     SearchVerboseEnvelopeDTO,
 )
-from graphmill.search.service import DatasetAnswer, SearchRequest, SearchService
+from graphmill.config import Settings
+from graphmill.search.service import DatasetAnswer, SearchOutcome, SearchRequest, SearchService
 from graphmill.search.types import DEFAULT_TYPE
 
 router = APIRouter()
@@ -59,8 +61,19 @@ async def search(
     user: UserDep,
 ) -> list[SearchEnvelopeDTO | SearchVerboseEnvelopeDTO]:
     """One envelope per searched dataset, in the order of the scope."""
+    outcome, envelopes = await answer(search, services.settings, user.id, payload)
+    embed_ms = outcome.embed_seconds * 1e3
+    search_ms = outcome.total_seconds * 1e3 - embed_ms
+    response.headers["Server-Timing"] = f"embed;dur={embed_ms:.2f}, search;dur={search_ms:.2f}"
+    return envelopes
+
+
+async def answer(
+    search: SearchService, settings: Settings, user_id: uuid.UUID, payload: SearchPayloadDTO
+) -> tuple[SearchOutcome, list[SearchEnvelopeDTO | SearchVerboseEnvelopeDTO]]:
+    """Search as the user (the CLI's too) and record it in the user's history."""
     outcome = await search.search(
-        user.id,
+        user_id,
         SearchRequest(
             query=payload.query,
             search_type=payload.search_type or DEFAULT_TYPE,
@@ -73,12 +86,9 @@ async def search(
             include_references=payload.include_references,
         ),
     )
-    embed_ms = outcome.embed_seconds * 1e3
-    search_ms = outcome.total_seconds * 1e3 - embed_ms
-    response.headers["Server-Timing"] = f"embed;dur={embed_ms:.2f}, search;dur={search_ms:.2f}"
-    if services.settings.search_history:
-        search.record(user.id, payload.query, outcome)
-    return [_envelope(a, payload.verbose) for a in outcome.answers]
+    if settings.search_history:
+        search.record(user_id, payload.query, outcome)
+    return outcome, [_envelope(a, payload.verbose) for a in outcome.answers]
 
 
 @router.get("", response_model=list[SearchHistoryItemDTO])

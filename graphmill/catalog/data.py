@@ -14,7 +14,7 @@ from sqlalchemy import delete, exists, func, select
 from graphmill.auth.permissions import authorize
 from graphmill.blobs import BlobStore
 from graphmill.db import Database, dialect_insert, lock_dataset
-from graphmill.db.models import Blob, Data, ItemState, ItemStatus, Permission
+from graphmill.db.models import Blob, Data, ItemState, ItemStatus, Node, NodeSource, Permission
 from graphmill.errors import DataNotFound, InvalidInput, StorageError
 from graphmill.graph import store as graph_store
 
@@ -243,3 +243,29 @@ async def sweep_unused_blobs(db: Database, blobs: BlobStore) -> int:
         )
     await collect_garbage(db, blobs, unused)
     return len(unused)
+
+
+@dataclass(frozen=True)
+class NodeSourceInfo:
+    """A data item that supports a graph node, and what it said about it."""
+
+    data_id: uuid.UUID
+    name: str
+    mentions: int
+    description: str
+
+
+async def node_sources(
+    db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID, node_id: uuid.UUID
+) -> list[NodeSourceInfo]:
+    """The items of a readable dataset that support one of its nodes, most mentions first."""
+    async with db.read() as session:
+        await authorize(session, user_id, dataset_id, Permission.READ)
+        rows = await session.execute(
+            select(Data.id, Data.original_name, NodeSource.mentions, NodeSource.description)
+            .join(NodeSource, NodeSource.data_id == Data.id)
+            .join(Node, Node.id == NodeSource.node_id)
+            .where(Node.id == node_id, Node.dataset_id == dataset_id)
+            .order_by(NodeSource.mentions.desc(), Data.original_name)
+        )
+        return [NodeSourceInfo(*row) for row in rows.all()]

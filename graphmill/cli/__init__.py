@@ -1,41 +1,83 @@
-"""`graphmill ...`: a thin shell over the async core."""
+"""`graphmill ...`: a thin shell over the async core, in-process or against a server."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import getpass
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+import click
 from httpx import HTTPError
 from pydantic import ValidationError
 
+from graphmill.cli.accounts import api_keys, create_user, users
+from graphmill.cli.base import Connection, pass_connection
+from graphmill.cli.data import add, data, datasets, search, status
+from graphmill.cli.runs import cognify, runs
 from graphmill.cli.selftest import SelftestError
 from graphmill.config import Settings
 from graphmill.errors import GraphmillError
 from graphmill.logs import configure_logging
 
-
-def _settings(args: argparse.Namespace) -> Settings:
-    if getattr(args, "data_dir", None):
-        return Settings(data_dir=Path(args.data_dir))
-    return Settings()
+EXPECTED = (ValidationError, OSError, GraphmillError, SelftestError, HTTPError)
 
 
-def serve(args: argparse.Namespace) -> int:
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--url", envvar="GRAPHMILL_URL", help="A graphmill server (GRAPHMILL_URL).")
+@click.option("--api-key", envvar="GRAPHMILL_API_KEY", help="API key (GRAPHMILL_API_KEY).")
+@click.option("--token", envvar="GRAPHMILL_TOKEN", help="Login token (GRAPHMILL_TOKEN).")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    help="Local data folder (GRAPHMILL_DATA_DIR; default ./.graphmill).",
+)
+@click.option("--as", "email", help="Locally: act as this account instead of the local user.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks.")
+@click.version_option(package_name="graphmill")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    url: str | None,
+    api_key: str | None,
+    token: str | None,
+    data_dir: Path | None,
+    email: str | None,
+    as_json: bool,
+    verbose: bool,
+) -> None:
+    """graphmill: documents into a knowledge graph you can search.
+
+    Works on the local data folder as the local user, or on a server with --url and an
+    API key (or token).
+    """
+    ctx.obj = Connection(url, api_key, token, data_dir, email, as_json, verbose)
+
+
+def _server_settings(conn: Connection, data_dir: Path | None) -> Settings:
+    return Settings(data_dir=data_dir) if data_dir else conn.settings()
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Data folder.")
+@pass_connection
+def serve(conn: Connection, host: str, port: int, data_dir: Path | None) -> int:
+    """Run the REST API."""
     import uvicorn
 
     from graphmill.api.app import create_app
     from graphmill.api.server import http_protocol
 
-    settings = _settings(args)
+    settings = _server_settings(conn, data_dir)
     configure_logging(settings)
     uvicorn.run(
         create_app(settings),
-        host=args.host,
-        port=args.port,
+        host=host,
+        port=port,
         http=http_protocol(settings.max_header_bytes),
         log_config=None,  # uvicorn's loggers write through ours (configure_logging)
         timeout_graceful_shutdown=10,
@@ -43,17 +85,22 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def worker(args: argparse.Namespace) -> int:
+@cli.command()
+@click.option("--concurrency", type=int, default=4, show_default=True, help="Runs at once.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Data folder.")
+@pass_connection
+def worker(conn: Connection, concurrency: int, data_dir: Path | None) -> int:
+    """Execute pipeline runs taken from PostgreSQL."""
     from graphmill.pipelines.executors import work
     from graphmill.services import close_services, open_services
 
-    settings = _settings(args)
+    settings = _server_settings(conn, data_dir)
     configure_logging(settings)
 
     async def run() -> None:
         services = await open_services(settings, role="worker")
         try:
-            await work(services.runtime, args.concurrency)
+            await work(services.runtime, concurrency)
         finally:
             await close_services(services)
 
@@ -61,128 +108,80 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def selftest(args: argparse.Namespace) -> int:
-    import os
-    import uuid
+@cli.command()
+@click.option("--url", "selftest_url", help="The server (GRAPHMILL_URL).")
+@click.option("--first", metavar="EMAIL:PASSWORD", envvar="GRAPHMILL_SELFTEST_FIRST")
+@click.option("--second", metavar="EMAIL:PASSWORD", envvar="GRAPHMILL_SELFTEST_SECOND")
+@click.option("--first-api-key", help="The owner's API key instead of a password.")
+@click.option("--second-api-key", help="The prober's API key instead of a password.")
+@click.option("--register", is_flag=True, help="Register two fresh accounts and use them.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Per request.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_connection
+def selftest(
+    conn: Connection,
+    selftest_url: str | None,
+    first: str | None,
+    second: str | None,
+    first_api_key: str | None,
+    second_api_key: str | None,
+    register: bool,
+    timeout: float,
+    as_json: bool,
+) -> int:
+    """Prove against a running server that one user cannot see another's data.
 
-    import httpx
+    Two accounts: the first plants a dataset with a unique token and cognifies it; the
+    second probes every route, search type and the event stream for it; then the first
+    deletes it. Exit status 0 when every check passes.
+    """
+    from graphmill.cli.selftest import Credentials, register_pair, run_selftest
 
-    from graphmill.cli.selftest import Credentials, SelftestError, run_selftest
-
-    url = args.url or os.environ.get("GRAPHMILL_URL")
+    url = selftest_url or conn.url
     if not url:
         raise SelftestError("give the server with --url (or GRAPHMILL_URL)")
-    if args.register:
-        accounts = []
-        for _ in range(2):
-            email = f"selftest-{uuid.uuid4().hex[:12]}@example.com"
-            password = uuid.uuid4().hex
-            created = httpx.post(
-                f"{url.rstrip('/')}/api/v1/auth/register",
-                json={"email": email, "password": password},
-                timeout=args.timeout,
-            )
-            if created.status_code not in (200, 201):
-                raise SelftestError(f"registration refused: {created.status_code} {created.text}")
-            accounts.append(Credentials(email=email, password=password))
-        first, second = accounts
+    if register:
+        owner, prober = register_pair(url, timeout)
     else:
-        first = Credentials.parse(
-            args.first or os.environ.get("GRAPHMILL_SELFTEST_FIRST"), args.first_api_key
-        )
-        second = Credentials.parse(
-            args.second or os.environ.get("GRAPHMILL_SELFTEST_SECOND"), args.second_api_key
-        )
-    report = run_selftest(url, first, second, timeout=args.timeout)
-    print(report.as_json() if args.json else report.render())
+        owner = Credentials.parse(first, first_api_key)
+        prober = Credentials.parse(second, second_api_key)
+    report = run_selftest(url, owner, prober, timeout=timeout)
+    click.echo(report.as_json() if as_json or conn.as_json else report.render())
     return 0 if report.passed else 1
 
 
-def create_user(args: argparse.Namespace) -> int:
-    """Register a user (the first one of a new installation, say) from the command line; the
-    password is read from stdin, or asked for on a terminal. With --api-key, also print a
-    new API key of the user (for clients that send X-Api-Key, like cognee's SDK)."""
-    from graphmill.auth.users import create_api_key, register_user
-    from graphmill.db import Database, migrate
-
-    settings = _settings(args)
-    if sys.stdin.isatty():
-        password = getpass.getpass("password: ")
-    else:
-        password = sys.stdin.readline().rstrip("\n")
-    if not password:
-        print("graphmill: an empty password is not allowed", file=sys.stderr)
-        return 1
-
-    async def run() -> None:
-        db = Database(settings.sqlalchemy_url)
-        try:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-            await migrate(db, settings.data_dir)
-            user = await register_user(db, args.email, password)
-            print(f"user_id: {user.id}")
-            if args.api_key:
-                key = await create_api_key(db, user.id, args.api_key, settings.max_api_keys)
-                print(f"api_key: {key.key}")
-        finally:
-            await db.dispose()
-
-    asyncio.run(run())
-    return 0
+for command in (add, cognify, status, search, datasets, data, runs, users, api_keys, create_user):
+    cli.add_command(command)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="graphmill", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks")
-    commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("serve", help="run the REST API")
-    p.add_argument("--host", default="127.0.0.1", help="interface to listen on")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on")
-    p.add_argument("--data-dir", help="data folder (GRAPHMILL_DATA_DIR; default ./.graphmill)")
-    p.set_defaults(func=serve)
-    w = commands.add_parser("worker", help="execute pipeline runs taken from PostgreSQL")
-    w.add_argument("--concurrency", type=int, default=4, help="runs executed at once")
-    w.add_argument("--data-dir", help="data folder (GRAPHMILL_DATA_DIR; default ./.graphmill)")
-    w.set_defaults(func=worker)
-    t = commands.add_parser(
-        "selftest",
-        help="prove against a running server that one user cannot see another's data",
-        description="Two accounts: the first plants a dataset with a unique token and "
-        "cognifies it; the second probes every route, search type and the event stream "
-        "for it; then the first deletes it. Exit status 0 when every check passes.",
-    )
-    t.add_argument("--url", help="the server (GRAPHMILL_URL)")
-    t.add_argument("--first", metavar="EMAIL:PASSWORD", help="the owner (GRAPHMILL_SELFTEST_FIRST)")
-    t.add_argument(
-        "--second", metavar="EMAIL:PASSWORD", help="the prober (GRAPHMILL_SELFTEST_SECOND)"
-    )
-    t.add_argument("--first-api-key", help="the owner's API key instead of a password")
-    t.add_argument("--second-api-key", help="the prober's API key instead of a password")
-    t.add_argument(
-        "--register", action="store_true", help="register two fresh accounts and use them"
-    )
-    t.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
-    t.add_argument("--json", action="store_true", help="print the report as JSON")
-    t.set_defaults(func=selftest)
-
-    u = commands.add_parser("create-user", help="register a user; the password comes on stdin")
-    u.add_argument("--email", required=True, help="the user's email (the login name)")
-    u.add_argument("--api-key", metavar="NAME", help="also create an API key with this name")
-    u.add_argument("--data-dir", help="data folder (GRAPHMILL_DATA_DIR; default ./.graphmill)")
-    u.set_defaults(func=create_user)
-    return parser
+def _report(exc: BaseException) -> None:
+    click.echo(f"graphmill: {exc}", err=True)
+    cause = exc.__cause__
+    while cause is not None:
+        click.echo(f"  caused by: {cause}", err=True)
+        cause = cause.__cause__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; its cause on stderr and a non-zero status when it fails."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    verbose = False
     try:
-        return int(args.func(args))
-    except (ValidationError, OSError, GraphmillError, SelftestError, HTTPError) as exc:
-        if args.verbose:
-            raise
-        print(f"graphmill: {exc}", file=sys.stderr)
-        cause = exc.__cause__
-        while cause is not None:
-            print(f"  caused by: {cause}", file=sys.stderr)
-            cause = cause.__cause__
+        with cli.make_context("graphmill", args) as ctx:
+            verbose = bool(ctx.params.get("verbose"))
+            return int(cli.invoke(ctx) or 0)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("graphmill: interrupted", err=True)
+        return 130
+    except Exception as exc:
+        if verbose:
+            traceback.print_exc()
+        _report(exc)
+        if not isinstance(exc, EXPECTED) and not verbose:
+            click.echo("  (an unexpected error: run with -v for the traceback)", err=True)
         return 1

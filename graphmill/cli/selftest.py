@@ -90,6 +90,23 @@ class Report:
         )
 
 
+def register_pair(url: str, timeout: float) -> tuple[Credentials, Credentials]:
+    """Two fresh accounts, registered on the server (`--register`)."""
+    accounts = []
+    for _ in range(2):
+        email = f"selftest-{uuid.uuid4().hex[:12]}@example.com"
+        password = uuid.uuid4().hex
+        created = httpx.post(
+            f"{url.rstrip('/')}/api/v1/auth/register",
+            json={"email": email, "password": password},
+            timeout=timeout,
+        )
+        if created.status_code not in (200, 201):
+            raise SelftestError(f"registration refused: {created.status_code} {created.text}")
+        accounts.append(Credentials(email=email, password=password))
+    return accounts[0], accounts[1]
+
+
 def signed_in(url: str, credentials: Credentials, timeout: float) -> httpx.Client:
     client = httpx.Client(base_url=url.rstrip("/"), timeout=timeout)
     if credentials.api_key:

@@ -75,7 +75,10 @@ class Runtime:
 
     async def stop(self) -> None:
         if self._janitor is not None:
+            # Awaited, not only cancelled: a janitor pass cut off after the store is disposed
+            # would wait for it for ever (a short-lived CLI or Python API process hung at exit).
             self._janitor.cancel()
+            await asyncio.wait({self._janitor})
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

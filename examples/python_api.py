@@ -1,4 +1,5 @@
-"""graphmill's Python API, as cognee's SDK: add, cognify, search, datasets; then a server.
+"""graphmill's Python API, as cognee's SDK: add, cognify, search, datasets, remember, recall,
+forget; then a server.
 
 Run it from a checkout: `python examples/python_api.py` (data goes to GRAPHMILL_DATA_DIR,
 default ./.graphmill). With GRAPHMILL_URL and GRAPHMILL_API_KEY set it also asks that server.
@@ -39,6 +40,13 @@ async def main() -> None:
     print("status:", (await graphmill.datasets.get_status([dataset.id]))[str(dataset.id)])
     await graphmill.datasets.delete_data(dataset.id, items[0].id)
     print("after delete:", len(await graphmill.datasets.list_data(dataset.id)))
+
+    # the memory API: add + cognify in one call, kept in a session too; recall; forget
+    memory = await graphmill.remember("Velden Optics opened a shop in Bergen.", session_id="demo")
+    print("remember:", memory["status"], memory["dataset_name"])
+    [item] = await graphmill.recall("Where is the new shop?", session_id="demo", scope="session")
+    print("recall:", item["source"], "|", item["text"])
+    print("forget:", (await graphmill.forget(dataset="main_dataset"))["status"])
 
     url = os.environ.get("GRAPHMILL_URL")
     if url:  # the same methods against a server

@@ -6,6 +6,9 @@ The Python API mirrors cognee's SDK::
     await graphmill.add("docs/", dataset_name="docs")
     await graphmill.cognify(["docs"])
     answers = await graphmill.search("Who founded Velden Optics?", datasets=["docs"])
+    await graphmill.remember("Marta likes lenses.", session_id="chat")  # add + cognify
+    items = await graphmill.recall("What does Marta like?", session_id="chat")
+    await graphmill.forget(dataset="docs")
     server = graphmill.connect("http://localhost:8000", api_key="...")  # the same methods
 
 It is loaded on first use, so `import graphmill.<package>` stays as light as that package.
@@ -27,7 +30,10 @@ __all__ = [
     "cognify",
     "connect",
     "datasets",
+    "forget",
     "local",
+    "recall",
+    "remember",
     "search",
 ]
 
@@ -39,7 +45,10 @@ if TYPE_CHECKING:
         cognify,
         connect,
         datasets,
+        forget,
         local,
+        recall,
+        remember,
         search,
     )
 

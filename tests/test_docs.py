@@ -61,7 +61,10 @@ def test_public_api_is_exactly_what_we_mean() -> None:
         "cognify",
         "connect",
         "datasets",
+        "forget",
         "local",
+        "recall",
+        "remember",
         "search",
     ]
     for name in graphmill.__all__:

@@ -8,10 +8,18 @@ import io
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 import graphmill
+from graphmill.client.base import Client
+from graphmill.client.local import LocalClient
 from graphmill.config import Settings
+from graphmill.errors import NoForgetTarget, RemoteError, UnknownRecallScope
 from tests.conftest import LiveServer
 from tests.support import Api, settings_env
 
@@ -36,6 +44,9 @@ def test_the_example_runs_in_process(settings: Settings, tmp_path: Path) -> None
         "items: 4",
         "status: DATASET_PROCESSING_COMPLETED",
         "after delete: 3",
+        "remember: completed main_dataset",
+        "recall: session | Velden Optics opened a shop in Bergen.",
+        "forget: success",
     ]
 
 
@@ -74,3 +85,100 @@ def test_search_and_cognify_stay_functions_when_their_packages_load() -> None:
 
     assert callable(graphmill.search) and callable(graphmill.cognify)
     assert graphmill.search.__doc__ and "Search the datasets" in graphmill.search.__doc__
+
+
+HARBOUR = "Anders Holt was harbour master of Corvin in 1890."
+BEES = "The bees of Oslo make heather honey."
+
+
+def in_process(settings: Settings) -> graphmill.Graphmill:
+    """`graphmill.local()` on the test's store (whichever backend it is)."""
+
+    @asynccontextmanager
+    async def opener(execute: bool) -> AsyncIterator[Client]:
+        client = await LocalClient.open(settings, execute=execute)
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+    return graphmill.Graphmill(opener)
+
+
+def test_remember_recall_forget_in_process(settings: Settings) -> None:
+    sdk = in_process(settings)
+
+    async def work() -> None:
+        done = await sdk.remember([HARBOUR, BEES], dataset_name="notes", session_id="chat")
+        assert done["status"] == "completed" and done["items_processed"] == 2
+        assert done["dataset_name"] == "notes" and done["session_ids"] == ["chat"]
+        [harbour] = [i for i in done["items"] if i["name"].startswith("text_")][:1]
+
+        graph = await sdk.recall("Anders Holt", "chunks_lexical", datasets="notes", top_k=1)
+        assert [(i["source"], i["kind"]) for i in graph] == [("graph", "chunk")]
+        assert "Anders Holt" in graph[0]["text"] and graph[0]["data_id"] == harbour["id"]
+        chat = await sdk.recall("heather honey", session_id="chat", scope="session")
+        assert chat and {i["source"] for i in chat} == {"session"}
+        assert chat[0]["text"] == BEES and chat[0]["session_id"] == "chat"
+
+        # bad input: a clear error, and nothing changes
+        with pytest.raises(NoForgetTarget):
+            await sdk.forget()
+        with pytest.raises(UnknownRecallScope):
+            await sdk.recall("x", scope="everywhere")
+        dataset = uuid.UUID(done["dataset_id"])
+        assert len(await sdk.datasets.list_data(dataset)) == 2
+
+        item = uuid.UUID(harbour["id"])
+        gone = await sdk.forget(data_id=item, dataset="notes")
+        assert gone == {"data_id": str(item), "dataset_id": str(dataset), "status": "success"}
+        assert [i.id for i in await sdk.datasets.list_data(dataset)] != [item]
+        assert len(await sdk.datasets.list_data(dataset)) == 1
+        assert await sdk.forget(dataset=dataset) == {
+            "dataset_id": str(dataset),
+            "status": "success",
+        }
+        assert await sdk.datasets.list_datasets() == []
+
+    asyncio.run(work())
+
+
+def test_remember_recall_forget_against_a_server(server: LiveServer, alice: Api) -> None:
+    key = alice.post("/api/v1/auth/api-keys", json={"name": "sdk"}).json()["key"]
+
+    async def work() -> None:
+        async with graphmill.connect(server.base_url, api_key=key) as remote:
+            done = await remote.remember(
+                HARBOUR, dataset_name="mem", session_id="s1", custom_prompt="Extract people."
+            )
+            assert done["status"] == "completed" and done["items_processed"] == 1
+            assert done["session_ids"] == ["s1"]
+            schema = alice.get(f"/api/v1/datasets/{done['dataset_id']}/schema").json()
+            assert schema["custom_prompt"] == "Extract people."  # the option reached the server
+
+            # the same items as the REST call; search_type None is "choose for me"
+            found = await remote.recall("Anders Holt", datasets=["mem"], top_k=3)
+            wire = alice.post(
+                "/api/v1/recall",
+                json={"query": "Anders Holt", "datasets": ["mem"], "top_k": 3, "search_type": None},
+            ).json()
+            assert found == wire and found[0]["source"] == "graph"
+            assert "Anders Holt" in found[0]["text"]
+            both = await remote.recall("harbour master", session_id="s1", scope=["session"])
+            assert [i["source"] for i in both] == ["session"]
+
+            with pytest.raises(RemoteError) as refused:
+                await remote.forget()
+            assert refused.value.status == 422 and "Specify dataset" in str(refused.value)
+            assert await remote.forget(memory_only=True, dataset="mem") == {
+                "dataset_id": done["dataset_id"],
+                "data_records_reset": 1,
+                "status": "success",
+            }
+            assert await remote.forget(everything=True) == {
+                "datasets_removed": 1,
+                "status": "success",
+            }
+            assert alice.get("/api/v1/datasets").json() == []
+
+    asyncio.run(work())

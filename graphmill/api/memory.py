@@ -33,7 +33,7 @@ from graphmill.memory import improve as improve_service
 from graphmill.memory import recall as recall_service
 from graphmill.memory import sessions
 from graphmill.memory.remember import RememberResult, cognify_options, remember, update_item
-from graphmill.search.service import SearchRequest
+from graphmill.search.service import SearchRequest, SearchService
 from graphmill.services import Services
 
 router = APIRouter()
@@ -60,31 +60,38 @@ async def remember_data(request: Request, services: ServicesDep, user: UserDep) 
         form = await read_staged(
             request, uploads, RememberFormDTO, ("node_set", "ontology_key", "repositories")
         )
-        _refuse_unsupported(form)
-        options = cognify_options(
-            form.custom_prompt,
-            form.graph_model,
-            form.chunk_size,
-            form.chunks_per_batch,
-            form.ontology_key,
-        )
-        result = await remember(
-            services.db,
-            services.blobs,
-            services.runtime,
-            user.id,
-            uploads,
-            dataset_id=dataset_id_of(form.dataset_id),
-            dataset_name=form.dataset_name,
-            node_set=parse_node_set(form.node_set),
-            labels=form.labels,
-            external_metadata=form.external_metadata,
-            options=options,
-            session_id=form.session_id,
-            background=form.run_in_background,
-        )
+        result = await remember_uploads(services, user.id, uploads, form)
     # A blocking run that errored must not look like a success (cognee answers 409).
     return JSONResponse(result.to_dict(), status_code=409 if result.status == "errored" else 200)
+
+
+async def remember_uploads(
+    services: Services, user_id: uuid.UUID, uploads: StagedUploads, form: RememberFormDTO
+) -> RememberResult:
+    """`POST /remember` on staged uploads (the Python API's in-process remember too)."""
+    _refuse_unsupported(form)
+    options = cognify_options(
+        form.custom_prompt,
+        form.graph_model,
+        form.chunk_size,
+        form.chunks_per_batch,
+        form.ontology_key,
+    )
+    return await remember(
+        services.db,
+        services.blobs,
+        services.runtime,
+        user_id,
+        uploads,
+        dataset_id=dataset_id_of(form.dataset_id),
+        dataset_name=form.dataset_name,
+        node_set=parse_node_set(form.node_set),
+        labels=form.labels,
+        external_metadata=form.external_metadata,
+        options=options,
+        session_id=form.session_id,
+        background=form.run_in_background,
+    )
 
 
 @router.post("/remember/entry")
@@ -159,6 +166,13 @@ async def recall(
     payload: RecallPayloadDTO, search: SearchDep, services: ServicesDep, user: UserDep
 ) -> list[dict[str, Any]]:
     """Search with cognee's memory shape, and the caller's session entries."""
+    return await recall_items(search, services, user.id, payload)
+
+
+async def recall_items(
+    search: SearchService, services: Services, user_id: uuid.UUID, payload: RecallPayloadDTO
+) -> list[dict[str, Any]]:
+    """`POST /recall`'s items (the Python API's in-process recall too), kept in the history."""
     for name in ("response_schema", "code_query", "tool_connections"):
         if getattr(payload, name):
             raise UnsupportedOption(f"graphmill does not support the recall option {name}")
@@ -180,9 +194,9 @@ async def recall(
         scope=payload.scope,
         verbose=payload.verbose,
     )
-    outcome = await recall_service.recall(search, services.db, user.id, request)
+    outcome = await recall_service.recall(search, services.db, user_id, request)
     if outcome.search is not None and services.settings.search_history:
-        search.record(user.id, payload.query, outcome.search)
+        search.record(user_id, payload.query, outcome.search)
     return outcome.items
 
 
@@ -194,10 +208,17 @@ router.get("/recall", response_model=list[SearchHistoryItemDTO])(search_history)
 async def forget(payload: ForgetPayloadDTO, services: ServicesDep, user: UserDep) -> dict[str, Any]:
     """Delete an item, a dataset or everything the caller owns; `memory_only` keeps the
     uploads and drops what cognify derived from them."""
+    return await forget_payload(services, user.id, payload)
+
+
+async def forget_payload(
+    services: Services, user_id: uuid.UUID, payload: ForgetPayloadDTO
+) -> dict[str, Any]:
+    """`POST /forget`'s answer (the Python API's in-process forget too)."""
     return await forget_service.forget(
         services.db,
         services.blobs,
-        user.id,
+        user_id,
         forget_service.ForgetRequest(
             everything=payload.everything,
             dataset=payload.dataset,

@@ -18,7 +18,10 @@ from graphmill.api.dto import (
     ApiKeyRead,
     DataDTO,
     DatasetDTO,
+    ForgetPayloadDTO,
     PipelineRunInfo,
+    RecallPayloadDTO,
+    RememberFormDTO,
     RunDTO,
     SearchEnvelopeDTO,
     SearchPayloadDTO,
@@ -115,6 +118,14 @@ class Client(Protocol):
     async def search(
         self, payload: SearchPayloadDTO
     ) -> list[SearchEnvelopeDTO | SearchVerboseEnvelopeDTO]: ...
+
+    async def remember(self, sources: Sequence[Source], form: RememberFormDTO) -> dict[str, Any]:
+        """cognee's RememberResult as `POST /remember` answers it (also when it errored)."""
+        ...
+
+    async def recall(self, payload: RecallPayloadDTO) -> list[dict[str, Any]]: ...
+
+    async def forget(self, payload: ForgetPayloadDTO) -> dict[str, Any]: ...
 
     async def list_datasets(self) -> list[DatasetDTO]: ...
 

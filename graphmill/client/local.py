@@ -15,13 +15,17 @@ from graphmill.api.dto import (
     CognifyPayloadDTO,
     DataDTO,
     DatasetDTO,
+    ForgetPayloadDTO,
     PipelineRunInfo,
+    RecallPayloadDTO,
+    RememberFormDTO,
     RunDTO,
     SearchEnvelopeDTO,
     SearchPayloadDTO,
     SearchVerboseEnvelopeDTO,
     UserRead,
 )
+from graphmill.api.memory import forget_payload, recall_items, remember_uploads
 from graphmill.api.search import answer
 from graphmill.auth import users
 from graphmill.catalog import data as data_service
@@ -105,14 +109,33 @@ class LocalClient:
         )
         return await cognify_datasets(self.services, self.user.id, payload)
 
+    def _searcher(self) -> SearchService:
+        s = self.services
+        if self._search is None:
+            self._search = SearchService(s.db, s.tools, s.settings)
+        return self._search
+
     async def search(
         self, payload: SearchPayloadDTO
     ) -> list[SearchEnvelopeDTO | SearchVerboseEnvelopeDTO]:
         s = self.services
-        if self._search is None:
-            self._search = SearchService(s.db, s.tools, s.settings)
-        _, envelopes = await answer(self._search, s.settings, self.user.id, payload)
+        _, envelopes = await answer(self._searcher(), s.settings, self.user.id, payload)
         return envelopes
+
+    async def remember(self, sources: Sequence[Source], form: RememberFormDTO) -> dict[str, Any]:
+        s = self.services
+        s.require_embedder()
+        with StagedUploads(s.blobs, s.settings.max_upload_bytes) as uploads:
+            for source in sources:
+                await uploads.stage(Upload(source.name, source.chunks()))
+            result = await remember_uploads(s, self.user.id, uploads, form)
+        return result.to_dict()
+
+    async def recall(self, payload: RecallPayloadDTO) -> list[dict[str, Any]]:
+        return await recall_items(self._searcher(), self.services, self.user.id, payload)
+
+    async def forget(self, payload: ForgetPayloadDTO) -> dict[str, Any]:
+        return await forget_payload(self.services, self.user.id, payload)
 
     async def list_datasets(self) -> list[DatasetDTO]:
         found = await dataset_service.list_datasets(self.services.db, self.user.id)

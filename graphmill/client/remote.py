@@ -14,7 +14,10 @@ from graphmill.api.dto import (
     ApiKeyRead,
     DataDTO,
     DatasetDTO,
+    ForgetPayloadDTO,
     PipelineRunInfo,
+    RecallPayloadDTO,
+    RememberFormDTO,
     RunDTO,
     SearchEnvelopeDTO,
     SearchPayloadDTO,
@@ -48,6 +51,13 @@ def _detail(response: httpx.Response) -> str:
     return str(body)
 
 
+def _form_value(value: Any) -> Any:
+    """A form field as the server parses it: lists repeat the field, booleans are `true`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, list) else str(value)
+
+
 class RemoteClient:
     """One account on a server, by API key (`X-Api-Key`) or login token (`Bearer`)."""
 
@@ -71,7 +81,9 @@ class RemoteClient:
     async def aclose(self) -> None:
         await self.http.aclose()
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _call(
+        self, method: str, path: str, accept: tuple[int, ...] = (), **kwargs: Any
+    ) -> httpx.Response:
         try:
             response = await self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -81,7 +93,7 @@ class RemoteClient:
                 f"The server refused the credentials ({_detail(response)}): give an API key "
                 "(--api-key or GRAPHMILL_API_KEY) or a token (--token or GRAPHMILL_TOKEN)."
             )
-        if response.is_error:
+        if response.is_error and response.status_code not in accept:
             raise RemoteError(response.status_code, _detail(response))
         return response
 
@@ -129,6 +141,29 @@ class RemoteClient:
         body = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
         found = ENVELOPES.validate_python((await self._call("POST", "/search", json=body)).json())
         return list(found)
+
+    async def remember(self, sources: Sequence[Source], form: RememberFormDTO) -> dict[str, Any]:
+        fields = form.model_dump(mode="json", by_alias=True, exclude_none=True)
+        form_data = {k: _form_value(v) for k, v in fields.items()}
+        with ExitStack() as stack:
+            files = [("data", (s.name, stack.enter_context(s.open()))) for s in sources]
+            # 409 is an errored run: cognee's RememberResult, answered as it is in-process
+            response = await self._call(
+                "POST", "/remember", accept=(409,), data=form_data, files=files
+            )
+        found: dict[str, Any] = response.json()
+        return found
+
+    async def recall(self, payload: RecallPayloadDTO) -> list[dict[str, Any]]:
+        body = payload.model_dump(mode="json", by_alias=True, exclude_none=True)
+        body.setdefault("searchType", None)  # null: "choose for me", as cognee
+        found: list[dict[str, Any]] = (await self._call("POST", "/recall", json=body)).json()
+        return found
+
+    async def forget(self, payload: ForgetPayloadDTO) -> dict[str, Any]:
+        body = payload.model_dump(mode="json", exclude_none=True)
+        found: dict[str, Any] = (await self._call("POST", "/forget", json=body)).json()
+        return found
 
     async def list_datasets(self) -> list[DatasetDTO]:
         return await self._models(DatasetDTO, "GET", "/datasets")

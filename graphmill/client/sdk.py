@@ -1,5 +1,6 @@
 """The Python API, shaped as cognee's SDK: `await graphmill.add(...)`, `cognify`, `search`,
-`graphmill.datasets.*`, and `graphmill.connect(url, api_key=...)` for a server."""
+`remember`, `recall`, `forget`, `graphmill.datasets.*`, and `graphmill.connect(url,
+api_key=...)` for a server."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import Any
 from graphmill.api.dto import (
     DataDTO,
     DatasetDTO,
+    ForgetPayloadDTO,
     PipelineRunInfo,
+    RecallPayloadDTO,
+    RememberFormDTO,
     SearchEnvelopeDTO,
     SearchPayloadDTO,
     SearchVerboseEnvelopeDTO,
@@ -24,6 +28,25 @@ from graphmill.config import Settings
 from graphmill.search.types import SearchType
 
 Opener = Callable[[bool], AbstractAsyncContextManager[Client]]
+
+
+def _query(
+    query_text: str,
+    datasets: str | Sequence[str] | None,
+    dataset_ids: Sequence[uuid.UUID] | None,
+    top_k: int | None,
+    system_prompt: str | None,
+    node_name: list[str] | None,
+) -> dict[str, Any]:
+    """The fields search and recall share, as their payloads name them."""
+    return {
+        "query": query_text,
+        "datasets": [datasets] if isinstance(datasets, str) else datasets,
+        "dataset_ids": dataset_ids,
+        "top_k": top_k,
+        "node_name": node_name,
+        **({"system_prompt": system_prompt} if system_prompt is not None else {}),
+    }
 
 
 class Datasets:
@@ -118,19 +141,96 @@ class Graphmill:
     ) -> list[SearchEnvelopeDTO | SearchVerboseEnvelopeDTO]:
         """Search the datasets the caller can read: one answer per dataset, with sources."""
         payload = SearchPayloadDTO(
-            query=query_text,
             search_type=SearchType(str(query_type).upper()),
-            datasets=[datasets] if isinstance(datasets, str) else datasets,
-            dataset_ids=dataset_ids,
-            top_k=top_k,
-            node_name=node_name,
+            **_query(query_text, datasets, dataset_ids, top_k, system_prompt, node_name),
             only_context=only_context,
             verbose=verbose,
             include_references=include_references,
-            **({"system_prompt": system_prompt} if system_prompt is not None else {}),
         )
         async with self._open(False) as client:
             return await client.search(payload)
+
+    async def remember(
+        self,
+        data: Any,
+        dataset_name: str = "main_dataset",
+        *,
+        session_id: str | None = None,
+        run_in_background: bool = False,
+        dataset_id: uuid.UUID | None = None,
+        node_set: list[str] | None = None,
+        custom_prompt: str | None = None,
+        chunk_size: int | None = None,
+        chunks_per_batch: int | None = None,
+    ) -> dict[str, Any]:
+        """Add, then cognify, in one call (what `add` takes); with `session_id` text is kept
+        in that session too. Answers cognee's RememberResult as `POST /remember` does:
+        `status` is `completed`, `running` (in the background) or `errored` (with `error`).
+        In-process the run executes here, so the call waits for it."""
+        sources = sources_of(data)
+        form = RememberFormDTO(
+            dataset_name=dataset_name,
+            dataset_id=str(dataset_id) if dataset_id else None,
+            node_set=node_set,
+            session_id=session_id,
+            run_in_background=run_in_background,
+            custom_prompt=custom_prompt,
+            chunk_size=chunk_size,
+            chunks_per_batch=chunks_per_batch,
+        )
+        async with self._open(True) as client:
+            return await client.remember(sources, form)
+
+    async def recall(
+        self,
+        query_text: str,
+        search_type: SearchType | str | None = None,
+        datasets: str | Sequence[str] | None = None,
+        top_k: int | None = None,
+        *,
+        session_id: str | None = None,
+        scope: str | Sequence[str] | None = None,
+        dataset_ids: Sequence[uuid.UUID] | None = None,
+        system_prompt: str | None = None,
+        node_name: list[str] | None = None,
+        only_context: bool = False,
+        verbose: bool = False,
+        include_references: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Search the memory: one flat list of items, each with its `source` (`graph`,
+        `session`, `trace`), as `POST /recall` answers. No `search_type`: graphmill chooses;
+        `scope` picks the sources (default `auto`: the graph, and the session if named)."""
+        payload = RecallPayloadDTO(
+            search_type=SearchType(str(search_type).upper()) if search_type else None,
+            **_query(query_text, datasets, dataset_ids, top_k, system_prompt, node_name),
+            only_context=only_context,
+            verbose=verbose,
+            include_references=include_references,
+            session_id=session_id,
+            scope=scope if scope is None or isinstance(scope, str) else list(scope),
+        )
+        async with self._open(False) as client:
+            return await client.recall(payload)
+
+    async def forget(
+        self,
+        data_id: uuid.UUID | str | None = None,
+        dataset: str | uuid.UUID | None = None,
+        everything: bool = False,
+        memory_only: bool = False,
+    ) -> dict[str, Any]:
+        """Delete an item (`data_id` and its `dataset`), a dataset (by name, or by id as a
+        UUID) or everything the caller owns; `memory_only` keeps the uploads and drops what
+        cognify derived. Answers as `POST /forget` does (`status: "success"`, and counts)."""
+        payload = ForgetPayloadDTO(
+            data_id=uuid.UUID(str(data_id)) if data_id else None,
+            dataset=dataset if isinstance(dataset, str) else None,
+            dataset_id=dataset if isinstance(dataset, uuid.UUID) else None,
+            everything=everything,
+            memory_only=memory_only,
+        )
+        async with self._open(False) as client:
+            return await client.forget(payload)
 
     async def aclose(self) -> None:
         """Close the connection to the server (nothing to do in-process)."""
@@ -176,4 +276,7 @@ _default = local()
 add = _default.add
 cognify = _default.cognify
 search = _default.search
+remember = _default.remember
+recall = _default.recall
+forget = _default.forget
 datasets = _default.datasets

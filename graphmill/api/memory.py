@@ -23,7 +23,7 @@ from graphmill.api.dto import (
     SkillRunEntryDTO,
     TraceEntryDTO,
 )
-from graphmill.api.search import SearchDep, search_history
+from graphmill.api.search import SearchDep, search_history, search_request
 from graphmill.catalog.data import delete_data
 from graphmill.catalog.datasets import dataset_id_for, list_datasets
 from graphmill.errors import InvalidInput, MissingDataset, UnsupportedOption
@@ -33,7 +33,7 @@ from graphmill.memory import improve as improve_service
 from graphmill.memory import recall as recall_service
 from graphmill.memory import sessions
 from graphmill.memory.remember import RememberResult, cognify_options, remember, update_item
-from graphmill.search.service import SearchRequest, SearchService
+from graphmill.search.service import SearchService
 from graphmill.services import Services
 
 router = APIRouter()
@@ -177,19 +177,7 @@ async def recall_items(
         if getattr(payload, name):
             raise UnsupportedOption(f"graphmill does not support the recall option {name}")
     request = recall_service.RecallRequest(
-        recall_service.with_type(
-            SearchRequest(
-                query=payload.query,
-                datasets=payload.datasets,
-                dataset_ids=payload.dataset_ids,
-                top_k=payload.top_k,
-                system_prompt=payload.system_prompt,
-                node_name=payload.node_name,
-                only_context=payload.only_context,
-                include_references=payload.include_references,
-            ),
-            payload.search_type,
-        ),
+        recall_service.with_type(search_request(payload, None), payload.search_type),
         session_id=payload.session_id,
         scope=payload.scope,
         verbose=payload.verbose,

@@ -17,7 +17,7 @@ from graphmill.api.dto import (
 )
 from graphmill.config import Settings
 from graphmill.search.service import DatasetAnswer, SearchOutcome, SearchRequest, SearchService
-from graphmill.search.types import DEFAULT_TYPE
+from graphmill.search.types import DEFAULT_TYPE, SearchType
 
 router = APIRouter()
 
@@ -68,24 +68,26 @@ async def search(
     return envelopes
 
 
+def search_request(payload: Any, search_type: SearchType | None) -> SearchRequest:
+    """The search a search or recall payload asks for (they share these fields)."""
+    return SearchRequest(
+        query=payload.query,
+        search_type=search_type or DEFAULT_TYPE,
+        datasets=payload.datasets,
+        dataset_ids=payload.dataset_ids,
+        top_k=payload.top_k,
+        system_prompt=payload.system_prompt,
+        node_name=payload.node_name,
+        only_context=payload.only_context,
+        include_references=payload.include_references,
+    )
+
+
 async def answer(
     search: SearchService, settings: Settings, user_id: uuid.UUID, payload: SearchPayloadDTO
 ) -> tuple[SearchOutcome, list[SearchEnvelopeDTO | SearchVerboseEnvelopeDTO]]:
     """Search as the user (the CLI's too) and record it in the user's history."""
-    outcome = await search.search(
-        user_id,
-        SearchRequest(
-            query=payload.query,
-            search_type=payload.search_type or DEFAULT_TYPE,
-            datasets=payload.datasets,
-            dataset_ids=payload.dataset_ids,
-            top_k=payload.top_k,
-            system_prompt=payload.system_prompt,
-            node_name=payload.node_name,
-            only_context=payload.only_context,
-            include_references=payload.include_references,
-        ),
-    )
+    outcome = await search.search(user_id, search_request(payload, payload.search_type))
     if settings.search_history:
         search.record(user_id, payload.query, outcome)
     return outcome, [_envelope(a, payload.verbose) for a in outcome.answers]

@@ -1,8 +1,9 @@
 """graphmill's exceptions. They know nothing of HTTP; `api.errors` maps them.
 
 GraphmillError
- ├── NotFound            DatasetNotFound, DataNotFound, UserNotFound, ApiKeyNotFound, RunNotFound
- ├── PermissionDenied
+ ├── NotFound            DatasetNotFound, DataNotFound, UserNotFound, ApiKeyNotFound, RunNotFound,
+ │                       TenantNotFound, RoleNotFound
+ ├── PermissionDenied    NotTenantManager
  ├── Unauthorized
  ├── InvalidInput        InvalidDatasetName, EmptyUpload, ContentMismatch, InvalidLabels,
  │                       MalformedForm, EmbeddingMismatch, ...
@@ -10,7 +11,7 @@ GraphmillError
  ├── AnswerUnavailable
  ├── UploadTooLarge
  ├── UnsupportedFileType
- ├── Conflict            UserAlreadyExists, TooManyApiKeys
+ ├── Conflict            UserAlreadyExists, TooManyApiKeys, AlreadyMember, RoleAlreadyExists
  ├── RemoteError         a graphmill server's refusal, seen by the CLI or Python API
  └── StorageError        BlobUnreadable, BackendUnavailable
 
@@ -235,3 +236,31 @@ class StepFailed(StepError):
     def __init__(self, error_class: str, message: str) -> None:
         self.error_class = error_class
         super().__init__(message)
+
+
+class TenantNotFound(NotFound):
+    """Could not find tenant."""
+
+
+class RoleNotFound(NotFound):
+    """Could not find role."""
+
+
+class NotTenantManager(PermissionDenied):
+    """User is not authorized to manage users for this tenant"""
+
+    def __init__(self) -> None:
+        GraphmillError.__init__(self)
+        self.permission = "manage"
+
+
+class AlreadyMember(Conflict):
+    """User is already part of group."""
+
+
+class RoleAlreadyExists(Conflict):
+    """A role of this name already exists in the tenant."""
+
+
+class TenantOwnerRemoval(InvalidInput):
+    """A tenant's owner cannot be removed from it."""

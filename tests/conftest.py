@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -78,6 +79,8 @@ def pg() -> Iterator[PgServer]:
     asyncio.run(prepare())
     yield pg
     server.cleanup()
+    # "stop" keeps the data folder: 1-3 GB per test session, which filled the disk.
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass

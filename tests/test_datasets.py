@@ -21,7 +21,7 @@ def test_list_answers_with_and_without_trailing_slash(alice: Api) -> None:
         r = alice.get(path)
         assert r.status_code == 200
         assert r.json() == [created]
-    assert set(created) == {"id", "name", "createdAt", "updatedAt", "ownerId"}
+    assert set(created) == {"id", "name", "createdAt", "updatedAt", "ownerId", "tenantId"}
     assert created["ownerId"] == alice.user_id
 
 

@@ -102,7 +102,7 @@ async def add(request: Request, services: ServicesDep, user: UserDep) -> Pipelin
         result = await add_files(
             services.db,
             services.blobs,
-            user.id,
+            user,
             uploads,
             dataset_id=dataset_id_of(form.dataset_id),
             dataset_name=form.dataset_name,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter
 
 from graphmill.api.deps import ServicesDep, UserDep
 from graphmill.api.dto import CognifyPayloadDTO, DataIngestionInfo, PipelineRunInfo, RunStatus
+from graphmill.auth.users import UserInfo
 from graphmill.db.models import Permission
 from graphmill.memory.remember import apply_options, cognify_options
 from graphmill.pipelines import service
@@ -63,11 +63,11 @@ async def cognify(
     payload: CognifyPayloadDTO, services: ServicesDep, user: UserDep
 ) -> dict[str, PipelineRunInfo]:
     """Queue or join the cognify run of each dataset (write permission needed)."""
-    return await cognify_datasets(services, user.id, payload)
+    return await cognify_datasets(services, user, payload)
 
 
 async def cognify_datasets(
-    services: Services, user_id: uuid.UUID, payload: CognifyPayloadDTO
+    services: Services, user: UserInfo, payload: CognifyPayloadDTO
 ) -> dict[str, PipelineRunInfo]:
     """Queue or join one run per dataset; its answer by dataset id (the CLI's too)."""
     services.require_embedder()
@@ -80,14 +80,14 @@ async def cognify_datasets(
     )
     if options.any():
         datasets = await service.resolve_datasets(
-            services.db, user_id, payload.dataset_ids, payload.datasets, Permission.WRITE
+            services.db, user, payload.dataset_ids, payload.datasets, Permission.WRITE
         )
         for dataset in datasets:
-            await apply_options(services.db, user_id, dataset.id, options)
+            await apply_options(services.db, user, dataset.id, options)
     outcomes = await service.cognify(
         services.db,
         services.runtime,
-        user_id,
+        user,
         payload.dataset_ids,
         payload.datasets,
         background=payload.run_in_background,

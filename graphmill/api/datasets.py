@@ -21,6 +21,7 @@ from graphmill.api.dto import (
     RunDTO,
 )
 from graphmill.api.sse import event_stream
+from graphmill.auth.users import UserInfo
 from graphmill.catalog import data as data_service
 from graphmill.catalog import datasets as dataset_service
 from graphmill.errors import InvalidInput
@@ -35,7 +36,7 @@ router = APIRouter()
 @router.get("", response_model=list[DatasetDTO])
 @router.get("/", response_model=list[DatasetDTO], include_in_schema=False)
 async def list_datasets(services: ServicesDep, user: UserDep) -> list[DatasetDTO]:
-    return [DatasetDTO.of(d) for d in await dataset_service.list_datasets(services.db, user.id)]
+    return [DatasetDTO.of(d) for d in await dataset_service.list_datasets(services.db, user)]
 
 
 @router.post("", response_model=DatasetDTO)
@@ -44,13 +45,13 @@ async def create_dataset(
     payload: DatasetCreationPayload, services: ServicesDep, user: UserDep
 ) -> DatasetDTO:
     """Idempotent: the caller's dataset of that name, created if missing."""
-    return DatasetDTO.of(await dataset_service.create_dataset(services.db, user.id, payload.name))
+    return DatasetDTO.of(await dataset_service.create_dataset(services.db, user, payload.name))
 
 
 @router.delete("")
 @router.delete("/", include_in_schema=False)
 async def delete_all_datasets(services: ServicesDep, user: UserDep) -> None:
-    await dataset_service.delete_all_datasets(services.db, services.blobs, user.id)
+    await dataset_service.delete_all_datasets(services.db, services.blobs, user)
 
 
 @router.get("/status")
@@ -67,7 +68,7 @@ async def get_status(
             f"At most {services.settings.max_status_datasets} datasets per status query."
         )
     # The database writes the body: the map can hold thousands of entries.
-    body = await status_view.status_json(services.db, user.id, dataset, pipelines)
+    body = await status_view.status_json(services.db, user, dataset, pipelines)
     return Response(body, media_type="application/json")
 
 
@@ -81,19 +82,19 @@ async def get_progress(
     """cognee 1.6.5's progress: `{"<id>": {"status", "progress"}}` for one pipeline (default
     cognify), `{"<id>": {"<pipeline>": {"status", "progress"}}}` for several; a pipeline
     that never ran on a dataset is absent."""
-    return await progress_view(services, user.id, dataset, pipeline)
+    return await progress_view(services, user, dataset, pipeline)
 
 
 async def progress_view(
     services: Services,
-    user_id: uuid.UUID,
+    user: UserInfo,
     dataset_ids: list[uuid.UUID] | None,
     pipelines: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The latest run's counts and stage per readable dataset and pipeline (the CLI's too)."""
     names = status_view.check_pipelines(pipelines or [ledger.COGNIFY_PIPELINE])
     by_pipeline = {
-        name: await service.progress(services.db, user_id, dataset_ids, name) for name in names
+        name: await service.progress(services.db, user, dataset_ids, name) for name in names
     }
     if len(names) == 1:
         return {str(d): _progress(p) for d, p in by_pipeline[names[0]].items()}
@@ -136,13 +137,13 @@ async def graph_summary(
             num_edges=s.counts.num_edges,
             computed_at=s.run.finished_at if s.run else None,
         )
-        for s in await service.graph_summaries(services.db, user.id, dataset_ids)
+        for s in await service.graph_summaries(services.db, user, dataset_ids)
     ]
 
 
 @router.delete("/{dataset_id}")
 async def delete_dataset(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> None:
-    await dataset_service.delete_dataset(services.db, services.blobs, user.id, dataset_id)
+    await dataset_service.delete_dataset(services.db, services.blobs, user, dataset_id)
 
 
 @router.get("/{dataset_id}/data", response_model=list[DataDTO])
@@ -159,7 +160,7 @@ async def list_data(
     default, at most 1000); `?status=failed` keeps failed ones."""
     [pipeline] = status_view.check_pipelines([pipeline])
     items = await data_service.list_data(
-        services.db, user.id, dataset_id, status, pipeline, limit, offset
+        services.db, user, dataset_id, status, pipeline, limit, offset
     )
     return [DataDTO.of(i) for i in items]
 
@@ -167,12 +168,12 @@ async def list_data(
 @router.get("/{dataset_id}/data/count")
 async def count_data(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> dict[str, int]:
     """`{"count": n}`: how many items the dataset holds."""
-    return {"count": await data_service.count_data(services.db, user.id, dataset_id)}
+    return {"count": await data_service.count_data(services.db, user, dataset_id)}
 
 
 @router.get("/{dataset_id}/runs")
 async def list_runs(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> list[RunDTO]:
-    return [RunDTO.of(r) for r in await service.list_runs(services.db, user.id, dataset_id)]
+    return [RunDTO.of(r) for r in await service.list_runs(services.db, user, dataset_id)]
 
 
 @router.get(
@@ -190,7 +191,7 @@ async def stream_events(
 ) -> StreamingResponse:
     """Server-sent events for every run and item state change; resumable; closed once
     the caller's credential or read permission is gone."""
-    await dataset_service.get_dataset(services.db, user.id, dataset_id)
+    await dataset_service.get_dataset(services.db, user, dataset_id)
     start = last_event_id if last_event_id is not None else (after or 0)
     return StreamingResponse(
         event_stream(request, services, user.id, dataset_id, start),
@@ -203,7 +204,7 @@ async def stream_events(
 async def delete_data(
     dataset_id: uuid.UUID, data_id: uuid.UUID, services: ServicesDep, user: UserDep
 ) -> None:
-    await data_service.delete_data(services.db, services.blobs, user.id, dataset_id, data_id)
+    await data_service.delete_data(services.db, services.blobs, user, dataset_id, data_id)
 
 
 _BYTES = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
@@ -228,13 +229,13 @@ async def download_raw(
     user: UserDep,
 ) -> Response:
     """Exactly the bytes that were uploaded, from whichever blob store holds them."""
-    item = await data_service.get_data(services.db, user.id, dataset_id, data_id)
+    item = await data_service.get_data(services.db, user, dataset_id, data_id)
     return await blob_response(request, item, services.blobs)
 
 
 @router.get("/{dataset_id}/graph", response_model=GraphDTO)
 async def get_graph(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> GraphDTO:
-    await dataset_service.get_dataset(services.db, user.id, dataset_id)
+    await dataset_service.get_dataset(services.db, user, dataset_id)
     view = await graph_store.read_graph(services.db, dataset_id)
     return GraphDTO.model_validate({"nodes": view.nodes, "edges": view.edges})
 
@@ -244,7 +245,7 @@ async def get_node_sources(
     dataset_id: uuid.UUID, node_id: uuid.UUID, services: ServicesDep, user: UserDep
 ) -> list[dict[str, Any]]:
     """The files that support a node, with links to their raw bytes (graphmill extension)."""
-    found = await data_service.node_sources(services.db, user.id, dataset_id, node_id)
+    found = await data_service.node_sources(services.db, user, dataset_id, node_id)
     return [
         {
             "data_id": s.data_id,
@@ -260,7 +261,7 @@ async def get_node_sources(
 @router.get("/{dataset_id}/schema")
 async def get_schema(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> dict[str, Any]:
     """The dataset's extraction schema and prompt (cognee's shape)."""
-    config = await dataset_service.get_config(services.db, user.id, dataset_id)
+    config = await dataset_service.get_config(services.db, user, dataset_id)
     return {"graph_schema": config.graph_schema, "custom_prompt": config.custom_prompt}
 
 
@@ -270,6 +271,6 @@ async def put_schema(
 ) -> dict[str, str]:
     """Set the schema and/or prompt used by the next extractions; null leaves one as is."""
     await dataset_service.set_config(
-        services.db, user.id, dataset_id, payload.graph_schema, payload.custom_prompt
+        services.db, user, dataset_id, payload.graph_schema, payload.custom_prompt
     )
     return {"status": "ok"}

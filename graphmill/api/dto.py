@@ -89,6 +89,7 @@ class UserRead(BaseModel):
             is_active=user.is_active,
             is_superuser=user.is_superuser,
             is_verified=user.is_verified,
+            tenant_id=user.tenant_id,
         )
 
 
@@ -123,6 +124,7 @@ class DatasetDTO(OutDTO):
     created_at: datetime
     updated_at: datetime
     owner_id: uuid.UUID
+    tenant_id: uuid.UUID | None = None  # the tenant it belongs to (issue 12)
 
     @classmethod
     def of(cls, info: DatasetInfo) -> DatasetDTO:
@@ -132,6 +134,7 @@ class DatasetDTO(OutDTO):
             created_at=info.created_at,
             updated_at=info.updated_at,
             owner_id=info.owner_id,
+            tenant_id=info.tenant_id,
         )
 
 

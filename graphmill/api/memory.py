@@ -24,6 +24,7 @@ from graphmill.api.dto import (
     TraceEntryDTO,
 )
 from graphmill.api.search import SearchDep, search_history, search_request
+from graphmill.auth.users import UserInfo
 from graphmill.catalog.data import delete_data
 from graphmill.catalog.datasets import dataset_id_for, list_datasets
 from graphmill.errors import InvalidInput, MissingDataset, UnsupportedOption
@@ -60,13 +61,13 @@ async def remember_data(request: Request, services: ServicesDep, user: UserDep) 
         form = await read_staged(
             request, uploads, RememberFormDTO, ("node_set", "ontology_key", "repositories")
         )
-        result = await remember_uploads(services, user.id, uploads, form)
+        result = await remember_uploads(services, user, uploads, form)
     # A blocking run that errored must not look like a success (cognee answers 409).
     return JSONResponse(result.to_dict(), status_code=409 if result.status == "errored" else 200)
 
 
 async def remember_uploads(
-    services: Services, user_id: uuid.UUID, uploads: StagedUploads, form: RememberFormDTO
+    services: Services, user: UserInfo, uploads: StagedUploads, form: RememberFormDTO
 ) -> RememberResult:
     """`POST /remember` on staged uploads (the Python API's in-process remember too)."""
     _refuse_unsupported(form)
@@ -81,7 +82,7 @@ async def remember_uploads(
         services.db,
         services.blobs,
         services.runtime,
-        user_id,
+        user,
         uploads,
         dataset_id=dataset_id_of(form.dataset_id),
         dataset_name=form.dataset_name,
@@ -104,7 +105,7 @@ async def remember_entry(
         raise UnsupportedOption("graphmill does not support skill_run entries or skill_improvement")
     if not payload.session_id:
         raise InvalidInput(f"session_id is required for {entry.type} entries")
-    dataset_id = payload.dataset_id or await _own_dataset(services, user.id, payload.dataset_name)
+    dataset_id = payload.dataset_id or await _own_dataset(services, user, payload.dataset_name)
     result = RememberResult(
         "session_stored",
         payload.dataset_name,
@@ -154,10 +155,10 @@ async def remember_entry(
     return result.to_dict()
 
 
-async def _own_dataset(services: Services, user_id: uuid.UUID, name: str) -> uuid.UUID | None:
+async def _own_dataset(services: Services, user: UserInfo, name: str) -> uuid.UUID | None:
     """The caller's dataset of that name when it exists (a session entry creates none)."""
-    wanted = dataset_id_for(name, user_id)
-    found = [d.id for d in await list_datasets(services.db, user_id) if d.id == wanted]
+    wanted = dataset_id_for(name, user.id, user.tenant_id)
+    found = [d.id for d in await list_datasets(services.db, user) if d.id == wanted]
     return found[0] if found else None
 
 
@@ -166,11 +167,11 @@ async def recall(
     payload: RecallPayloadDTO, search: SearchDep, services: ServicesDep, user: UserDep
 ) -> list[dict[str, Any]]:
     """Search with cognee's memory shape, and the caller's session entries."""
-    return await recall_items(search, services, user.id, payload)
+    return await recall_items(search, services, user, payload)
 
 
 async def recall_items(
-    search: SearchService, services: Services, user_id: uuid.UUID, payload: RecallPayloadDTO
+    search: SearchService, services: Services, user: UserInfo, payload: RecallPayloadDTO
 ) -> list[dict[str, Any]]:
     """`POST /recall`'s items (the Python API's in-process recall too), kept in the history."""
     for name in ("response_schema", "code_query", "tool_connections"):
@@ -182,9 +183,9 @@ async def recall_items(
         scope=payload.scope,
         verbose=payload.verbose,
     )
-    outcome = await recall_service.recall(search, services.db, user_id, request)
+    outcome = await recall_service.recall(search, services.db, user, request)
     if outcome.search is not None and services.settings.search_history:
-        search.record(user_id, payload.query, outcome.search)
+        search.record(user.id, payload.query, outcome.search)
     return outcome.items
 
 
@@ -196,17 +197,17 @@ router.get("/recall", response_model=list[SearchHistoryItemDTO])(search_history)
 async def forget(payload: ForgetPayloadDTO, services: ServicesDep, user: UserDep) -> dict[str, Any]:
     """Delete an item, a dataset or everything the caller owns; `memory_only` keeps the
     uploads and drops what cognify derived from them."""
-    return await forget_payload(services, user.id, payload)
+    return await forget_payload(services, user, payload)
 
 
 async def forget_payload(
-    services: Services, user_id: uuid.UUID, payload: ForgetPayloadDTO
+    services: Services, user: UserInfo, payload: ForgetPayloadDTO
 ) -> dict[str, Any]:
     """`POST /forget`'s answer (the Python API's in-process forget too)."""
     return await forget_service.forget(
         services.db,
         services.blobs,
-        user_id,
+        user,
         forget_service.ForgetRequest(
             everything=payload.everything,
             dataset=payload.dataset,
@@ -233,7 +234,7 @@ async def update(
             services.db,
             services.blobs,
             services.runtime,
-            user.id,
+            user,
             uploads,
             dataset_id=dataset_id,
             data_id=data_id,
@@ -252,7 +253,7 @@ async def legacy_delete(
 ) -> dict[str, str]:
     """cognee's deprecated delete. Both modes delete the item with exactly what it alone
     supported; an unknown or unreadable item is 404, not cognee's 200."""
-    await delete_data(services.db, services.blobs, user.id, dataset_id, data_id)
+    await delete_data(services.db, services.blobs, user, dataset_id, data_id)
     return {"status": "success"}
 
 
@@ -268,13 +269,13 @@ async def improve(payload: ImprovePayloadDTO, services: ServicesDep, user: UserD
     if payload.dataset_id is None and not payload.dataset_name:
         raise MissingDataset()
     dataset_id = payload.dataset_id or await forget_service.named_dataset(
-        services.db, user.id, payload.dataset_name or ""
+        services.db, user, payload.dataset_name or ""
     )
     result = await improve_service.improve(
         services.db,
         services.blobs,
         services.runtime,
-        user.id,
+        user,
         dataset_id,
         payload.session_ids,
         background=payload.run_in_background,

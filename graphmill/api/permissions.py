@@ -25,7 +25,7 @@ async def grant(
     user: UserDep,
 ) -> dict[str, str]:
     await set_permission(
-        services.db, user.id, principal_id, dataset_ids, permission_name, granted=True
+        services.db, user, principal_id, dataset_ids, permission_name, granted=True
     )
     return {"message": "Permission assigned to principal"}
 
@@ -39,6 +39,6 @@ async def revoke(
     user: UserDep,
 ) -> dict[str, str]:
     await set_permission(
-        services.db, user.id, principal_id, dataset_ids, permission_name, granted=False
+        services.db, user, principal_id, dataset_ids, permission_name, granted=False
     )
     return {"message": "Permission revoked from principal"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -15,6 +14,7 @@ from graphmill.api.dto import (
     SearchPayloadDTO,
     SearchVerboseEnvelopeDTO,
 )
+from graphmill.auth.users import UserInfo
 from graphmill.config import Settings
 from graphmill.search.service import DatasetAnswer, SearchOutcome, SearchRequest, SearchService
 from graphmill.search.types import DEFAULT_TYPE, SearchType
@@ -31,7 +31,11 @@ SearchDep = Annotated[SearchService, Depends(get_search)]
 
 
 def _envelope(answer: DatasetAnswer, verbose: bool) -> SearchEnvelopeDTO | SearchVerboseEnvelopeDTO:
-    common: dict[str, Any] = {"dataset_id": answer.dataset.id, "dataset_name": answer.dataset.name}
+    common: dict[str, Any] = {
+        "dataset_id": answer.dataset.id,
+        "dataset_name": answer.dataset.name,
+        "dataset_tenant_id": answer.dataset.tenant_id,
+    }
     if answer.references:
         common["references"] = answer.references
     if answer.notes:
@@ -39,13 +43,12 @@ def _envelope(answer: DatasetAnswer, verbose: bool) -> SearchEnvelopeDTO | Searc
     if verbose:
         return SearchVerboseEnvelopeDTO(
             **common,
-            dataset_tenant_id=None,
             text_result=answer.completion,
             context_result=answer.context,
             objects_result=answer.objects,
             search_type=answer.search_type.value,
         )
-    return SearchEnvelopeDTO(**common, dataset_tenant_id=None, search_result=answer.result)
+    return SearchEnvelopeDTO(**common, search_result=answer.result)
 
 
 @router.post(
@@ -61,7 +64,7 @@ async def search(
     user: UserDep,
 ) -> list[SearchEnvelopeDTO | SearchVerboseEnvelopeDTO]:
     """One envelope per searched dataset, in the order of the scope."""
-    outcome, envelopes = await answer(search, services.settings, user.id, payload)
+    outcome, envelopes = await answer(search, services.settings, user, payload)
     embed_ms = outcome.embed_seconds * 1e3
     search_ms = outcome.total_seconds * 1e3 - embed_ms
     response.headers["Server-Timing"] = f"embed;dur={embed_ms:.2f}, search;dur={search_ms:.2f}"
@@ -84,12 +87,12 @@ def search_request(payload: Any, search_type: SearchType | None) -> SearchReques
 
 
 async def answer(
-    search: SearchService, settings: Settings, user_id: uuid.UUID, payload: SearchPayloadDTO
+    search: SearchService, settings: Settings, user: UserInfo, payload: SearchPayloadDTO
 ) -> tuple[SearchOutcome, list[SearchEnvelopeDTO | SearchVerboseEnvelopeDTO]]:
     """Search as the user (the CLI's too) and record it in the user's history."""
-    outcome = await search.search(user_id, search_request(payload, payload.search_type))
+    outcome = await search.search(user, search_request(payload, payload.search_type))
     if settings.search_history:
-        search.record(user_id, payload.query, outcome)
+        search.record(user.id, payload.query, outcome)
     return outcome, [_envelope(a, payload.verbose) for a in outcome.answers]
 
 

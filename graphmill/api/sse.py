@@ -31,7 +31,7 @@ async def may_still_read(
         user = await current_user(request, services)
         if user.id != user_id:
             return False
-        await get_dataset(services.db, user.id, dataset_id)
+        await get_dataset(services.db, user, dataset_id)
     except (Unauthorized, NotFound, PermissionDenied):
         return False
     return True

@@ -47,7 +47,7 @@ def _script_json(value: object) -> str:
 )
 async def visualize(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep) -> HTMLResponse:
     """The dataset's entities and relations, laid out in the browser; no external resource."""
-    dataset = await dataset_service.get_dataset(services.db, user.id, dataset_id)
+    dataset = await dataset_service.get_dataset(services.db, user, dataset_id)
     view = await graph_store.read_graph(services.db, dataset_id)
     data = {
         "nodes": [

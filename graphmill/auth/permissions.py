@@ -1,7 +1,9 @@
-"""Dataset permissions: read, write, delete, share.
+"""Dataset permissions: read, write, delete, share, held by a user, a role or a tenant.
 
 A dataset the caller cannot read does not exist for them: every check raises DatasetNotFound
 then, and PermissionDenied only when the caller can read but lacks the asked permission.
+A grant to a role or a tenant reaches its members; only datasets of the tenant the caller
+works in are visible (cognee's rule).
 """
 
 from __future__ import annotations
@@ -10,12 +12,22 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import CompoundSelect, Uuid, cast, delete, exists, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from graphmill.auth.users import UserInfo
 from graphmill.db import Database, dialect_insert
-from graphmill.db.models import Acl, Dataset, Permission, User
+from graphmill.db.models import (
+    Acl,
+    Dataset,
+    Permission,
+    Role,
+    RoleMember,
+    Tenant,
+    TenantMember,
+    User,
+)
 from graphmill.errors import (
     DatasetNotFound,
     InvalidInput,
@@ -35,33 +47,68 @@ def check_permission_name(name: str) -> Permission:
     return Permission(name)
 
 
+def principal_ids(user_id: Any) -> CompoundSelect:
+    """The principals a user acts as: themselves, their roles and their tenants. Leaving a
+    tenant or a role takes its grants away at once: memberships are read on every check."""
+    return union_all(
+        select(cast(user_id, Uuid)),
+        select(RoleMember.role_id).where(RoleMember.user_id == user_id),
+        select(TenantMember.tenant_id).where(TenantMember.user_id == user_id),
+    )
+
+
+def _grants(columns: Any, user_id: Any, tenant_id: Any) -> Select[Any]:
+    """ACL rows that reach the user in the tenant they work in (`tenant_id`, None for their
+    tenant-less space): to them, one of their roles or one of their tenants."""
+    return (
+        select(columns)
+        .join(Dataset, Dataset.id == Acl.dataset_id)
+        .where(
+            Acl.principal_id.in_(principal_ids(user_id)),
+            Dataset.tenant_id.is_not_distinct_from(tenant_id),
+        )
+    )
+
+
 def readable_dataset_ids(
-    user_id: uuid.UUID, permission: Permission = Permission.READ
+    user_id: Any, tenant_id: Any, permission: Permission = Permission.READ
 ) -> Select[Any]:
-    """Query for the ids of datasets on which the user holds a permission."""
-    return select(Acl.dataset_id).where(Acl.principal_id == user_id, Acl.permission == permission)
+    """The access rule, the one query every path uses: ids of the datasets on which the user
+    holds `permission` in the tenant they work in. Values or bind parameters."""
+    return (
+        _grants(Acl.dataset_id, user_id, tenant_id).where(Acl.permission == permission).distinct()
+    )
+
+
+def visible_ids(user: UserInfo, permission: Permission = Permission.READ) -> Select[Any]:
+    """`readable_dataset_ids` for a caller."""
+    return readable_dataset_ids(user.id, user.tenant_id, permission)
 
 
 async def held_permissions(
-    session: AsyncSession, user_id: uuid.UUID, dataset_id: uuid.UUID
+    session: AsyncSession, user: UserInfo, dataset_id: uuid.UUID
 ) -> set[str]:
-    rows = await session.scalars(
-        select(Acl.permission).where(Acl.principal_id == user_id, Acl.dataset_id == dataset_id)
-    )
-    return set(rows)
+    grants = _grants(Acl.permission, user.id, user.tenant_id)
+    return set(await session.scalars(grants.where(Acl.dataset_id == dataset_id)))
 
 
 async def authorize(
-    session: AsyncSession, user_id: uuid.UUID, dataset_id: uuid.UUID, permission: Permission
+    session: AsyncSession, user: UserInfo, dataset_id: uuid.UUID, permission: Permission
 ) -> Dataset:
     """The dataset, if the user may use it as asked; DatasetNotFound or PermissionDenied."""
-    held = await held_permissions(session, user_id, dataset_id)
+    held = await held_permissions(session, user, dataset_id)
     dataset = await session.get(Dataset, dataset_id) if Permission.READ in held else None
     if dataset is None:
         raise DatasetNotFound()
     if permission not in held:
         raise PermissionDenied(permission)
     return dataset
+
+
+async def is_principal(session: AsyncSession, principal_id: uuid.UUID) -> bool:
+    """Whether the id names a user, a role or a tenant."""
+    found = [exists().where(model.id == principal_id) for model in (User, Role, Tenant)]
+    return bool(await session.scalar(select(or_(*found))))
 
 
 async def grant_all(session: AsyncSession, user_id: uuid.UUID, dataset_id: uuid.UUID) -> None:
@@ -74,7 +121,7 @@ async def grant_all(session: AsyncSession, user_id: uuid.UUID, dataset_id: uuid.
 
 async def set_permission(
     db: Database,
-    caller_id: uuid.UUID,
+    caller: UserInfo,
     principal_id: uuid.UUID,
     dataset_ids: Iterable[uuid.UUID],
     permission: str,
@@ -86,8 +133,8 @@ async def set_permission(
     wanted = check_permission_name(permission)
     ids = list(dict.fromkeys(dataset_ids))
     async with db.write() as session:
-        datasets = [await authorize(session, caller_id, d, Permission.SHARE) for d in ids]
-        if await session.get(User, principal_id) is None:
+        datasets = [await authorize(session, caller, d, Permission.SHARE) for d in ids]
+        if not await is_principal(session, principal_id):
             raise UserNotFound()
         if not granted and any(d.owner_id == principal_id for d in datasets):
             raise InvalidInput("A dataset's owner always holds every permission on it.")
@@ -97,7 +144,7 @@ async def set_permission(
             # Sharing passes on what the caller holds, never more: `share` alone does not let
             # anyone (themselves included) gain write or delete.
             for d in ids:
-                await authorize(session, caller_id, d, wanted)
+                await authorize(session, caller, d, wanted)
             rows = [
                 {"principal_id": principal_id, "dataset_id": d, "permission": wanted} for d in ids
             ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -22,15 +22,22 @@ LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class UserInfo:
+    """A user as a request acts: the tenant it works in (their stored choice, or the
+    request's `X-Tenant-Id`) and the credential it presented are part of the identity."""
+
     id: uuid.UUID
     email: str
     is_active: bool
     is_superuser: bool
     is_verified: bool
+    tenant_id: uuid.UUID | None = None
+    credential: str = "local"  # "api_key:<prefix>", "token", "cookie" or "local"
 
     @classmethod
     def of(cls, row: User) -> UserInfo:
-        return cls(row.id, row.email, row.is_active, row.is_superuser, row.is_verified)
+        return cls(
+            row.id, row.email, row.is_active, row.is_superuser, row.is_verified, row.tenant_id
+        )
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,10 @@ class UserCache:
             self._entries.clear()
         self._entries[user_id] = (now, user)
         return user
+
+    def forget(self, user_id: uuid.UUID) -> None:
+        """Drop a user's entry after a change to them (a tenant selected)."""
+        self._entries.pop(user_id, None)
 
 
 async def find_user_id(db: Database, email: str) -> uuid.UUID | None:
@@ -170,4 +181,4 @@ async def user_for_api_key(db: Database, raw_key: str) -> UserInfo | None:
             await session.execute(
                 update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now)
             )
-    return UserInfo.of(user)
+    return replace(UserInfo.of(user), credential=f"api_key:{key.prefix}")

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select
 
 from graphmill.auth.permissions import authorize
+from graphmill.auth.users import UserInfo
 from graphmill.blobs import BlobStore
 from graphmill.db import Database, dialect_insert, lock_dataset
 from graphmill.db.models import Blob, Data, ItemState, ItemStatus, Node, NodeSource, Permission
@@ -76,7 +77,7 @@ def blob_lock_key(sha256: str) -> str:
 
 async def list_data(
     db: Database,
-    user_id: uuid.UUID,
+    user: UserInfo,
     dataset_id: uuid.UUID,
     status: str | None = None,
     pipeline: str = "cognify_pipeline",
@@ -89,7 +90,7 @@ async def list_data(
     if status is not None and status not in set(ItemState):
         raise InvalidInput(f"Unknown status {status!r}; one of: {', '.join(ItemState)}")
     async with db.read() as session:
-        await authorize(session, user_id, dataset_id, Permission.READ)
+        await authorize(session, user, dataset_id, Permission.READ)
         query = (
             select(Data, Blob.location)
             .join(Blob, Blob.sha256 == Data.content_hash)
@@ -123,10 +124,10 @@ async def list_data(
     return items[offset : None if limit is None else offset + limit]
 
 
-async def count_data(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) -> int:
+async def count_data(db: Database, user: UserInfo, dataset_id: uuid.UUID) -> int:
     """How many items a readable dataset holds."""
     async with db.read() as session:
-        await authorize(session, user_id, dataset_id, Permission.READ)
+        await authorize(session, user, dataset_id, Permission.READ)
         return int(
             await session.scalar(
                 select(func.count()).select_from(Data).where(Data.dataset_id == dataset_id)
@@ -136,11 +137,11 @@ async def count_data(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) ->
 
 
 async def get_data(
-    db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID, data_id: uuid.UUID
+    db: Database, user: UserInfo, dataset_id: uuid.UUID, data_id: uuid.UUID
 ) -> DataInfo:
     """One item of a readable dataset; DatasetNotFound or DataNotFound otherwise."""
     async with db.read() as session:
-        await authorize(session, user_id, dataset_id, Permission.READ)
+        await authorize(session, user, dataset_id, Permission.READ)
         found = (
             await session.execute(
                 select(Data, Blob.location)
@@ -154,11 +155,11 @@ async def get_data(
 
 
 async def delete_data(
-    db: Database, blobs: BlobStore, user_id: uuid.UUID, dataset_id: uuid.UUID, data_id: uuid.UUID
+    db: Database, blobs: BlobStore, user: UserInfo, dataset_id: uuid.UUID, data_id: uuid.UUID
 ) -> None:
     """Delete one item (needs delete permission); its blob goes when nothing else uses it."""
     async with db.write() as session:
-        await authorize(session, user_id, dataset_id, Permission.DELETE)
+        await authorize(session, user, dataset_id, Permission.DELETE)
         # The lock every writer of the dataset's graph takes first (one lock order).
         await lock_dataset(session, dataset_id)
         # Nodes and edges other items support stay, rebuilt; what only this one did goes.
@@ -256,11 +257,11 @@ class NodeSourceInfo:
 
 
 async def node_sources(
-    db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID, node_id: uuid.UUID
+    db: Database, user: UserInfo, dataset_id: uuid.UUID, node_id: uuid.UUID
 ) -> list[NodeSourceInfo]:
     """The items of a readable dataset that support one of its nodes, most mentions first."""
     async with db.read() as session:
-        await authorize(session, user_id, dataset_id, Permission.READ)
+        await authorize(session, user, dataset_id, Permission.READ)
         rows = await session.execute(
             select(Data.id, Data.original_name, NodeSource.mentions, NodeSource.description)
             .join(NodeSource, NodeSource.data_id == Data.id)

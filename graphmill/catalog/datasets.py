@@ -12,11 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphmill.auth.permissions import authorize, grant_all, readable_dataset_ids
+from graphmill.auth.permissions import authorize, check_permission_name, grant_all, visible_ids
+from graphmill.auth.teams import principal_scope
+from graphmill.auth.users import UserInfo
 from graphmill.blobs import BlobStore
 from graphmill.catalog.data import collect_garbage
 from graphmill.db import Database, lock_dataset
-from graphmill.db.models import Data, Dataset, DatasetConfig, Permission, utcnow
+from graphmill.db.models import Acl, Data, Dataset, DatasetConfig, Permission, utcnow
 from graphmill.errors import InvalidDatasetName
 
 _BAD_NAME = re.compile(r"[\s.\x00-\x1f\x7f/\\]")
@@ -29,15 +31,16 @@ class DatasetInfo:
     owner_id: uuid.UUID
     created_at: datetime
     updated_at: datetime
+    tenant_id: uuid.UUID | None = None
 
     @classmethod
     def of(cls, row: Dataset) -> DatasetInfo:
-        return cls(row.id, row.name, row.owner_id, row.created_at, row.updated_at)
+        return cls(row.id, row.name, row.owner_id, row.created_at, row.updated_at, row.tenant_id)
 
 
-def dataset_id_for(name: str, owner_id: uuid.UUID) -> uuid.UUID:
+def dataset_id_for(name: str, owner_id: uuid.UUID, tenant_id: uuid.UUID | None) -> uuid.UUID:
     """cognee's dataset id: uuid5(OID, name + owner id + tenant id, where no tenant is "None")."""
-    return uuid.uuid5(uuid.NAMESPACE_OID, f"{name}{owner_id}None")
+    return uuid.uuid5(uuid.NAMESPACE_OID, f"{name}{owner_id}{tenant_id}")
 
 
 def check_dataset_name(name: str) -> str:
@@ -50,42 +53,59 @@ def check_dataset_name(name: str) -> str:
     return name
 
 
-async def ensure_owned_dataset(session: AsyncSession, owner_id: uuid.UUID, name: str) -> Dataset:
-    """The caller's dataset of this name, created (with all permissions) if missing."""
+async def ensure_owned_dataset(session: AsyncSession, owner: UserInfo, name: str) -> Dataset:
+    """The caller's dataset of this name in the tenant they work in, created (with all
+    permissions) if missing. Its id is derived from name, owner and tenant (cognee's rule)."""
     check_dataset_name(name)
-    existing = await session.scalar(
-        select(Dataset).where(Dataset.owner_id == owner_id, Dataset.name == name)
-    )
+    dataset_id = dataset_id_for(name, owner.id, owner.tenant_id)
+    existing = await session.get(Dataset, dataset_id)
     if existing is not None:
         return existing
-    row = Dataset(id=dataset_id_for(name, owner_id), name=name, owner_id=owner_id)
+    row = Dataset(id=dataset_id, name=name, owner_id=owner.id, tenant_id=owner.tenant_id)
     try:
         async with session.begin_nested():
             session.add(row)
             await session.flush()
     except IntegrityError:
-        # Created concurrently by another request: the unique (owner, name) row wins.
-        existing = await session.scalar(
-            select(Dataset).where(Dataset.owner_id == owner_id, Dataset.name == name)
-        )
+        # Created concurrently by another request: the first row wins.
+        existing = await session.get(Dataset, dataset_id, populate_existing=True)
         assert existing is not None
         return existing
-    await grant_all(session, owner_id, row.id)
+    await grant_all(session, owner.id, row.id)
     return row
 
 
-async def create_dataset(db: Database, owner_id: uuid.UUID, name: str) -> DatasetInfo:
+async def create_dataset(db: Database, owner: UserInfo, name: str) -> DatasetInfo:
     """Idempotent by owned name."""
     async with db.write() as session:
-        return DatasetInfo.of(await ensure_owned_dataset(session, owner_id, name))
+        return DatasetInfo.of(await ensure_owned_dataset(session, owner, name))
 
 
-async def list_datasets(db: Database, user_id: uuid.UUID) -> list[DatasetInfo]:
-    """Every dataset the user can read, including shared ones."""
+async def list_datasets(db: Database, user: UserInfo) -> list[DatasetInfo]:
+    """Every dataset the user can read in the tenant they work in, including shared ones."""
     async with db.read() as session:
         rows = await session.scalars(
+            select(Dataset).where(Dataset.id.in_(visible_ids(user))).order_by(Dataset.created_at)
+        )
+        return [DatasetInfo.of(r) for r in rows]
+
+
+async def principal_datasets(
+    db: Database, caller: UserInfo, principal_id: uuid.UUID, permission: str
+) -> list[DatasetInfo]:
+    """Datasets of the caller's tenant on which a user, role or tenant holds a permission
+    directly (`GET /permissions/principals/{id}/datasets`)."""
+    wanted = check_permission_name(permission)
+    async with db.read() as session:
+        tenant_id = await principal_scope(session, caller, principal_id)
+        rows = await session.scalars(
             select(Dataset)
-            .where(Dataset.id.in_(readable_dataset_ids(user_id)))
+            .join(Acl, Acl.dataset_id == Dataset.id)
+            .where(
+                Acl.principal_id == principal_id,
+                Acl.permission == wanted,
+                Dataset.tenant_id == tenant_id,
+            )
             .order_by(Dataset.created_at)
         )
         return [DatasetInfo.of(r) for r in rows]
@@ -93,20 +113,20 @@ async def list_datasets(db: Database, user_id: uuid.UUID) -> list[DatasetInfo]:
 
 async def get_dataset(
     db: Database,
-    user_id: uuid.UUID,
+    user: UserInfo,
     dataset_id: uuid.UUID,
     permission: Permission = Permission.READ,
 ) -> DatasetInfo:
     async with db.read() as session:
-        return DatasetInfo.of(await authorize(session, user_id, dataset_id, permission))
+        return DatasetInfo.of(await authorize(session, user, dataset_id, permission))
 
 
 async def delete_dataset(
-    db: Database, blobs: BlobStore, user_id: uuid.UUID, dataset_id: uuid.UUID
+    db: Database, blobs: BlobStore, user: UserInfo, dataset_id: uuid.UUID
 ) -> None:
     """Delete a dataset, its data and its runs; blobs no other data uses go too."""
     async with db.write() as session:
-        dataset = await authorize(session, user_id, dataset_id, Permission.DELETE)
+        dataset = await authorize(session, user, dataset_id, Permission.DELETE)
         await lock_dataset(session, dataset_id)  # after any item completing right now
         hashes = set(
             await session.scalars(
@@ -117,12 +137,12 @@ async def delete_dataset(
     await collect_garbage(db, blobs, hashes, defer_failure=True)
 
 
-async def delete_all_datasets(db: Database, blobs: BlobStore, user_id: uuid.UUID) -> None:
+async def delete_all_datasets(db: Database, blobs: BlobStore, user: UserInfo) -> None:
     """Delete every dataset the user may delete."""
     async with db.read() as session:
-        ids = list(await session.scalars(readable_dataset_ids(user_id, Permission.DELETE)))
+        ids = list(await session.scalars(visible_ids(user, Permission.DELETE)))
     for dataset_id in ids:
-        await delete_dataset(db, blobs, user_id, dataset_id)
+        await delete_dataset(db, blobs, user, dataset_id)
 
 
 async def touch_dataset(session: AsyncSession, dataset_id: uuid.UUID) -> None:
@@ -139,9 +159,9 @@ class DatasetConfigInfo:
     embedding_dimension: int | None
 
 
-async def get_config(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) -> DatasetConfigInfo:
+async def get_config(db: Database, user: UserInfo, dataset_id: uuid.UUID) -> DatasetConfigInfo:
     async with db.read() as session:
-        await authorize(session, user_id, dataset_id, Permission.READ)
+        await authorize(session, user, dataset_id, Permission.READ)
         row = await session.get(DatasetConfig, dataset_id)
     if row is None:
         return DatasetConfigInfo(None, None, None, None)
@@ -152,7 +172,7 @@ async def get_config(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) ->
 
 async def set_config(
     db: Database,
-    user_id: uuid.UUID,
+    user: UserInfo,
     dataset_id: uuid.UUID,
     graph_schema: dict[str, Any] | None,
     custom_prompt: str | None,
@@ -163,7 +183,7 @@ async def set_config(
     """Change the extraction schema, prompt, chunk size or chunks per batch (needs write);
     None leaves one as is."""
     async with db.write() as session:
-        await authorize(session, user_id, dataset_id, Permission.WRITE)
+        await authorize(session, user, dataset_id, Permission.WRITE)
         row = await session.get(DatasetConfig, dataset_id)
         if row is None:
             row = DatasetConfig(dataset_id=dataset_id)

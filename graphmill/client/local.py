@@ -91,7 +91,7 @@ class LocalClient:
             result = await add_files(
                 s.db,
                 s.blobs,
-                self.user.id,
+                self.user,
                 uploads,
                 dataset_id=dataset_id,
                 dataset_name=dataset_name,
@@ -107,7 +107,7 @@ class LocalClient:
             dataset_ids=list(dataset_ids) or None,
             run_in_background=background,
         )
-        return await cognify_datasets(self.services, self.user.id, payload)
+        return await cognify_datasets(self.services, self.user, payload)
 
     def _searcher(self) -> SearchService:
         s = self.services
@@ -119,7 +119,7 @@ class LocalClient:
         self, payload: SearchPayloadDTO
     ) -> list[SearchEnvelopeDTO | SearchVerboseEnvelopeDTO]:
         s = self.services
-        _, envelopes = await answer(self._searcher(), s.settings, self.user.id, payload)
+        _, envelopes = await answer(self._searcher(), s.settings, self.user, payload)
         return envelopes
 
     async def remember(self, sources: Sequence[Source], form: RememberFormDTO) -> dict[str, Any]:
@@ -128,44 +128,44 @@ class LocalClient:
         with StagedUploads(s.blobs, s.settings.max_upload_bytes) as uploads:
             for source in sources:
                 await uploads.stage(Upload(source.name, source.chunks()))
-            result = await remember_uploads(s, self.user.id, uploads, form)
+            result = await remember_uploads(s, self.user, uploads, form)
         return result.to_dict()
 
     async def recall(self, payload: RecallPayloadDTO) -> list[dict[str, Any]]:
-        return await recall_items(self._searcher(), self.services, self.user.id, payload)
+        return await recall_items(self._searcher(), self.services, self.user, payload)
 
     async def forget(self, payload: ForgetPayloadDTO) -> dict[str, Any]:
-        return await forget_payload(self.services, self.user.id, payload)
+        return await forget_payload(self.services, self.user, payload)
 
     async def list_datasets(self) -> list[DatasetDTO]:
-        found = await dataset_service.list_datasets(self.services.db, self.user.id)
+        found = await dataset_service.list_datasets(self.services.db, self.user)
         return [DatasetDTO.of(d) for d in found]
 
     async def delete_dataset(self, dataset_id: uuid.UUID) -> None:
         s = self.services
-        await dataset_service.delete_dataset(s.db, s.blobs, self.user.id, dataset_id)
+        await dataset_service.delete_dataset(s.db, s.blobs, self.user, dataset_id)
 
     async def list_data(self, dataset_id: uuid.UUID, status: str | None = None) -> list[DataDTO]:
         items = await data_service.list_data(
-            self.services.db, self.user.id, dataset_id, status, ledger.COGNIFY_PIPELINE
+            self.services.db, self.user, dataset_id, status, ledger.COGNIFY_PIPELINE
         )
         return [DataDTO.of(i) for i in items]
 
     async def download(self, dataset_id: uuid.UUID, data_id: uuid.UUID) -> AsyncIterator[bytes]:
         s = self.services
-        item = await data_service.get_data(s.db, self.user.id, dataset_id, data_id)
+        item = await data_service.get_data(s.db, self.user, dataset_id, data_id)
         size = await s.blobs.size(item.content_hash)
         async for chunk in s.blobs.read(item.content_hash, 0, size - 1):
             yield chunk
 
     async def delete_data(self, dataset_id: uuid.UUID, data_id: uuid.UUID) -> None:
         s = self.services
-        await data_service.delete_data(s.db, s.blobs, self.user.id, dataset_id, data_id)
+        await data_service.delete_data(s.db, s.blobs, self.user, dataset_id, data_id)
 
     async def status(self, dataset_ids: Sequence[uuid.UUID] | None) -> dict[str, str]:
         body = await status_view.status_json(
             self.services.db,
-            self.user.id,
+            self.user,
             list(dataset_ids) if dataset_ids is not None else None,
             [ledger.COGNIFY_PIPELINE],
         )
@@ -173,17 +173,17 @@ class LocalClient:
         return found
 
     async def progress(self, dataset_ids: Sequence[uuid.UUID]) -> dict[str, dict[str, Any]]:
-        return await progress_view(self.services, self.user.id, list(dataset_ids))
+        return await progress_view(self.services, self.user, list(dataset_ids))
 
     async def list_runs(self, dataset_id: uuid.UUID) -> list[RunDTO]:
-        runs = await service.list_runs(self.services.db, self.user.id, dataset_id)
+        runs = await service.list_runs(self.services.db, self.user, dataset_id)
         return [RunDTO.of(r) for r in runs]
 
     async def get_run(self, run_id: uuid.UUID) -> RunDTO:
-        return RunDTO.of(await service.get_run(self.services.db, self.user.id, run_id))
+        return RunDTO.of(await service.get_run(self.services.db, self.user, run_id))
 
     async def cancel_run(self, run_id: uuid.UUID) -> RunDTO:
-        return RunDTO.of(await service.cancel(self.services.db, self.user.id, run_id))
+        return RunDTO.of(await service.cancel(self.services.db, self.user, run_id))
 
     async def create_user(self, email: str, password: str) -> UserRead:
         return UserRead.of(await users.register_user(self.services.db, email, password))

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.auth.permissions import authorize
+from graphmill.auth.users import UserInfo
 from graphmill.blobs import BlobStore, Staged
 from graphmill.blobs.base import CHUNK
 from graphmill.catalog.data import blob_lock_key, collect_garbage, record_blobs
@@ -231,7 +232,7 @@ class StagedUploads:
 async def add_files(
     db: Database,
     blobs: BlobStore,
-    user_id: uuid.UUID,
+    user: UserInfo,
     uploads: StagedUploads,
     *,
     dataset_id: uuid.UUID | None,
@@ -252,7 +253,7 @@ async def add_files(
     metadata_list = parse_external_metadata(external_metadata, uploads.count)
     if dataset_id is not None:
         async with db.read() as session:
-            await authorize(session, user_id, dataset_id, Permission.WRITE)
+            await authorize(session, user, dataset_id, Permission.WRITE)
     else:
         assert dataset_name is not None
         check_dataset_name(dataset_name)
@@ -262,13 +263,13 @@ async def add_files(
         replace(item, label=label, metadata=metadata)
         for item, label, metadata in zip(uploads.accepted(), label_list, metadata_list, strict=True)
     ]
-    return await _record(db, blobs, user_id, prepared, dataset_id, dataset_name, node_set)
+    return await _record(db, blobs, user, prepared, dataset_id, dataset_name, node_set)
 
 
 async def _record(
     db: Database,
     blobs: BlobStore,
-    user_id: uuid.UUID,
+    user: UserInfo,
     prepared: list[_Prepared],
     dataset_id: uuid.UUID | None,
     dataset_name: str | None,
@@ -289,16 +290,16 @@ async def _record(
                     stored.add(item.staged.sha256)
             async with db.write() as session:
                 if dataset_id is not None:
-                    dataset = await authorize(session, user_id, dataset_id, Permission.WRITE)
+                    dataset = await authorize(session, user, dataset_id, Permission.WRITE)
                 else:
                     assert dataset_name is not None
-                    dataset = await ensure_owned_dataset(session, user_id, dataset_name)
-                items = await _insert_rows(session, dataset.id, user_id, prepared, node_set)
+                    dataset = await ensure_owned_dataset(session, user, dataset_name)
+                items = await _insert_rows(session, dataset.id, user.id, prepared, node_set)
                 run = await record_completed_run(
                     session,
                     dataset.id,
                     ADD_PIPELINE,
-                    user_id,
+                    user.id,
                     completed=[i.data_id for i in items if not i.already_present],
                     skipped=[i.data_id for i in items if i.already_present],
                 )

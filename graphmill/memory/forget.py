@@ -10,7 +10,8 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from graphmill.auth.permissions import authorize, readable_dataset_ids
+from graphmill.auth.permissions import authorize, visible_ids
+from graphmill.auth.users import UserInfo
 from graphmill.blobs import BlobStore
 from graphmill.catalog import data as data_catalog
 from graphmill.catalog import datasets as dataset_catalog
@@ -37,57 +38,60 @@ class ForgetRequest:
 
 
 async def forget(
-    db: Database, blobs: BlobStore, user_id: uuid.UUID, request: ForgetRequest
+    db: Database, blobs: BlobStore, user: UserInfo, request: ForgetRequest
 ) -> dict[str, Any]:
     """cognee's answers: `{datasets_removed}`, `{dataset_id}`, `{data_id, dataset_id}` or,
     with memory_only, `{dataset_id, data_records_reset}`; all with `status: "success"`."""
     if request.everything:
+        # Everything the caller owns in the tenant they work in (the datasets they can see).
+        owned_here = (
+            Dataset.owner_id == user.id,
+            Dataset.tenant_id.is_not_distinct_from(user.tenant_id),
+        )
         async with db.read() as session:
-            owned = list(
-                await session.scalars(select(Dataset.id).where(Dataset.owner_id == user_id))
-            )
+            owned = list(await session.scalars(select(Dataset.id).where(*owned_here)))
         if request.memory_only:
-            reset = sum([await reset_memory(db, user_id, d) for d in owned])
+            reset = sum([await reset_memory(db, user, d) for d in owned])
             return {"datasets_reset": len(owned), "data_records_reset": reset, "status": "success"}
         for dataset_id in owned:
-            await dataset_catalog.delete_dataset(db, blobs, user_id, dataset_id)
-        await sessions.delete_user_sessions(db, user_id)
+            await dataset_catalog.delete_dataset(db, blobs, user, dataset_id)
+        await sessions.delete_user_sessions(db, user.id)
         return {"datasets_removed": len(owned), "status": "success"}
     if request.dataset_id is None and not request.dataset:
         raise NoForgetTarget(NO_TARGET)
-    dataset_id = request.dataset_id or await named_dataset(db, user_id, request.dataset or "")
+    dataset_id = request.dataset_id or await named_dataset(db, user, request.dataset or "")
     if request.data_id is not None:
         ids = {"data_id": str(request.data_id), "dataset_id": str(dataset_id)}
         if request.memory_only:
-            reset = await reset_memory(db, user_id, dataset_id, [request.data_id])
+            reset = await reset_memory(db, user, dataset_id, [request.data_id])
             if not reset:
                 raise DataNotFound()
             return ids | {"data_records_reset": reset, "status": "success"}
-        await data_catalog.delete_data(db, blobs, user_id, dataset_id, request.data_id)
+        await data_catalog.delete_data(db, blobs, user, dataset_id, request.data_id)
         return ids | {"status": "success"}
     if request.memory_only:
-        reset = await reset_memory(db, user_id, dataset_id)
+        reset = await reset_memory(db, user, dataset_id)
         return {"dataset_id": str(dataset_id), "data_records_reset": reset, "status": "success"}
-    await dataset_catalog.delete_dataset(db, blobs, user_id, dataset_id)
+    await dataset_catalog.delete_dataset(db, blobs, user, dataset_id)
     return {"dataset_id": str(dataset_id), "status": "success"}
 
 
-async def named_dataset(db: Database, user_id: uuid.UUID, name: str) -> uuid.UUID:
+async def named_dataset(db: Database, user: UserInfo, name: str) -> uuid.UUID:
     """The caller's dataset of that name, else one shared with the caller under it."""
     rows = await db.read_rows(
         select(Dataset.id, Dataset.owner_id)
-        .where(Dataset.name == name, Dataset.id.in_(readable_dataset_ids(user_id)))
+        .where(Dataset.name == name, Dataset.id.in_(visible_ids(user)))
         .order_by(Dataset.created_at)
     )
     if not rows:
         raise DatasetNotFound()
-    own = [r for r in rows if r[1] == user_id]
+    own = [r for r in rows if r[1] == user.id]
     return uuid.UUID(str((own or rows)[0][0]))
 
 
 async def reset_memory(
     db: Database,
-    user_id: uuid.UUID,
+    user: UserInfo,
     dataset_id: uuid.UUID,
     data_ids: Sequence[uuid.UUID] | None = None,
 ) -> int:
@@ -95,7 +99,7 @@ async def reset_memory(
     chunks, vectors and their share of nodes and edges, exactly as a delete would, and
     their cognify state, so the next cognify makes them again. Needs delete permission."""
     async with db.write() as session:
-        await authorize(session, user_id, dataset_id, Permission.DELETE)
+        await authorize(session, user, dataset_id, Permission.DELETE)
         await lock_dataset(session, dataset_id)
         query = select(Data.id).where(Data.dataset_id == dataset_id)
         if data_ids is not None:

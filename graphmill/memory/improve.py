@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphmill.auth.permissions import authorize
+from graphmill.auth.users import UserInfo
 from graphmill.blobs import BlobStore
 from graphmill.db import Database, lock_dataset
 from graphmill.db.models import Permission, RunState
@@ -87,7 +88,7 @@ async def improve(
     db: Database,
     blobs: BlobStore,
     runtime: Runtime,
-    user_id: uuid.UUID,
+    user: UserInfo,
     dataset_id: uuid.UUID,
     session_ids: Sequence[str] | None,
     *,
@@ -97,24 +98,24 @@ async def improve(
     """Run the stages on a dataset the caller may write; the fold's cognify run is in the
     ledger (status, events, cancel) and is waited for unless in background."""
     started = time.monotonic()
-    name, merged = await _merge(db, user_id, dataset_id)
+    name, merged = await _merge(db, user, dataset_id)
     merge = Stage("merge_duplicate_entities", "completed", counts={"merged_entities": merged})
     merge_ms = time.monotonic() - started
     fold = await _fold(
-        db, blobs, runtime, user_id, dataset_id, session_ids, background, max_upload_bytes
+        db, blobs, runtime, user, dataset_id, session_ids, background, max_upload_bytes
     )
     if fold.status == "completed" and not background:
         # What the folded answers added is merged too (in background, the next improve).
         again = time.monotonic()
-        merge.counts["merged_entities"] += (await _merge(db, user_id, dataset_id))[1]
+        merge.counts["merged_entities"] += (await _merge(db, user, dataset_id))[1]
         merge_ms += time.monotonic() - again
     merge.duration_ms = int(merge_ms * 1000)
     return ImproveResult(dataset_id, name, list(session_ids or []), [merge, fold], background)
 
 
-async def _merge(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) -> tuple[str, int]:
+async def _merge(db: Database, user: UserInfo, dataset_id: uuid.UUID) -> tuple[str, int]:
     async with db.write() as session:
-        dataset = await authorize(session, user_id, dataset_id, Permission.WRITE)
+        dataset = await authorize(session, user, dataset_id, Permission.WRITE)
         await lock_dataset(session, dataset_id)
         return dataset.name, await merge_duplicates(session, dataset_id)
 
@@ -123,14 +124,14 @@ async def _fold(
     db: Database,
     blobs: BlobStore,
     runtime: Runtime,
-    user_id: uuid.UUID,
+    user: UserInfo,
     dataset_id: uuid.UUID,
     session_ids: Sequence[str] | None,
     background: bool,
     max_upload_bytes: int,
 ) -> Stage:
     started = time.monotonic()
-    useful = await sessions.useful_qas(db, user_id, dataset_id)
+    useful = await sessions.useful_qas(db, user.id, dataset_id)
     if session_ids:
         useful = [e for e in useful if e.session_id in session_ids]
     if not useful:
@@ -146,16 +147,14 @@ async def _fold(
         await add_files(
             db,
             blobs,
-            user_id,
+            user,
             uploads,
             dataset_id=dataset_id,
             dataset_name=None,
             node_set=["session_answers"],
         )
     await sessions.mark_improved(db, [e.id for e in useful])
-    [outcome] = await service.cognify(
-        db, runtime, user_id, [dataset_id], None, background=background
-    )
+    [outcome] = await service.cognify(db, runtime, user, [dataset_id], None, background=background)
     run = outcome.run
     failed = outcome.items is not None and run.state != RunState.COMPLETED
     return Stage(

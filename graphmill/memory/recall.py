@@ -4,11 +4,11 @@ plus the caller's session entries."""
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from graphmill.auth.users import UserInfo
 from graphmill.db import Database
 from graphmill.errors import UnknownRecallScope, UnsupportedOption
 from graphmill.memory import sessions
@@ -76,7 +76,7 @@ class RecallOutcome:
 
 
 async def recall(
-    search: SearchService, db: Database, user_id: uuid.UUID, request: RecallRequest
+    search: SearchService, db: Database, user: UserInfo, request: RecallRequest
 ) -> RecallOutcome:
     """Session entries first (when asked for and a session is named), then the graph's
     items per searched dataset. Auto with a chosen type, no datasets and session hits:
@@ -84,7 +84,7 @@ async def recall(
     chosen, auto = sources(request.scope, request.session_id)
     items: list[dict[str, Any]] = []
     if request.session_id and chosen & {"session", "trace"}:
-        found = await sessions.entries(db, user_id, [request.session_id])
+        found = await sessions.entries(db, user.id, [request.session_id])
         for entry, score in sessions.rank(found, request.search.query, request.search.top_k):
             if entry.entry_type == sessions.QA and "session" in chosen:
                 items.append(_session_item(entry, score))
@@ -94,7 +94,7 @@ async def recall(
     auto_type = request.search.search_type == SearchType.FEELING_LUCKY
     if "graph" not in chosen or (auto and auto_type and unscoped and items):
         return RecallOutcome(items, None)
-    outcome = await search.search(user_id, request.search)
+    outcome = await search.search(user, request.search)
     for answer in outcome.answers:
         items += graph_items(answer, request.verbose)
     return RecallOutcome(items, outcome)

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphmill.auth.users import UserInfo
 from graphmill.blobs import BlobStore
 from graphmill.catalog import data as data_catalog
 from graphmill.catalog.datasets import set_config
@@ -59,13 +60,13 @@ def cognify_options(
 
 
 async def apply_options(
-    db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID, options: CognifyOptions
+    db: Database, user: UserInfo, dataset_id: uuid.UUID, options: CognifyOptions
 ) -> None:
     """Store the options on the dataset: this run and later ones use them."""
     if options.any():
         await set_config(
             db,
-            user_id,
+            user,
             dataset_id,
             options.graph_model,
             options.custom_prompt,
@@ -114,7 +115,7 @@ async def remember(
     db: Database,
     blobs: BlobStore,
     runtime: Runtime,
-    user_id: uuid.UUID,
+    user: UserInfo,
     uploads: StagedUploads,
     *,
     dataset_id: uuid.UUID | None,
@@ -132,7 +133,7 @@ async def remember(
     added = await add_files(
         db,
         blobs,
-        user_id,
+        user,
         uploads,
         dataset_id=dataset_id,
         dataset_name=dataset_name,
@@ -141,8 +142,8 @@ async def remember(
         external_metadata=external_metadata,
     )
     dataset = added.dataset
-    await apply_options(db, user_id, dataset.id, options)
-    items = [await data_catalog.get_data(db, user_id, dataset.id, i.data_id) for i in added.items]
+    await apply_options(db, user, dataset.id, options)
+    items = [await data_catalog.get_data(db, user, dataset.id, i.data_id) for i in added.items]
     result = RememberResult(
         "running",
         dataset.name,
@@ -168,12 +169,10 @@ async def remember(
             if item.mime_type.startswith("text/"):
                 text = await _text_of(blobs, item.content_hash, item.size)
                 await sessions.add_entry(
-                    db, user_id, session_id, dataset.id, sessions.QA, answer=text
+                    db, user.id, session_id, dataset.id, sessions.QA, answer=text
                 )
         result.session_ids = [session_id]
-    [outcome] = await service.cognify(
-        db, runtime, user_id, [dataset.id], None, background=background
-    )
+    [outcome] = await service.cognify(db, runtime, user, [dataset.id], None, background=background)
     if outcome.items is None:
         result.elapsed_seconds = time.monotonic() - started
         return result
@@ -228,7 +227,7 @@ async def update_item(
     db: Database,
     blobs: BlobStore,
     runtime: Runtime,
-    user_id: uuid.UUID,
+    user: UserInfo,
     uploads: StagedUploads,
     *,
     dataset_id: uuid.UUID,
@@ -241,14 +240,14 @@ async def update_item(
     started = time.monotonic()
     if uploads.count != 1:
         raise InvalidInput("update replaces one item: send exactly one file as 'data'")
-    old = await data_catalog.get_data(db, user_id, dataset_id, data_id)
+    old = await data_catalog.get_data(db, user, dataset_id, data_id)
     added = await add_files(
-        db, blobs, user_id, uploads, dataset_id=dataset_id, dataset_name=None, node_set=node_set
+        db, blobs, user, uploads, dataset_id=dataset_id, dataset_name=None, node_set=node_set
     )
     [new] = added.items
     if new.data_id != old.id:
-        await data_catalog.delete_data(db, blobs, user_id, dataset_id, old.id)
-    [outcome] = await service.cognify(db, runtime, user_id, [dataset_id], None, background=False)
+        await data_catalog.delete_data(db, blobs, user, dataset_id, old.id)
+    [outcome] = await service.cognify(db, runtime, user, [dataset_id], None, background=False)
     states = {i: state for i, state, _ in outcome.items or []}
     ok = states.get(new.data_id) == "completed"
     return UpdateResult(

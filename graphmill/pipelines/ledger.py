@@ -999,7 +999,8 @@ async def fail_run(
 async def latest_states_json(
     db: Database,
     user_id: uuid.UUID,
-    readable: Callable[[Any], Select[Any]],
+    tenant_id: uuid.UUID | None,
+    readable: Callable[[Any, Any], Select[Any]],
     dataset_ids: Sequence[uuid.UUID] | None,
     pipelines: Sequence[str],
     label: Callable[[Any], Any],
@@ -1007,12 +1008,13 @@ async def latest_states_json(
     """The latest run's state per readable dataset and pipeline as a JSON object built by the
     database, each state passed through `label` (a SQL expression of the state column, NULL
     for no run): `{id: label}` for one pipeline, `{id: {pipeline: label}}` for several.
-    `readable(user)` is the query of the user's readable dataset ids. No row reaches Python,
+    `readable(user_id, tenant_id)` is the query of the user's readable dataset ids in the
+    tenant they work in. No row reaches Python,
     so the cost hardly grows with the number of datasets."""
     query = _states_json_query(
         db.is_sqlite, readable, tuple(pipelines), label, dataset_ids is not None
     )
-    params: dict[str, Any] = {"user_id": user_id}
+    params: dict[str, Any] = {"user_id": user_id, "tenant_id": tenant_id}
     if dataset_ids is not None:
         params["dataset_ids"] = bind_ids(dataset_ids, db.is_sqlite)
     body = await db.read_scalar(query, params, inline=True)  # one indexed query
@@ -1022,14 +1024,15 @@ async def latest_states_json(
 @functools.lru_cache(maxsize=64)
 def _states_json_query(
     sqlite: bool,
-    readable: Callable[[Any], Select[Any]],
+    readable: Callable[[Any, Any], Select[Any]],
     pipelines: tuple[str, ...],
     label: Callable[[Any], Any],
     with_ids: bool,
 ) -> Select[Any]:
     """Built once per shape (building it costs more than running it), with bind parameters
-    `user_id` and, `with_ids`, `dataset_ids` (`in_ids`)."""
-    datasets = readable(bindparam("user_id", type_=Uuid)).subquery()
+    `user_id`, `tenant_id` and, `with_ids`, `dataset_ids` (`in_ids`)."""
+    user, tenant = bindparam("user_id", type_=Uuid), bindparam("tenant_id", type_=Uuid)
+    datasets = readable(user, tenant).subquery()
     column = datasets.c.dataset_id
     if sqlite:  # stored as 32 hex digits
         key: Any = func.substr(column, 1, 8)

@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from graphmill.auth.permissions import authorize, readable_dataset_ids
+from graphmill.auth.permissions import authorize, visible_ids
+from graphmill.auth.users import UserInfo
 from graphmill.catalog.datasets import DatasetInfo, ensure_owned_dataset, list_datasets
 from graphmill.db import Database
 from graphmill.db.models import Permission
@@ -28,7 +29,7 @@ class CognifyOutcome:
 
 async def resolve_datasets(
     db: Database,
-    user_id: uuid.UUID,
+    user: UserInfo,
     dataset_ids: Sequence[uuid.UUID] | None,
     names: Sequence[str] | None,
     permission: Permission,
@@ -39,28 +40,28 @@ async def resolve_datasets(
     async with db.write() as session:
         if dataset_ids:
             found = [
-                await authorize(session, user_id, d, permission) for d in dict.fromkeys(dataset_ids)
+                await authorize(session, user, d, permission) for d in dict.fromkeys(dataset_ids)
             ]
         else:
             assert names is not None
-            found = [await ensure_owned_dataset(session, user_id, n) for n in dict.fromkeys(names)]
+            found = [await ensure_owned_dataset(session, user, n) for n in dict.fromkeys(names)]
         return [DatasetInfo.of(d) for d in found]
 
 
 async def cognify(
     db: Database,
     runtime: Runtime,
-    user_id: uuid.UUID,
+    user: UserInfo,
     dataset_ids: Sequence[uuid.UUID] | None,
     names: Sequence[str] | None,
     *,
     background: bool,
 ) -> list[CognifyOutcome]:
     """Queue (or join) one cognify run per dataset; wait for them unless in background."""
-    datasets = await resolve_datasets(db, user_id, dataset_ids, names, Permission.WRITE)
+    datasets = await resolve_datasets(db, user, dataset_ids, names, Permission.WRITE)
     queued: list[tuple[DatasetInfo, RunInfo]] = []
     for dataset in datasets:
-        run, _ = await ledger.request_run(db, dataset.id, COGNIFY_PIPELINE, user_id)
+        run, _ = await ledger.request_run(db, dataset.id, COGNIFY_PIPELINE, user.id)
         await runtime.dispatch(run.id)
         queued.append((dataset, run))
     if background:
@@ -79,30 +80,30 @@ async def cognify(
     return outcomes
 
 
-async def get_run(db: Database, user_id: uuid.UUID, run_id: uuid.UUID) -> RunInfo:
+async def get_run(db: Database, user: UserInfo, run_id: uuid.UUID) -> RunInfo:
     """A run of a dataset the user can read; RunNotFound otherwise (existence never leaks)."""
     run = await ledger.get_run(db, run_id)
     if run is None:
         raise RunNotFound()
     try:
         async with db.read() as session:
-            await authorize(session, user_id, run.dataset_id, Permission.READ)
+            await authorize(session, user, run.dataset_id, Permission.READ)
     except DatasetNotFound as exc:
         raise RunNotFound() from exc
     return run
 
 
-async def cancel(db: Database, user_id: uuid.UUID, run_id: uuid.UUID) -> RunInfo:
+async def cancel(db: Database, user: UserInfo, run_id: uuid.UUID) -> RunInfo:
     """Cancel a run; needs write permission on its dataset."""
-    run = await get_run(db, user_id, run_id)
+    run = await get_run(db, user, run_id)
     async with db.read() as session:
-        await authorize(session, user_id, run.dataset_id, Permission.WRITE)
+        await authorize(session, user, run.dataset_id, Permission.WRITE)
     return await ledger.cancel_run(db, run_id)
 
 
-async def list_runs(db: Database, user_id: uuid.UUID, dataset_id: uuid.UUID) -> list[RunInfo]:
+async def list_runs(db: Database, user: UserInfo, dataset_id: uuid.UUID) -> list[RunInfo]:
     async with db.read() as session:
-        await authorize(session, user_id, dataset_id, Permission.READ)
+        await authorize(session, user, dataset_id, Permission.READ)
     return await ledger.list_runs(db, dataset_id)
 
 
@@ -118,13 +119,13 @@ class Progress:
 
 async def progress(
     db: Database,
-    user_id: uuid.UUID,
+    user: UserInfo,
     dataset_ids: Sequence[uuid.UUID] | None,
     pipeline: str = COGNIFY_PIPELINE,
 ) -> dict[uuid.UUID, Progress]:
     """The latest run of the pipeline on each readable dataset, with its counts and current
     stage."""
-    latest = await ledger.latest_progress(db, readable_dataset_ids(user_id), dataset_ids, pipeline)
+    latest = await ledger.latest_progress(db, visible_ids(user), dataset_ids, pipeline)
     return {
         dataset_id: Progress(
             compat_status(p.run.state),
@@ -145,10 +146,10 @@ class GraphSummary:
 
 
 async def graph_summaries(
-    db: Database, user_id: uuid.UUID, dataset_ids: Sequence[uuid.UUID] | None
+    db: Database, user: UserInfo, dataset_ids: Sequence[uuid.UUID] | None
 ) -> list[GraphSummary]:
     """Node and edge counts per readable dataset, with the latest finished cognify run."""
-    visible = await list_datasets(db, user_id)
+    visible = await list_datasets(db, user)
     wanted = set(dataset_ids) if dataset_ids is not None else None
     ids = [d.id for d in visible if wanted is None or d.id in wanted]
     runs = await ledger.latest_finished(db, ids, COGNIFY_PIPELINE)

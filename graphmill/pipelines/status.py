@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import case, func
 
 from graphmill.auth.permissions import readable_dataset_ids
+from graphmill.auth.users import UserInfo
 from graphmill.db import Database
 from graphmill.db.models import RunState
 from graphmill.errors import UnknownPipeline
@@ -53,7 +54,7 @@ def _compat_label(state: Any) -> Any:
 
 async def status_json(
     db: Database,
-    user_id: uuid.UUID,
+    user: UserInfo,
     dataset_ids: Sequence[uuid.UUID] | None,
     pipelines: Sequence[str],
 ) -> str:
@@ -61,5 +62,5 @@ async def status_json(
     a run of it absent), `{id: {pipeline: status}}` for several (every readable dataset a
     key). One query; unreadable and missing ids are absent; data rows are never touched."""
     return await ledger.latest_states_json(
-        db, user_id, readable_dataset_ids, dataset_ids, pipelines, _compat_label
+        db, user.id, user.tenant_id, readable_dataset_ids, dataset_ids, pipelines, _compat_label
     )

@@ -30,7 +30,8 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import select
 
-from graphmill.auth.permissions import readable_dataset_ids
+from graphmill.auth.permissions import visible_ids
+from graphmill.auth.users import UserInfo
 from graphmill.cognify.tools import Tools
 from graphmill.config import Settings
 from graphmill.db import Database
@@ -99,6 +100,7 @@ class ScopedDataset:
     # The model that made its vectors (None before any), to check queries against.
     embedding_model: str | None = field(default=None, compare=False)
     embedding_dimension: int | None = field(default=None, compare=False)
+    tenant_id: uuid.UUID | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -148,7 +150,7 @@ class SearchService:
 
     # --- entry points ------------------------------------------------------------------
 
-    async def search(self, user_id: uuid.UUID, request: SearchRequest) -> SearchOutcome:
+    async def search(self, user: UserInfo, request: SearchRequest) -> SearchOutcome:
         """Search every dataset in the caller's scope; DatasetNotFound for any named
         dataset the caller cannot read, as for one that does not exist."""
         started = time.perf_counter()
@@ -158,7 +160,7 @@ class SearchService:
                 f"graphmill does not implement {search_type.value} search; supported types: "
                 + ", ".join(t.value for t in SearchType if t not in UNSUPPORTED)
             )
-        datasets = await self.scope(user_id, request.dataset_ids, request.datasets)
+        datasets = await self.scope(user, request.dataset_ids, request.datasets)
         if search_type == SearchType.FEELING_LUCKY:
             search_type = await self.choose_type(request.query)
         outcome = SearchOutcome([], search_type)
@@ -220,7 +222,7 @@ class SearchService:
 
     async def scope(
         self,
-        user_id: uuid.UUID,
+        user: UserInfo,
         dataset_ids: Sequence[uuid.UUID] | None,
         names: Sequence[str] | None,
     ) -> list[ScopedDataset]:
@@ -233,9 +235,10 @@ class SearchService:
                 Dataset.owner_id,
                 DatasetConfig.embedding_model,
                 DatasetConfig.embedding_dimension,
+                Dataset.tenant_id,
             )
             .outerjoin(DatasetConfig, DatasetConfig.dataset_id == Dataset.id)
-            .where(Dataset.id.in_(readable_dataset_ids(user_id)))
+            .where(Dataset.id.in_(visible_ids(user)))
         )
         if dataset_ids:
             wanted = list(dict.fromkeys(dataset_ids))
@@ -253,7 +256,7 @@ class SearchService:
             found: list[ScopedDataset] = []
             for name in wanted_names:
                 named = [r for r in rows if r[1] == name]
-                own = [r for r in named if r[2] == user_id]
+                own = [r for r in named if r[2] == user.id]
                 if not named:
                     raise DatasetNotFound()
                 found += [_scoped(r) for r in own or named]
@@ -521,7 +524,7 @@ class SearchService:
 
 
 def _scoped(row: Any) -> ScopedDataset:
-    return ScopedDataset(row[0], row[1], row[3], row[4])
+    return ScopedDataset(row[0], row[1], row[3], row[4], row[5])
 
 
 def _node_sets(stored: Any) -> set[str]:

@@ -102,3 +102,31 @@ def test_a_dataset_out_of_scope_never_contributes(alice: Api) -> None:
         json={"query": QUERY, "searchType": "CHUNKS_LEXICAL", "datasetIds": [planted]},
     )
     assert TOKEN in r.text
+
+
+def test_teams_give_exactly_what_their_grants_give(alice: Api, bob: Api) -> None:
+    """Alice plants the token in her tenant; Bob, a member of it without a grant, and the
+    same Bob working in a tenant of his own, never see it with any search type; a grant to
+    a role he is in shows it to him in Alice's tenant only."""
+    perms = "/api/v1/permissions"
+    acme = alice.post(f"{perms}/tenants", params={"tenant_name": "acme"}).json()["tenant_id"]
+    planted = cognified(alice, "planted", PLANTED)
+    alice.post(f"{perms}/users/{bob.user_id}/tenants", params={"tenant_id": acme})
+    mine = cognified(bob, "harrowgate", OTHER)  # in his own space
+    globex = bob.post(f"{perms}/tenants", params={"tenant_name": "globex"}).json()["tenant_id"]
+    scopes: list[dict[str, Any]] = [{}, {"datasetIds": [planted]}, {"datasets": ["planted"]}]
+    for tenant in (acme, globex, "null"):
+        bob.headers["X-Tenant-Id"] = tenant
+        never_shows_the_token(attempts(bob, scopes))
+    role = alice.post(f"{perms}/roles", params={"role_name": "readers"}).json()["role_id"]
+    alice.post(f"{perms}/users/{bob.user_id}/roles", params={"role_id": role})
+    alice.post(f"{perms}/datasets/{role}", params={"permission_name": "read"}, json=[planted])
+    bob.headers["X-Tenant-Id"] = acme
+    found = bob.post("/api/v1/search", json={"query": QUERY, "searchType": "CHUNKS_LEXICAL"})
+    assert TOKEN in found.text
+    assert [e["dataset_id"] for e in found.json()] == [planted]  # not his own: other tenant
+    for tenant in (globex, "null"):
+        bob.headers["X-Tenant-Id"] = tenant
+        never_shows_the_token(attempts(bob, scopes))
+    r = bob.post("/api/v1/search", json={"query": QUERY, "searchType": "CHUNKS_LEXICAL"})
+    assert [e["dataset_id"] for e in r.json()] == [mine]

@@ -84,6 +84,31 @@ def test_stream_closes_when_read_is_revoked(alice: Api, bob: Api) -> None:
     assert bob.get(f"/api/v1/datasets/{ds}/events").status_code == 404
 
 
+def test_stream_closes_when_its_reader_leaves_the_role_that_gave_access(
+    alice: Api, bob: Api
+) -> None:
+    perms = "/api/v1/permissions"
+    tenant = alice.post(f"{perms}/tenants", params={"tenant_name": "acme"}).json()["tenant_id"]
+    role = alice.post(f"{perms}/roles", params={"role_name": "legal"}).json()["role_id"]
+    alice.post(f"{perms}/users/{bob.user_id}/tenants", params={"tenant_id": tenant})
+    alice.post(f"{perms}/users/{bob.user_id}/roles", params={"role_id": role})
+    ds = add_files(alice, "shared", [("one.txt", b"first")]).json()["dataset_id"]
+    assert grant(alice, role, "read", [ds]).status_code == 200
+    reader = Reader(bob, ds, {"X-Tenant-Id": tenant})
+    first = cognify(alice, ds)
+    reader.wait_for_run(first, "completed")
+
+    left = alice.delete(f"{perms}/users/{bob.user_id}/roles", params={"role_id": role})
+    assert left.status_code == 200
+    time.sleep(RECHECK_SECONDS + 1)
+    add_files(alice, "shared", [("two.txt", b"second")])
+    second = cognify(alice, ds)
+
+    assert reader.ended.wait(10), "the stream stayed open after its reader left the role"
+    assert reader.error is None, repr(reader.error)
+    assert second not in reader.run_ids()
+
+
 def test_stream_closes_when_its_api_key_is_deleted(alice: Api) -> None:
     ds = add_files(alice, "own", [("one.txt", b"first")]).json()["dataset_id"]
     key = alice.post("/api/v1/auth/api-keys", json={"name": "stream"}).json()

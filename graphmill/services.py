@@ -15,9 +15,10 @@ from graphmill.catalog.data import sweep_unused_blobs
 from graphmill.cognify.tools import Tools, open_tools
 from graphmill.config import Settings
 from graphmill.db import Database, migrate
+from graphmill.memory import improve
 from graphmill.pipelines.engine import load_pipeline
 from graphmill.pipelines.executors import Runtime
-from graphmill.pipelines.ledger import COGNIFY_PIPELINE
+from graphmill.pipelines.ledger import COGNIFY_PIPELINE, MEMIFY_PIPELINE
 
 log = logging.getLogger("graphmill")
 
@@ -71,7 +72,12 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
         # Embedded: this process executes runs. Distributed: workers do; we only enqueue.
         executes = role == "worker" or (role == "api" and settings.executor == "local")
         pipelines = (
-            {COGNIFY_PIPELINE: load_pipeline(settings.cognify_steps)(tools)} if executes else None
+            {
+                COGNIFY_PIPELINE: load_pipeline(settings.cognify_steps)(tools),
+                MEMIFY_PIPELINE: improve.pipeline(tools),
+            }
+            if executes
+            else None
         )
         runtime = Runtime(db, blobs, settings, pipelines)
         await runtime.start()

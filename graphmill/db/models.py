@@ -233,6 +233,9 @@ class PipelineRun(Base):
     # Set when someone asked for the run to execute; a queued run without it is only the
     # "new data is waiting" marker that add leaves, and no executor picks it up.
     requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # cognee's `data_per_batch`: at most this many of the run's items at once (None: the
+    # process's GRAPHMILL_ITEM_CONCURRENCY).
+    data_per_batch: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # Latest run per (dataset, pipeline) is one probe of this index, which also holds the
@@ -269,6 +272,9 @@ class ItemStatus(Base):
     tokens_in: Mapped[int] = mapped_column(BigInteger, default=0)
     tokens_out: Mapped[int] = mapped_column(BigInteger, default=0)
     llm_calls: Mapped[int] = mapped_column(Integer, default=0)
+    # How many things the item's outputs changed, for pipelines that count them (improve:
+    # entities merged away); None otherwise.
+    changes: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,7 +15,6 @@ from graphmill.catalog.data import sweep_unused_blobs
 from graphmill.cognify.tools import Tools, open_tools
 from graphmill.config import Settings
 from graphmill.db import Database, migrate
-from graphmill.memory import improve
 from graphmill.pipelines.engine import load_pipeline
 from graphmill.pipelines.executors import Runtime
 from graphmill.pipelines.ledger import COGNIFY_PIPELINE, MEMIFY_PIPELINE
@@ -74,7 +73,7 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
         pipelines = (
             {
                 COGNIFY_PIPELINE: load_pipeline(settings.cognify_steps)(tools),
-                MEMIFY_PIPELINE: improve.pipeline(tools),
+                MEMIFY_PIPELINE: load_pipeline(settings.improve_steps)(tools),
             }
             if executes
             else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -78,6 +79,8 @@ def pg() -> Iterator[PgServer]:
     asyncio.run(prepare())
     yield pg
     server.cleanup()
+    # Every test's database lives in it (gigabytes per session): a run must not fill the disk.
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass

@@ -41,7 +41,7 @@ MERGE = "merge_duplicate_entities"
 FOLD = "fold_session_answers"
 
 
-async def _merge_item(ctx: ItemContext[None]) -> None:
+async def _merge_item(ctx: ItemContext[Any]) -> None:
     """One item's share of the merge, written when the item is recorded done (one
     transaction, under the dataset's lock: a replay merges what is left, nothing twice)."""
     item, run = ctx.item, ctx.run

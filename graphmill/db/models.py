@@ -599,3 +599,19 @@ class SessionEntry(Base):
         Index("ix_session_entries_user_session", "user_id", "session_id", "created_at"),
         Index("ix_session_entries_dataset", "dataset_id"),
     )
+
+
+class UserConfiguration(Base):
+    """A named configuration a user stored (cognee's PrincipalConfiguration: the web
+    frontend keeps its graph models, prompts and pipeline settings here)."""
+
+    __tablename__ = "user_configurations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    configuration: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)

@@ -245,9 +245,9 @@ async def request_run(
     """The dataset's active run of the pipeline, or a new queued one; (run, created).
 
     The database allows one queued-or-running run per (dataset, pipeline), so concurrent
-    requests from any number of processes end up sharing one run. `data_per_batch` (at
-    most that many items at once) is the run's; a request joining a run sets it for the
-    items the run has not started (an executor reads it when it claims the run).
+    requests from any number of processes end up sharing one run. `data_per_batch` (items
+    taken at a time) is the run's; a request joining a queued run sets it, a started run
+    keeps its own.
     """
     now = utcnow()
     for _ in range(5):
@@ -259,10 +259,11 @@ async def request_run(
                 .where(*_active(dataset_id, pipeline_name), PipelineRun.requested_at.is_(None))
                 .values(requested_at=now, requested_by=user_id, updated_at=now)
             )
-            if data_per_batch is not None:
+            if data_per_batch is not None:  # an executor reads it when it claims the run
                 await session.execute(
                     update(PipelineRun)
                     .where(*_active(dataset_id, pipeline_name))
+                    .where(PipelineRun.state == RunState.QUEUED)
                     .values(data_per_batch=data_per_batch)
                 )
             active = await session.scalar(

@@ -74,7 +74,8 @@ async def cognify(
         if finished is None:
             # Deleted while it ran: the dataset is gone, as it would be for any later request.
             raise DatasetNotFound(
-                f"Dataset {dataset.id} was deleted while its {pipeline} run was in progress."
+                f"Dataset {dataset.id} was deleted while its "
+                f"{pipeline.removesuffix('_pipeline')} run was in progress."
             )
         outcomes.append(
             CognifyOutcome(dataset, finished, await ledger.item_outcomes(db, finished.id))

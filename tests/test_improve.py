@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from graphmill.config import Settings
 from tests.conftest import LiveServer
-from tests.support import Api, add_files, sign_up, wait_run_final
+from tests.support import Api, ServerProcess, add_files, settings_env, sign_up, wait_run_final
 
 FAULTS = "tests.fault_steps:pipeline"
 IMPROVE_FAULTS = "tests.fault_steps:improve_pipeline"
@@ -200,3 +201,46 @@ def test_data_per_batch_runs_that_many_items_at_a_time(user: Api, tmp_path: Path
     r = user.post("/api/v1/remember", files=[("data", ("c.txt", b"gamma"))], data=form)
     assert r.status_code == 400 and "data_per_batch" in r.text
     assert len(user.get(f"/api/v1/datasets/{ds}/data").json()) == 4
+
+
+# Two server processes per run: on the embedded default only (CI time). The leases and
+# recovery the run relies on are the ledger's, tested on both backends in test_recovery.py.
+@pytest.mark.parametrize("backend", ["sqlite-local"], indirect=True)
+def test_a_merge_run_cut_off_by_a_crash_is_resumed_by_the_next_process(
+    settings_factory: Any,
+) -> None:
+    settings: Settings = settings_factory(
+        cognify_steps=FAULTS,
+        improve_steps=IMPROVE_FAULTS,
+        heartbeat_seconds=0.3,
+        lease_seconds=3,
+        item_concurrency=2,
+        log_level="WARNING",
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env = settings_env(settings)
+    files = [(f"doc{i:02}.txt", f"@sleep=0.15 note {i}".encode()) for i in range(8)]
+    first = ServerProcess(env).start()
+    try:
+        api = sign_up(first.base_url)
+        ds = add_files(api, "notes", files).json()["dataset_id"]
+        api.post("/api/v1/cognify", json={"datasetIds": [ds]})
+        started = api.post("/api/v1/improve", json={"dataset_id": ds, "run_in_background": True})
+        run_id = started.json()["stages"][1]["run"]["pipeline_run_id"]
+        _until(
+            lambda: api.get(f"/api/v1/runs/{run_id}").json()["counts"]["completed"] >= 2,
+            "some items merged before the crash",
+        )
+        first.kill()
+    finally:
+        first.stop()
+    second = ServerProcess(env).start()
+    try:
+        api.base_url = second.base_url  # type: ignore[assignment]
+        run = wait_run_final(api, run_id, timeout=60)
+        assert run["pipeline_name"] == "memify_pipeline" and run["state"] == "completed"
+        assert run["counts"] == {"total": 8, "completed": 8, "failed": 0, "skipped": 0}
+        again = api.post("/api/v1/improve", json={"dataset_id": ds}).json()
+        assert again["stages"][1]["status"] == "already_completed"
+    finally:
+        second.stop()

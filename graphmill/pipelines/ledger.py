@@ -431,6 +431,7 @@ async def _enumerate_items(session: AsyncSession, run: PipelineRun, now: datetim
             stage=None,
             error_class=None,
             error_message=None,
+            changes=None,  # what an earlier run's completion changed is that run's
             updated_at=now,
         )
         .execution_options(synchronize_session=False)

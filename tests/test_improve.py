@@ -13,7 +13,8 @@ import pytest
 
 from graphmill.config import Settings
 from tests.conftest import LiveServer
-from tests.support import Api, ServerProcess, add_files, settings_env, sign_up, wait_run_final
+from tests.support import Api, add_files, servers, settings_env, sign_up, wait_run_final
+from tests.test_recovery import wait_completed_items
 
 FAULTS = "tests.fault_steps:pipeline"
 IMPROVE_FAULTS = "tests.fault_steps:improve_pipeline"
@@ -218,29 +219,17 @@ def test_a_merge_run_cut_off_by_a_crash_is_resumed_by_the_next_process(
         log_level="WARNING",
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    env = settings_env(settings)
     files = [(f"doc{i:02}.txt", f"@sleep=0.15 note {i}".encode()) for i in range(8)]
-    first = ServerProcess(env).start()
-    try:
-        api = sign_up(first.base_url)
+    with servers(settings_env(settings)) as running:
+        api = sign_up(running.start().base_url)
         ds = add_files(api, "notes", files).json()["dataset_id"]
         api.post("/api/v1/cognify", json={"datasetIds": [ds]})
         started = api.post("/api/v1/improve", json={"dataset_id": ds, "run_in_background": True})
         run_id = started.json()["stages"][1]["run"]["pipeline_run_id"]
-        _until(
-            lambda: api.get(f"/api/v1/runs/{run_id}").json()["counts"]["completed"] >= 2,
-            "some items merged before the crash",
-        )
-        first.kill()
-    finally:
-        first.stop()
-    second = ServerProcess(env).start()
-    try:
-        api.base_url = second.base_url  # type: ignore[assignment]
+        wait_completed_items(api, run_id, 2)
+        running.restart_killed(api)
         run = wait_run_final(api, run_id, timeout=60)
         assert run["pipeline_name"] == "memify_pipeline" and run["state"] == "completed"
         assert run["counts"] == {"total": 8, "completed": 8, "failed": 0, "skipped": 0}
         again = api.post("/api/v1/improve", json={"dataset_id": ds}).json()
         assert again["stages"][1]["status"] == "already_completed"
-    finally:
-        second.stop()

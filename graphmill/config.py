@@ -234,6 +234,12 @@ class Settings(BaseSettings):
         description="Import path (module:function) of the cognify pipeline: a function given "
         "the process's models that returns a graphmill Pipeline.",
     )
+    improve_steps: str = Field(
+        "graphmill.memory.improve:pipeline",
+        validation_alias=_env("GRAPHMILL_IMPROVE_STEPS"),
+        description="Import path (module:function) of improve's memify_pipeline (its "
+        "merge of duplicate entities), as GRAPHMILL_COGNIFY_STEPS.",
+    )
     llm_provider: str = Field(
         "openai",
         validation_alias=_env("LLM_PROVIDER"),

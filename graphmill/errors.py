@@ -188,6 +188,10 @@ class UnsupportedOption(InvalidInput):
     """graphmill does not support this option."""
 
 
+class UnknownOntology(InvalidInput):
+    """Ontology key not found or invalid."""
+
+
 class AnswerUnavailable(GraphmillError):
     """The LLM endpoint could not answer the search."""
 

@@ -17,7 +17,7 @@ from graphmill.config import Settings
 from graphmill.db import Database, migrate
 from graphmill.pipelines.engine import load_pipeline
 from graphmill.pipelines.executors import Runtime
-from graphmill.pipelines.ledger import COGNIFY_PIPELINE
+from graphmill.pipelines.ledger import COGNIFY_PIPELINE, MEMIFY_PIPELINE
 
 log = logging.getLogger("graphmill")
 
@@ -71,7 +71,12 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
         # Embedded: this process executes runs. Distributed: workers do; we only enqueue.
         executes = role == "worker" or (role == "api" and settings.executor == "local")
         pipelines = (
-            {COGNIFY_PIPELINE: load_pipeline(settings.cognify_steps)(tools)} if executes else None
+            {
+                COGNIFY_PIPELINE: load_pipeline(settings.cognify_steps)(tools),
+                MEMIFY_PIPELINE: load_pipeline(settings.improve_steps)(tools),
+            }
+            if executes
+            else None
         )
         runtime = Runtime(db, blobs, settings, pipelines)
         await runtime.start()

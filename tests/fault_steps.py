@@ -1,4 +1,5 @@
-"""Pipeline steps that misbehave on demand, for engine tests (GRAPHMILL_COGNIFY_STEPS).
+"""Pipeline steps that misbehave on demand, for engine tests (GRAPHMILL_COGNIFY_STEPS,
+GRAPHMILL_IMPROVE_STEPS).
 
 Directives in an item's text: `@sleep=S` waits S seconds; `@fail` raises a permanent error;
 `@transient=N` raises a connection error on the first N attempts; `@hang` never returns;
@@ -18,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert
 
 from graphmill.db.models import Chunk
+from graphmill.memory import improve
 from graphmill.pipelines.engine import ItemContext, Pipeline, Step
 
 
@@ -66,3 +68,9 @@ async def one_chunk(ctx: ItemContext[State]) -> None:
 
 def pipeline(tools: Any) -> Pipeline[State]:
     return Pipeline([Step("misbehave", misbehave), Step("chunk", one_chunk)], State)
+
+
+def improve_pipeline(tools: Any) -> Pipeline[State]:
+    """improve's memify_pipeline behind the same directives (GRAPHMILL_IMPROVE_STEPS)."""
+    merge = improve.pipeline(tools).steps
+    return Pipeline([Step("misbehave", misbehave), *merge], State)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -110,6 +111,34 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=30)
+
+
+class Servers:
+    """`graphmill serve` processes on one store (`servers`): all stopped when the block ends."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.started: list[ServerProcess] = []
+
+    def start(self) -> ServerProcess:
+        self.started.append(ServerProcess(self.env).start())
+        return self.started[-1]
+
+    def restart_killed(self, api: httpx.Client) -> ServerProcess:
+        """kill -9 the newest process, start another, point `api` at it."""
+        self.started[-1].kill()
+        api.base_url = self.start().base_url  # type: ignore[assignment]
+        return self.started[-1]
+
+
+@contextlib.contextmanager
+def servers(env: dict[str, str]) -> Iterator[Servers]:
+    running = Servers(env)
+    try:
+        yield running
+    finally:
+        for process in running.started:
+            process.stop()
 
 
 def cognify_in_background(api: httpx.Client, dataset_id: str) -> str:

@@ -341,12 +341,24 @@ def test_improve_merges_duplicate_entities_and_folds_useful_session_answers(
     assert r.status_code == 200, r.text
     result = r.json()
     assert result["status"] == "completed" and result["dataset_id"] == ds
-    merge, fold = result["stages"]
-    assert merge["stage"] == "merge_duplicate_entities" and merge["status"] == "completed"
-    assert merge["counts"]["merged_entities"] >= 1
+    assert result["finished"] is True and result["error"] is None
+    fold, merge = result["stages"]
     assert fold["stage"] == "fold_session_answers" and fold["counts"] == {"session_answers": 1}
+    assert fold["run"]["status"] == "PipelineRunCompleted"
     run = alice.get(f"/api/v1/runs/{fold['run']['pipeline_run_id']}").json()
     assert run["pipeline_name"] == "cognify_pipeline" and run["state"] == "completed"
+    # the merge is a run of its own in the ledger, over the three items (two documents and
+    # the folded answers)
+    assert merge["stage"] == "merge_duplicate_entities" and merge["status"] == "completed"
+    assert merge["counts"]["merged_entities"] >= 1 and merge["counts"]["items"] == 3
+    assert merge["run"]["status"] == "PipelineRunCompleted"
+    assert merge["run"]["dataset_id"] == ds and merge["run"]["dataset_name"] == "firm"
+    run = alice.get(f"/api/v1/runs/{merge['run']['pipeline_run_id']}").json()
+    assert run["pipeline_name"] == "memify_pipeline" and run["state"] == "completed"
+    assert run["counts"] == {"total": 3, "completed": 3, "failed": 0, "skipped": 0}
+    assert alice.get(
+        "/api/v1/datasets/status", params={"dataset": ds, "pipeline": "memify_pipeline"}
+    ).json() == {ds: "DATASET_PROCESSING_COMPLETED"}
     [kept] = velden()
     graph = alice.get(f"/api/v1/datasets/{ds}/graph").json()
     ids = {n["id"] for n in graph["nodes"]}
@@ -368,10 +380,15 @@ def test_improve_merges_duplicate_entities_and_folds_useful_session_answers(
         ).json()
         == []
     )
-    # run again: nothing left to fold, nothing to merge
+    # run again: nothing left to fold, and no item is merged twice
     again = alice.post("/api/v1/improve", json={"dataset_id": ds}).json()
-    assert again["stages"][0]["counts"]["merged_entities"] == 0
-    assert again["stages"][1]["status"] == "skipped"
+    assert again["status"] == "completed"
+    assert again["stages"][0]["status"] == "skipped"
+    assert again["stages"][0]["reason"] == "no_useful_session_answers"
+    merge = again["stages"][1]
+    assert merge["status"] == "already_completed" and merge["reason"] == "no_new_items"
+    assert merge["counts"] == {"items": 0, "items_already_merged": 3, "merged_entities": 0}
+    assert merge["run"]["status"] == "PipelineRunAlreadyCompleted"
     # a deleted document takes its share of a merged entity with it (provenance kept)
     items = alice.get(f"/api/v1/datasets/{ds}/data").json()
     for item in items:

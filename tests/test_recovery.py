@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from graphmill.config import Settings
 from graphmill.db import Database
 from graphmill.db.models import Chunk, ItemStatus
-from tests.support import Api, ServerProcess, add_files, settings_env, sign_up
+from tests.support import Api, ServerProcess, add_files, servers, settings_env, sign_up
 
 LEASE = 3.0
 FAST = {
@@ -89,21 +89,14 @@ def _docs(n: int, sleep: float) -> list[tuple[str, bytes]]:
 
 
 def test_kill_9_mid_run_then_restart_resumes_and_completes(shared: Settings) -> None:
-    env = settings_env(shared)
-    first = ServerProcess(env).start()
-    try:
-        api = sign_up(first.base_url)
+    with servers(settings_env(shared)) as running:
+        api = sign_up(running.start().base_url)
         ds = add_files(api, "ds", _docs(20, 0.15)).json()["dataset_id"]
         run_id = api.post(
             "/api/v1/cognify", json={"datasetIds": [ds], "runInBackground": True}
         ).json()[ds]["pipeline_run_id"]
         wait_completed_items(api, run_id, 4)
-        first.kill()
-    finally:
-        first.stop()
-    second = ServerProcess(env).start()
-    try:
-        api.base_url = second.base_url  # type: ignore[assignment]
+        running.restart_killed(api)
         # Still leased by the dead process, or already requeued when the restart took longer
         # than the lease (a loaded machine): either way, never failed.
         assert api.get(f"/api/v1/runs/{run_id}").json()["state"] in ("running", "queued")
@@ -117,8 +110,6 @@ def test_kill_9_mid_run_then_restart_resumes_and_completes(shared: Settings) -> 
             for i in api.get(f"/api/v1/datasets/{ds}/data").json()
         }
         assert states == {"completed"}
-    finally:
-        second.stop()
     counts = chunk_counts(shared)
     assert len(counts) == 20
     assert set(counts.values()) == {1}  # every item's output exactly once

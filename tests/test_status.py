@@ -69,10 +69,11 @@ def test_unreadable_and_missing_ids_are_simply_absent(alice: Api, bob: Api) -> N
 
 
 def test_unknown_pipeline_is_a_400_naming_the_available_ones(alice: Api) -> None:
-    r = alice.get("/api/v1/datasets/status", params={"pipeline": "memify_pipeline"})
+    r = alice.get("/api/v1/datasets/status", params={"pipeline": "skills_ingest_pipeline"})
     assert r.status_code == 400
     assert "add_pipeline" in r.json()["error"]
     assert "cognify_pipeline" in r.json()["error"]
+    assert "memify_pipeline" in r.json()["error"]  # improve's runs
 
 
 def test_malformed_dataset_id_is_a_400_validation_error(alice: Api) -> None:

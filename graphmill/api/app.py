@@ -23,14 +23,18 @@ UI = Path(__file__).parent / "ui"  # the web app's build (webapp/), committed
 def create_app(settings: Settings) -> FastAPI:
     """The REST API, cognee-compatible under /api/v1."""
     from graphmill.api import (
+        activity,
         add,
         auth,
         cognify,
+        configuration,
         datasets,
         health,
         memory,
+        ontologies,
         permissions,
         runs,
+        schema,
         search,
         sessions,
         users,
@@ -74,6 +78,10 @@ def create_app(settings: Settings) -> FastAPI:
         (memory.router, "/api/v1", "memory", (409, 415, 422, 502, 503)),
         (sessions.router, "/api/v1/sessions", "sessions", ()),
         (visualize.router, "/api/v1/visualize", "visualize", ()),
+        (schema.router, "/api/v1/schema", "schema", ()),
+        (configuration.router, "/api/v1/configuration", "configuration", ()),
+        (ontologies.router, "/api/v1/ontologies", "ontologies", ()),
+        (activity.router, "/api/v1/activity", "activity", ()),
     ]
     for router, prefix, tag, statuses in routers:
         app.include_router(router, prefix=prefix, tags=[tag], responses=errors.responses(*statuses))

@@ -91,5 +91,6 @@ async def cognify_datasets(
         payload.dataset_ids,
         payload.datasets,
         background=payload.run_in_background,
+        data_per_batch=payload.data_per_batch,
     )
     return {str(o.dataset.id): outcome_info(o) for o in outcomes}

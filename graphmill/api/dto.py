@@ -278,7 +278,8 @@ class CognifyPayloadDTO(InDTO):
     chunk_size: int | None = Field(None, gt=0)
     ontology_key: list[str] | None = None
     chunks_per_batch: int | None = Field(None, gt=0)
-    data_per_batch: int = Field(20, gt=0)
+    # cognee's default is 20; graphmill's (None) is GRAPHMILL_ITEM_CONCURRENCY.
+    data_per_batch: int | None = Field(None, gt=0, le=10_000)
 
 
 class RunDTO(BaseModel):
@@ -401,6 +402,7 @@ class RememberFormDTO(AddFormDTO):
     custom_prompt: str | None = Field(None, max_length=20_000)
     chunk_size: int | None = Field(None, gt=0, le=100_000)
     chunks_per_batch: int | None = Field(None, gt=0, le=10_000)
+    data_per_batch: int | None = Field(None, gt=0, le=10_000)
     ontology_key: list[str] | None = None
     graph_model: str | None = Field(None, max_length=200_000)
     content_type: str | None = None
@@ -493,6 +495,9 @@ class ImprovePayloadDTO(InDTO):
     session_ids: list[str] | None = Field(None, max_length=1000)
     node_name: list[str] | None = None
     build_global_context_index: bool = False
+    build_truth_subspace: bool = False
+    review_conflicts: bool = False
+    feedback_alpha: float | None = Field(None, gt=0, le=1)
     extraction_tasks: list[str] | None = None
     enrichment_tasks: list[str] | None = None
     data: str | None = None

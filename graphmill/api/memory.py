@@ -92,6 +92,7 @@ async def remember_uploads(
         options=options,
         session_id=form.session_id,
         background=form.run_in_background,
+        data_per_batch=form.data_per_batch,
     )
 
 
@@ -263,8 +264,15 @@ async def improve(payload: ImprovePayloadDTO, services: ServicesDep, user: UserD
     for name in ("extraction_tasks", "enrichment_tasks", "node_name", "data"):
         if getattr(payload, name):
             raise UnsupportedOption(f"graphmill does not support the improve option {name}")
-    if payload.build_global_context_index:
-        raise UnsupportedOption("graphmill does not build a global context index")
+    for name, what in (
+        ("build_global_context_index", "a global context index"),
+        ("build_truth_subspace", "a truth subspace"),
+        ("review_conflicts", "conflict reviews"),
+    ):
+        if getattr(payload, name):
+            raise UnsupportedOption(f"graphmill does not build {what} ({name})")
+    if payload.feedback_alpha is not None:
+        raise UnsupportedOption("graphmill has no feedback-weight stage for feedback_alpha to tune")
     services.require_embedder()
     if payload.dataset_id is None and not payload.dataset_name:
         raise MissingDataset()
@@ -281,4 +289,10 @@ async def improve(payload: ImprovePayloadDTO, services: ServicesDep, user: UserD
         background=payload.run_in_background,
         max_upload_bytes=services.settings.max_upload_bytes,
     )
-    return JSONResponse(result.to_dict(), status_code=409 if result.status == "errored" else 200)
+    if result.error:
+        # cognee: the fatal stage's abort is 409 with the partial result; another stage's
+        # error is reported in a 200 body (`status: errored`).
+        return JSONResponse(
+            {"error": result.error, "improve_result": result.to_dict()}, status_code=409
+        )
+    return JSONResponse(result.to_dict())

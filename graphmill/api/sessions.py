@@ -13,6 +13,12 @@ from graphmill.memory import sessions
 router = APIRouter()
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+Range = Annotated[Literal["24h", "7d", "30d", "all"], Query()]
+
+
+def _since(range: str) -> datetime | None:
+    window = RANGES.get(range)
+    return datetime.now(UTC) - window if window else None
 
 
 def _record(user_id: Any, s: sessions.SessionSummary) -> dict[str, Any]:
@@ -40,14 +46,12 @@ def _record(user_id: Any, s: sessions.SessionSummary) -> dict[str, Any]:
 async def list_sessions(
     services: ServicesDep,
     user: UserDep,
-    range: Annotated[Literal["24h", "7d", "30d", "all"], Query()] = "30d",
+    range: Range = "30d",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """The caller's sessions, most recently active first."""
-    window = RANGES.get(range)
-    since = datetime.now(UTC) - window if window else None
-    found, total = await sessions.list_sessions(services.db, user.id, since, limit, offset)
+    found, total = await sessions.list_sessions(services.db, user.id, _since(range), limit, offset)
     return {
         "sessions": [_record(user.id, s) for s in found],
         "total": total,
@@ -55,6 +59,60 @@ async def list_sessions(
         "offset": offset,
         "has_more": offset + len(found) < total,
     }
+
+
+@router.get("/stats")
+async def session_stats(
+    services: ServicesDep, user: UserDep, range: Range = "30d"
+) -> dict[str, Any]:
+    """cognee's totals of the caller's sessions active in the range. graphmill counts no
+    tokens or spend per session (zeros) and every session is `completed`."""
+    stats = await sessions.session_stats(services.db, user.id, _since(range))
+    return {
+        "range": range,
+        "sessions": stats.sessions,
+        "total_spend_usd": 0.0,
+        "avg_spend_per_session_usd": 0.0,
+        "tokens_in": 0,
+        "tokens_out": 0,
+        "tokens_total": 0,
+        "agent_time_s": stats.seconds,
+        "avg_session_s": stats.seconds / stats.sessions if stats.sessions else 0.0,
+        "success_rate": 1.0,
+        "completed": stats.sessions,
+        "failed": 0,
+        "abandoned": 0,
+        "running": 0,
+    }
+
+
+@router.get("/cost-by-model")
+async def cost_by_model(user: UserDep, range: Range = "30d") -> list[dict[str, Any]]:
+    """Empty: graphmill records no model usage per session."""
+    return []
+
+
+@router.get("/cost-by-user-agent")
+async def cost_by_user_agent(
+    services: ServicesDep, user: UserDep, range: Range = "30d"
+) -> list[dict[str, Any]]:
+    """The caller's sessions in the range as one row (agent type `unknown`: graphmill keeps no
+    agent connections), tokens and spend zero."""
+    stats = await sessions.session_stats(services.db, user.id, _since(range))
+    if not stats.sessions:
+        return []
+    return [
+        {
+            "user_id": str(user.id),
+            "user_email": user.email,
+            "agent_type": "unknown",
+            "session_count": stats.sessions,
+            "tokens_in": 0,
+            "tokens_out": 0,
+            "tokens_total": 0,
+            "cost_usd": 0.0,
+        }
+    ]
 
 
 @router.get("/{session_id}")

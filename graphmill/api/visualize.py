@@ -7,6 +7,7 @@ import html
 import json
 import uuid
 from importlib import resources
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.responses import HTMLResponse, Response
@@ -64,5 +65,11 @@ async def visualize(dataset_id: uuid.UUID, services: ServicesDep, user: UserDep)
             for e in view.edges
         ],
     }
-    title = html.escape(f"graphmill: {dataset.name} ({len(view.nodes)} entities)")
-    return HTMLResponse(_page().replace("__TITLE__", title).replace("__DATA__", _script_json(data)))
+    return graph_page(f"graphmill: {dataset.name} ({len(view.nodes)} entities)", data)
+
+
+def graph_page(title: str, data: dict[str, Any]) -> HTMLResponse:
+    """The self-contained page drawing `{"nodes": [{id, label, type, properties}], "edges":
+    [{source, target, label}]}`."""
+    page = _page().replace("__TITLE__", html.escape(title))
+    return HTMLResponse(page.replace("__DATA__", _script_json(data)))

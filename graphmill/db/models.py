@@ -289,6 +289,9 @@ class PipelineRun(Base):
     # Set when someone asked for the run to execute; a queued run without it is only the
     # "new data is waiting" marker that add leaves, and no executor picks it up.
     requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # cognee's `data_per_batch`: at most this many of the run's items at once (None: the
+    # process's GRAPHMILL_ITEM_CONCURRENCY).
+    data_per_batch: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         # Latest run per (dataset, pipeline) is one probe of this index, which also holds the
@@ -325,6 +328,9 @@ class ItemStatus(Base):
     tokens_in: Mapped[int] = mapped_column(BigInteger, default=0)
     tokens_out: Mapped[int] = mapped_column(BigInteger, default=0)
     llm_calls: Mapped[int] = mapped_column(Integer, default=0)
+    # How many things the item's outputs changed, for pipelines that count them (improve:
+    # entities merged away); None otherwise.
+    changes: Mapped[int | None] = mapped_column(Integer)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -649,3 +655,19 @@ class SessionEntry(Base):
         Index("ix_session_entries_user_session", "user_id", "session_id", "created_at"),
         Index("ix_session_entries_dataset", "dataset_id"),
     )
+
+
+class UserConfiguration(Base):
+    """A named configuration a user stored (cognee's PrincipalConfiguration: the web
+    frontend keeps its graph models, prompts and pipeline settings here)."""
+
+    __tablename__ = "user_configurations"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    configuration: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("owner_id", "name"),)

@@ -126,6 +126,7 @@ async def remember(
     options: CognifyOptions,
     session_id: str | None,
     background: bool,
+    data_per_batch: int | None = None,
 ) -> RememberResult:
     """Add the uploads, then cognify the dataset (waiting unless in background); with a
     session id, text uploads are kept in that session as well."""
@@ -172,7 +173,15 @@ async def remember(
                     db, user.id, session_id, dataset.id, sessions.QA, answer=text
                 )
         result.session_ids = [session_id]
-    [outcome] = await service.cognify(db, runtime, user, [dataset.id], None, background=background)
+    [outcome] = await service.cognify(
+        db,
+        runtime,
+        user,
+        [dataset.id],
+        None,
+        background=background,
+        data_per_batch=data_per_batch,
+    )
     if outcome.items is None:
         result.elapsed_seconds = time.monotonic() - started
         return result

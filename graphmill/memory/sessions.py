@@ -186,18 +186,36 @@ def _summary_query(user_id: uuid.UUID) -> Any:
     )
 
 
+def _active_since(user_id: uuid.UUID, since: datetime | None) -> Any:
+    """The user's session summaries, of sessions active since then (None: all)."""
+    query = _summary_query(user_id)
+    return query if since is None else query.having(func.max(SessionEntry.updated_at) >= since)
+
+
 async def list_sessions(
     db: Database, user_id: uuid.UUID, since: datetime | None, limit: int, offset: int
 ) -> tuple[list[SessionSummary], int]:
     """The user's sessions, most recently active first, and how many there are."""
-    query = _summary_query(user_id)
-    if since is not None:
-        query = query.having(func.max(SessionEntry.updated_at) >= since)
+    query = _active_since(user_id, since)
     total = (await db.read_rows(select(func.count()).select_from(query.subquery())))[0][0]
     rows = await db.read_rows(
         query.order_by(func.max(SessionEntry.updated_at).desc()).limit(limit).offset(offset)
     )
     return [_summary(row) for row in rows], int(total)
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    sessions: int
+    seconds: float  # from each session's first entry to its last activity, summed
+
+
+async def session_stats(db: Database, user_id: uuid.UUID, since: datetime | None) -> SessionStats:
+    """How many sessions the user was active in since then, and for how long in all."""
+    rows = await db.read_rows(_active_since(user_id, since))
+    spans = [_summary(row) for row in rows]
+    seconds = sum(max(0.0, (s.last_activity_at - s.started_at).total_seconds()) for s in spans)
+    return SessionStats(len(spans), seconds)
 
 
 async def get_session(

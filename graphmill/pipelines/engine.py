@@ -186,8 +186,10 @@ class RunExecutor:
             flusher.cancel()
 
     async def _run_item_batches(self, run: RunInfo, pipeline: Pipeline[Any]) -> None:
+        # cognee's data_per_batch: a batch of that many items, all finished before the next.
+        batch = run.data_per_batch or 200
         while True:
-            while items := await ledger.pending_items(self.db, run.id, limit=200):
+            while items := await ledger.pending_items(self.db, run.id, limit=batch):
                 async with asyncio.TaskGroup() as group:
                     for item in items:
                         group.create_task(self._process(run, pipeline, item))

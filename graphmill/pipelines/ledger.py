@@ -21,6 +21,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    delete,
     exists,
     func,
     insert,
@@ -50,7 +51,9 @@ from graphmill.pipelines.events import emit, emit_in
 
 ADD_PIPELINE = "add_pipeline"
 COGNIFY_PIPELINE = "cognify_pipeline"
-PIPELINES = (ADD_PIPELINE, COGNIFY_PIPELINE)
+# improve's run over a dataset's items (cognee names its improve runs so).
+MEMIFY_PIPELINE = "memify_pipeline"
+PIPELINES = (ADD_PIPELINE, COGNIFY_PIPELINE, MEMIFY_PIPELINE)
 
 
 async def record_completed_run(
@@ -171,6 +174,7 @@ class RunInfo:
     error_message: str | None
     lease_owner: str | None
     lease_expires_at: datetime | None
+    data_per_batch: int | None = None
 
     @classmethod
     def of(cls, r: PipelineRun) -> RunInfo:
@@ -194,6 +198,7 @@ class RunInfo:
             r.error_message,
             r.lease_owner,
             r.lease_expires_at,
+            r.data_per_batch,
         )
 
     @property
@@ -231,12 +236,18 @@ def _active(dataset_id: uuid.UUID, pipeline_name: str) -> Any:
 
 @retrying()
 async def request_run(
-    db: Database, dataset_id: uuid.UUID, pipeline_name: str, user_id: uuid.UUID
+    db: Database,
+    dataset_id: uuid.UUID,
+    pipeline_name: str,
+    user_id: uuid.UUID,
+    data_per_batch: int | None = None,
 ) -> tuple[RunInfo, bool]:
     """The dataset's active run of the pipeline, or a new queued one; (run, created).
 
     The database allows one queued-or-running run per (dataset, pipeline), so concurrent
-    requests from any number of processes end up sharing one run.
+    requests from any number of processes end up sharing one run. `data_per_batch` (items
+    taken at a time) is the run's; a request joining a queued run sets it, a started run
+    keeps its own.
     """
     now = utcnow()
     for _ in range(5):
@@ -248,6 +259,13 @@ async def request_run(
                 .where(*_active(dataset_id, pipeline_name), PipelineRun.requested_at.is_(None))
                 .values(requested_at=now, requested_by=user_id, updated_at=now)
             )
+            if data_per_batch is not None:  # an executor reads it when it claims the run
+                await session.execute(
+                    update(PipelineRun)
+                    .where(*_active(dataset_id, pipeline_name))
+                    .where(PipelineRun.state == RunState.QUEUED)
+                    .values(data_per_batch=data_per_batch)
+                )
             active = await session.scalar(
                 select(PipelineRun).where(*_active(dataset_id, pipeline_name))
             )
@@ -261,6 +279,7 @@ async def request_run(
                 updated_at=now,
                 requested_at=now,
                 requested_by=user_id,
+                data_per_batch=data_per_batch,
             )
             try:
                 async with session.begin_nested():
@@ -412,6 +431,7 @@ async def _enumerate_items(session: AsyncSession, run: PipelineRun, now: datetim
             stage=None,
             error_class=None,
             error_message=None,
+            changes=None,  # what an earlier run's completion changed is that run's
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
@@ -578,6 +598,29 @@ async def set_stages(db: Database, stages: Sequence[tuple[RunInfo, uuid.UUID, st
 
 Writer = Callable[[Connection], None]
 
+# A cognified item is new work for improve: its graph changed, whatever improve did to it.
+_IMPROVE_AGAIN = delete(ItemStatus).where(
+    ItemStatus.data_id == bindparam("b_data_id", type_=Uuid),
+    ItemStatus.pipeline_name == MEMIFY_PIPELINE,
+)
+_CHANGES = update(ItemStatus).where(*_ITEM).values(changes=bindparam("b_changes"))
+
+
+def record_changes(conn: Connection, run: RunInfo, data_id: uuid.UUID, changes: int) -> None:
+    """Inside a writer: how many things the item's outputs changed (`run_changes` sums them)."""
+    conn.execute(_CHANGES, {**_item_params(run, data_id), "b_changes": changes})
+
+
+async def run_changes(db: Database, run_id: uuid.UUID) -> int:
+    """The changes the run's items recorded (items a later run took over count there)."""
+    total = await db.read_scalar(
+        select(func.coalesce(func.sum(ItemStatus.changes), 0)).where(
+            ItemStatus.run_id == bindparam("b_run_id", type_=Uuid)
+        ),
+        {"b_run_id": run_id},
+    )
+    return int(total or 0)
+
 
 @retrying()
 async def complete_item(
@@ -606,6 +649,8 @@ async def complete_item(
             return False
         for write in writers:
             write(conn)
+        if run.pipeline_name == COGNIFY_PIPELINE:
+            conn.execute(_IMPROVE_AGAIN, {"b_data_id": data_id})
         conn.execute(_COUNT, _count_params(run.id, usage, completed=1))
         emit_in(conn, run.dataset_id, run.id, "item", ItemState.COMPLETED, data_id)
         return True

@@ -56,12 +56,15 @@ async def cognify(
     names: Sequence[str] | None,
     *,
     background: bool,
+    data_per_batch: int | None = None,
+    pipeline: str = COGNIFY_PIPELINE,
 ) -> list[CognifyOutcome]:
-    """Queue (or join) one cognify run per dataset; wait for them unless in background."""
+    """Queue (or join) one run of the pipeline (cognify unless named) per dataset; wait for
+    them unless in background. `data_per_batch`: at most that many items at once."""
     datasets = await resolve_datasets(db, user, dataset_ids, names, Permission.WRITE)
     queued: list[tuple[DatasetInfo, RunInfo]] = []
     for dataset in datasets:
-        run, _ = await ledger.request_run(db, dataset.id, COGNIFY_PIPELINE, user.id)
+        run, _ = await ledger.request_run(db, dataset.id, pipeline, user.id, data_per_batch)
         await runtime.dispatch(run.id)
         queued.append((dataset, run))
     if background:
@@ -72,7 +75,8 @@ async def cognify(
         if finished is None:
             # Deleted while it ran: the dataset is gone, as it would be for any later request.
             raise DatasetNotFound(
-                f"Dataset {dataset.id} was deleted while its cognify run was in progress."
+                f"Dataset {dataset.id} was deleted while its "
+                f"{pipeline.removesuffix('_pipeline')} run was in progress."
             )
         outcomes.append(
             CognifyOutcome(dataset, finished, await ledger.item_outcomes(db, finished.id))

@@ -99,12 +99,19 @@ async def remember_entry(
     payload: RememberEntryDTO, services: ServicesDep, user: UserDep
 ) -> dict[str, Any]:
     """Keep a QA turn or a trace step in a session, or attach feedback to a QA turn."""
+    return await store_entry(services, user.id, payload)
+
+
+async def store_entry(
+    services: Services, user_id: uuid.UUID, payload: RememberEntryDTO
+) -> dict[str, Any]:
+    """`POST /remember/entry`'s answer (the Python API's in-process remember_entry too)."""
     entry = payload.entry
     if isinstance(entry, SkillRunEntryDTO) or payload.skill_improvement:
         raise UnsupportedOption("graphmill does not support skill_run entries or skill_improvement")
     if not payload.session_id:
         raise InvalidInput(f"session_id is required for {entry.type} entries")
-    dataset_id = payload.dataset_id or await _own_dataset(services, user.id, payload.dataset_name)
+    dataset_id = payload.dataset_id or await _own_dataset(services, user_id, payload.dataset_name)
     result = RememberResult(
         "session_stored",
         payload.dataset_name,
@@ -118,7 +125,7 @@ async def remember_entry(
     if isinstance(entry, FeedbackEntryDTO):
         found = await sessions.add_feedback(
             services.db,
-            user.id,
+            user_id,
             payload.session_id,
             entry.qa_id,
             entry.feedback_text,
@@ -127,7 +134,7 @@ async def remember_entry(
     elif isinstance(entry, QAEntryDTO):
         found = await sessions.add_entry(
             services.db,
-            user.id,
+            user_id,
             payload.session_id,
             dataset_id,
             sessions.QA,
@@ -144,7 +151,7 @@ async def remember_entry(
         assert isinstance(entry, TraceEntryDTO)
         found = await sessions.add_entry(
             services.db,
-            user.id,
+            user_id,
             payload.session_id,
             dataset_id,
             sessions.TRACE,
@@ -259,6 +266,14 @@ async def legacy_delete(
 @router.post("/improve")
 async def improve(payload: ImprovePayloadDTO, services: ServicesDep, user: UserDep) -> JSONResponse:
     """Merge duplicate entities, then fold useful session answers into the graph."""
+    result = await improve_payload(services, user.id, payload)
+    return JSONResponse(result.to_dict(), status_code=409 if result.status == "errored" else 200)
+
+
+async def improve_payload(
+    services: Services, user_id: uuid.UUID, payload: ImprovePayloadDTO
+) -> improve_service.ImproveResult:
+    """`POST /improve`'s result (the Python API's in-process improve too)."""
     for name in ("extraction_tasks", "enrichment_tasks", "node_name", "data"):
         if getattr(payload, name):
             raise UnsupportedOption(f"graphmill does not support the improve option {name}")
@@ -268,16 +283,15 @@ async def improve(payload: ImprovePayloadDTO, services: ServicesDep, user: UserD
     if payload.dataset_id is None and not payload.dataset_name:
         raise MissingDataset()
     dataset_id = payload.dataset_id or await forget_service.named_dataset(
-        services.db, user.id, payload.dataset_name or ""
+        services.db, user_id, payload.dataset_name or ""
     )
-    result = await improve_service.improve(
+    return await improve_service.improve(
         services.db,
         services.blobs,
         services.runtime,
-        user.id,
+        user_id,
         dataset_id,
         payload.session_ids,
         background=payload.run_in_background,
         max_upload_bytes=services.settings.max_upload_bytes,
     )
-    return JSONResponse(result.to_dict(), status_code=409 if result.status == "errored" else 200)

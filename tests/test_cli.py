@@ -292,7 +292,7 @@ def test_ctrl_c_during_cognify_leaves_the_run_resumable(
     settings = settings_factory(**FAST | {"item_concurrency": 1})
     env = cli_env(settings)
     for i in range(6):
-        (tmp_path / f"slow{i}.txt").write_text(f"item {i} @sleep=0.5\n")
+        (tmp_path / f"slow{i}.txt").write_text(f"item {i} @sleep=0.3\n")
     ok(invoke(env, "add", *(str(p) for p in sorted(tmp_path.glob("slow*"))), "-d", "slow"))
 
     stderr_file = tmp_path / "cognify.err"

@@ -264,7 +264,8 @@ def test_memory_commands(mode_env: dict[str, str], tmp_path: Path) -> None:
     usage = invoke(env, "forget")
     assert usage.returncode == 2 and "--everything" in usage.stderr
     declined = invoke(env, "forget", "--dataset", "notes", stdin="n\n")
-    assert declined.returncode != 0 and "Forget dataset notes?" in declined.stdout
+    assert declined.returncode == 1 and "Forget dataset notes?" in declined.stdout
+    assert "Nothing changed." in declined.stderr
     assert invoke(env, "recall", "x", "--type", "NOPE").returncode == 2
     listed = ok(invoke(env, "datasets", "list", "--json"))
     [dataset] = [d for d in listed if d["name"] == "notes"]

@@ -232,8 +232,10 @@ def datasets_list(conn: Connection) -> int:
 
 
 def confirm(yes: bool, question: str) -> None:
+    """Ask unless `yes`; a "no" changes nothing and exits 1."""
     if not yes and not click.confirm(question):
-        raise click.Abort()
+        err.print("Nothing changed.")
+        raise click.exceptions.Exit(1)
 
 
 @datasets.command("delete")

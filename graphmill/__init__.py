@@ -8,6 +8,9 @@ The Python API mirrors cognee's SDK::
     answers = await graphmill.search("Who founded Velden Optics?", datasets=["docs"])
     await graphmill.remember("Marta likes lenses.", session_id="chat")  # add + cognify
     items = await graphmill.recall("What does Marta like?", session_id="chat")
+    await graphmill.remember_entry(graphmill.QAEntry(question="?", answer="!"), session_id="chat")
+    await graphmill.improve("docs", session_ids=["chat"])  # fold useful answers into the graph
+    page = await graphmill.sessions.list_sessions()
     await graphmill.forget(dataset="docs")
     server = graphmill.connect("http://localhost:8000", api_key="...")  # the same methods
 
@@ -23,33 +26,45 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "FeedbackEntry",
     "Graphmill",
+    "QAEntry",
     "SearchType",
+    "TraceEntry",
     "__version__",
     "add",
     "cognify",
     "connect",
     "datasets",
     "forget",
+    "improve",
     "local",
     "recall",
     "remember",
+    "remember_entry",
     "search",
+    "sessions",
 ]
 
 if TYPE_CHECKING:
     from graphmill.client.sdk import (
+        FeedbackEntry,
         Graphmill,
+        QAEntry,
         SearchType,
+        TraceEntry,
         add,
         cognify,
         connect,
         datasets,
         forget,
+        improve,
         local,
         recall,
         remember,
+        remember_entry,
         search,
+        sessions,
     )
 
 

@@ -109,23 +109,30 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def make_settings(
+    backend: str, folder: Path, request: pytest.FixtureRequest, **overrides: Any
+) -> Settings:
+    """Settings on a fresh store of the backend pair (data folder under `folder`)."""
+    values: dict[str, Any] = {"data_dir": folder / "data", "log_level": "WARNING"}
+    if backend == "postgresql-s3":
+        pg: PgServer = request.getfixturevalue("pg")
+        s3: S3Server = request.getfixturevalue("s3")
+        values |= {
+            "database_url": pg.create_database(),
+            "blob_url": f"s3://{s3.bucket}/{uuid.uuid4().hex}",
+            "s3_endpoint_url": s3.endpoint,
+            "s3_path_style": True,
+        }
+    values |= overrides
+    return Settings(_env_file=None, **values)
+
+
 @pytest.fixture
 def settings_factory(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     """Make Settings for this test's backend pair; keyword arguments override."""
 
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"data_dir": tmp_path / "data", "log_level": "WARNING"}
-        if backend == "postgresql-s3":
-            pg: PgServer = request.getfixturevalue("pg")
-            s3: S3Server = request.getfixturevalue("s3")
-            values |= {
-                "database_url": pg.create_database(),
-                "blob_url": f"s3://{s3.bucket}/{uuid.uuid4().hex}",
-                "s3_endpoint_url": s3.endpoint,
-                "s3_path_style": True,
-            }
-        values |= overrides
-        return Settings(_env_file=None, **values)
+        return make_settings(backend, tmp_path, request, **overrides)
 
     return make
 

@@ -57,18 +57,24 @@ def test_every_cli_command_is_in_the_readme() -> None:
 
 def test_public_api_is_exactly_what_we_mean() -> None:
     assert graphmill.__all__ == [
+        "FeedbackEntry",
         "Graphmill",
+        "QAEntry",
         "SearchType",
+        "TraceEntry",
         "__version__",
         "add",
         "cognify",
         "connect",
         "datasets",
         "forget",
+        "improve",
         "local",
         "recall",
         "remember",
+        "remember_entry",
         "search",
+        "sessions",
     ]
     for name in graphmill.__all__:
         assert getattr(graphmill, name) is not None

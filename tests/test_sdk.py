@@ -19,7 +19,13 @@ import graphmill
 from graphmill.client.base import Client
 from graphmill.client.local import LocalClient
 from graphmill.config import Settings
-from graphmill.errors import NoForgetTarget, RemoteError, UnknownRecallScope
+from graphmill.errors import (
+    DatasetNotFound,
+    InvalidInput,
+    NoForgetTarget,
+    RemoteError,
+    UnknownRecallScope,
+)
 from tests.conftest import LiveServer
 from tests.support import Api, settings_env
 
@@ -182,3 +188,52 @@ def test_remember_recall_forget_against_a_server(server: LiveServer, alice: Api)
             assert alice.get("/api/v1/datasets").json() == []
 
     asyncio.run(work())
+
+
+def test_improve_entries_and_sessions_in_process_and_against_a_server(
+    settings: Settings, server: LiveServer, alice: Api
+) -> None:
+    """`improve`, `remember_entry` (and `remember` of an entry) and `sessions.*` answer the
+    same in-process and with `connect`, and what the routes answer."""
+    key = alice.post("/api/v1/auth/api-keys", json={"name": "sdk"}).json()["key"]
+
+    async def work(sdk: graphmill.Graphmill) -> dict[str, object]:
+        await sdk.remember(HARBOUR, dataset_name="imp", session_id="s")
+        question = graphmill.QAEntry(question="Who was harbour master?", answer="Anders Holt")
+        qa = await sdk.remember_entry(question, "imp", session_id="s")
+        assert qa["status"] == "session_stored" and qa["entry_type"] == "qa"
+        feedback = graphmill.FeedbackEntry(
+            qa_id=qa["entry_id"], feedback_text="right", feedback_score=5
+        )
+        assert (await sdk.remember(feedback, "imp", session_id="s"))["entry_type"] == "feedback"
+        trace = {"type": "trace", "origin_function": "lookup_harbour"}
+        assert (await sdk.remember_entry(trace, session_id="s"))["entry_type"] == "trace"
+
+        # bad input: a clear error, and nothing is stored
+        with pytest.raises((InvalidInput, RemoteError)) as no_session:
+            await sdk.remember_entry(question, "imp")
+        assert "session_id is required" in str(no_session.value)
+        with pytest.raises((DatasetNotFound, RemoteError)):
+            await sdk.improve("no-such-dataset")
+
+        page = await sdk.sessions.list_sessions(range="all")
+        [session] = page["sessions"]
+        one = await sdk.sessions.get_session("s")
+        assert [q["feedback_score"] for q in one["qas"]] == [None, 5]
+        assert [t["origin_function"] for t in one["traces"]] == ["lookup_harbour"]
+        improved = await sdk.improve("imp", session_ids=["s"])
+        assert improved["status"] != "errored" and improved["session_ids"] == ["s"]
+        return {
+            "session": (session["session_id"], session["msg_count"], session["tool_calls"]),
+            "total": page["total"],
+            "stages": [(s["stage"], s["status"]) for s in improved["stages"]],
+        }
+
+    async def both() -> None:
+        local = await work(in_process(settings))
+        async with graphmill.connect(server.base_url, api_key=key) as remote:
+            assert await work(remote) == local
+            assert await remote.sessions.list_sessions() == alice.get("/api/v1/sessions").json()
+        assert local["session"] == ("s", 2, 1) and local["total"] == 1
+
+    asyncio.run(both())

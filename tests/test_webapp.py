@@ -97,7 +97,22 @@ def test_sign_up_upload_cognify_graph_search_download(
 
     page.click("#open-graph")
     page.wait_for_function("() => window.graphmillGraph && window.graphmillGraph.nodes().length")
+    legend = page.locator("#graph-legend .legend-item")
+    expect(legend.first).to_be_visible()
+    graph_types = page.evaluate(
+        "() => [...new Set(window.graphmillGraph.nodes().map((n) => n.data('type')))].sort()"
+    )
+    assert sorted(legend.evaluate_all("(items) => items.map((i) => i.dataset.type)")) == graph_types
     shot(page, "graph-overview")
+    first_type = graph_types[0]
+    page.click(f"#graph-legend .legend-item[data-type='{first_type}']")
+    shown = page.evaluate(
+        "() => window.graphmillGraph.nodes().filter((n) => !n.hasClass('dim'))"
+        ".map((n) => n.data('type'))"
+    )
+    assert shown and set(shown) == {first_type}
+    page.click(f"#graph-legend .legend-item[data-type='{first_type}']")  # again: all types
+    assert page.evaluate("() => window.graphmillGraph.nodes('.dim').length") == 0
     page.fill("#find-node", "Marta Lindqvist")
     expect(page.locator("#node-panel h3")).to_have_text("Marta Lindqvist")
     expect(page.locator("#node-sources a")).to_have_text("velden.txt")

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from graphmill.auth.users import ApiKeyInfo, UserInfo
-from graphmill.catalog.data import DataInfo
-from graphmill.catalog.datasets import DatasetInfo
-from graphmill.pipelines.ledger import RunInfo, counts_of
-from graphmill.pipelines.status import compat_status
-from graphmill.search.answer import DEFAULT_SYSTEM_PROMPT
-from graphmill.search.history import HistoryEntry
-from graphmill.search.types import DEFAULT_TYPE, SearchType
+from graphmill.search.types import DEFAULT_SYSTEM_PROMPT, DEFAULT_TYPE, SearchType
+
+# The domain types are only converted from (`X.of(info)`): the schemas themselves need no
+# database, so a client over HTTP (the CLI's --url, graphmill.connect) never loads it.
+if TYPE_CHECKING:
+    from graphmill.auth.users import ApiKeyInfo, UserInfo
+    from graphmill.catalog.data import DataInfo
+    from graphmill.catalog.datasets import DatasetInfo
+    from graphmill.pipelines.ledger import RunInfo
+    from graphmill.search.history import HistoryEntry
 
 # Largest integer a query may carry: SQLite and PostgreSQL store 64-bit integers, and a
 # larger offset or event id is refused with 400 instead of overflowing in the driver.
@@ -302,6 +304,9 @@ class RunDTO(BaseModel):
 
     @classmethod
     def of(cls, run: RunInfo) -> RunDTO:
+        from graphmill.pipelines.ledger import counts_of
+        from graphmill.pipelines.status import compat_status
+
         return cls(
             run_id=run.id,
             dataset_id=run.dataset_id,

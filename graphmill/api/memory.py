@@ -101,6 +101,13 @@ async def remember_entry(
     payload: RememberEntryDTO, services: ServicesDep, user: UserDep
 ) -> dict[str, Any]:
     """Keep a QA turn or a trace step in a session, or attach feedback to a QA turn."""
+    return await store_entry(services, user, payload)
+
+
+async def store_entry(
+    services: Services, user: UserInfo, payload: RememberEntryDTO
+) -> dict[str, Any]:
+    """`POST /remember/entry`'s answer (the Python API's in-process remember_entry too)."""
     entry = payload.entry
     if isinstance(entry, SkillRunEntryDTO) or payload.skill_improvement:
         raise UnsupportedOption("graphmill does not support skill_run entries or skill_improvement")
@@ -261,6 +268,20 @@ async def legacy_delete(
 @router.post("/improve")
 async def improve(payload: ImprovePayloadDTO, services: ServicesDep, user: UserDep) -> JSONResponse:
     """Merge duplicate entities, then fold useful session answers into the graph."""
+    result = await improve_payload(services, user, payload)
+    if result.error:
+        # cognee: the fatal stage's abort is 409 with the partial result; another stage's
+        # error is reported in a 200 body (`status: errored`).
+        return JSONResponse(
+            {"error": result.error, "improve_result": result.to_dict()}, status_code=409
+        )
+    return JSONResponse(result.to_dict())
+
+
+async def improve_payload(
+    services: Services, user: UserInfo, payload: ImprovePayloadDTO
+) -> improve_service.ImproveResult:
+    """`POST /improve`'s result (the Python API's in-process improve too)."""
     for name in ("extraction_tasks", "enrichment_tasks", "node_name", "data"):
         if getattr(payload, name):
             raise UnsupportedOption(f"graphmill does not support the improve option {name}")
@@ -279,7 +300,7 @@ async def improve(payload: ImprovePayloadDTO, services: ServicesDep, user: UserD
     dataset_id = payload.dataset_id or await forget_service.named_dataset(
         services.db, user, payload.dataset_name or ""
     )
-    result = await improve_service.improve(
+    return await improve_service.improve(
         services.db,
         services.blobs,
         services.runtime,
@@ -289,10 +310,3 @@ async def improve(payload: ImprovePayloadDTO, services: ServicesDep, user: UserD
         background=payload.run_in_background,
         max_upload_bytes=services.settings.max_upload_bytes,
     )
-    if result.error:
-        # cognee: the fatal stage's abort is 409 with the partial result; another stage's
-        # error is reported in a 200 body (`status: errored`).
-        return JSONResponse(
-            {"error": result.error, "improve_result": result.to_dict()}, status_code=409
-        )
-    return JSONResponse(result.to_dict())

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 
 from graphmill.api.deps import ServicesDep, UserDep
+from graphmill.errors import InvalidInput
 from graphmill.memory import sessions
+from graphmill.services import Services
 
 router = APIRouter()
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+RANGE_NAMES = (*RANGES, "all")
 Range = Annotated[Literal["24h", "7d", "30d", "all"], Query()]
 
 
 def _since(range: str) -> datetime | None:
+    """The start of a named range (None: all); 400 for a name not in RANGE_NAMES."""
+    if range not in RANGE_NAMES:
+        raise InvalidInput(f"range must be one of {', '.join(RANGE_NAMES)}, not {range!r}")
     window = RANGES.get(range)
     return datetime.now(UTC) - window if window else None
 
@@ -51,9 +58,17 @@ async def list_sessions(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """The caller's sessions, most recently active first."""
-    found, total = await sessions.list_sessions(services.db, user.id, _since(range), limit, offset)
+    return await session_page(services, user.id, range, limit, offset)
+
+
+async def session_page(
+    services: Services, user_id: uuid.UUID, range: str, limit: int, offset: int
+) -> dict[str, Any]:
+    """`GET /sessions`'s page (the CLI's and Python API's in-process listing too)."""
+    since = _since(range)
+    found, total = await sessions.list_sessions(services.db, user_id, since, limit, offset)
     return {
-        "sessions": [_record(user.id, s) for s in found],
+        "sessions": [_record(user_id, s) for s in found],
         "total": total,
         "limit": limit,
         "offset": offset,
@@ -122,11 +137,16 @@ async def get_session(
     session_id: Annotated[str, Path(max_length=255)],
 ) -> dict[str, Any]:
     """One of the caller's sessions with its QA turns and trace steps, oldest first."""
-    summary, entries = await sessions.get_session(services.db, user.id, session_id)
+    return await session_detail(services, user.id, session_id)
+
+
+async def session_detail(services: Services, user_id: uuid.UUID, session_id: str) -> dict[str, Any]:
+    """`GET /sessions/{session_id}`'s answer (the CLI's and Python API's in-process too)."""
+    summary, entries = await sessions.get_session(services.db, user_id, session_id)
     qas = [e.qa() for e in entries if e.entry_type == sessions.QA]
     traces = [e.trace() for e in entries if e.entry_type == sessions.TRACE]
     label = next((q["question"][:120] for q in qas if q["question"]), None)
-    return _record(user.id, summary) | {
+    return _record(user_id, summary) | {
         "label": label or next((t["origin_function"] for t in traces), None),
         "qas": qas,
         "traces": traces,

@@ -7,21 +7,32 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from httpx import HTTPError
-from pydantic import ValidationError
 
 from graphmill.cli.accounts import api_keys, create_user, users
 from graphmill.cli.base import Connection, pass_connection
 from graphmill.cli.data import add, data, datasets, search, status
+from graphmill.cli.memory import forget, improve, recall, remember, sessions
 from graphmill.cli.runs import cognify, runs
-from graphmill.cli.selftest import SelftestError
-from graphmill.config import Settings
 from graphmill.errors import GraphmillError
-from graphmill.logs import configure_logging
 
-EXPECTED = (ValidationError, OSError, GraphmillError, SelftestError, HTTPError)
+# Commands import what they use when they run: `graphmill --help` loads click and rich only.
+if TYPE_CHECKING:
+    from graphmill.config import Settings
+
+
+def _expected(exc: Exception) -> bool:
+    """An error whose message says it all (no traceback hint)."""
+    if isinstance(exc, OSError | GraphmillError):
+        return True
+    from httpx import HTTPError
+    from pydantic import ValidationError
+
+    from graphmill.cli.selftest import SelftestError
+
+    return isinstance(exc, ValidationError | SelftestError | HTTPError)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,6 +68,8 @@ def cli(
 
 
 def _server_settings(conn: Connection, data_dir: Path | None) -> Settings:
+    from graphmill.config import Settings
+
     return Settings(data_dir=data_dir) if data_dir else conn.settings()
 
 
@@ -71,6 +84,7 @@ def serve(conn: Connection, host: str, port: int, data_dir: Path | None) -> int:
 
     from graphmill.api.app import create_app
     from graphmill.api.server import http_protocol
+    from graphmill.logs import configure_logging
 
     settings = _server_settings(conn, data_dir)
     configure_logging(settings)
@@ -91,6 +105,7 @@ def serve(conn: Connection, host: str, port: int, data_dir: Path | None) -> int:
 @pass_connection
 def worker(conn: Connection, concurrency: int, data_dir: Path | None) -> int:
     """Execute pipeline runs taken from PostgreSQL."""
+    from graphmill.logs import configure_logging
     from graphmill.pipelines.executors import work
     from graphmill.services import close_services, open_services
 
@@ -135,7 +150,7 @@ def selftest(
     second probes every route, search type and the event stream for it; then the first
     deletes it. Exit status 0 when every check passes.
     """
-    from graphmill.cli.selftest import Credentials, register_pair, run_selftest
+    from graphmill.cli.selftest import Credentials, SelftestError, register_pair, run_selftest
 
     url = selftest_url or conn.url
     if not url:
@@ -150,7 +165,23 @@ def selftest(
     return 0 if report.passed else 1
 
 
-for command in (add, cognify, status, search, datasets, data, runs, users, api_keys, create_user):
+for command in (
+    add,
+    cognify,
+    status,
+    search,
+    remember,
+    recall,
+    forget,
+    improve,
+    sessions,
+    datasets,
+    data,
+    runs,
+    users,
+    api_keys,
+    create_user,
+):
     cli.add_command(command)
 
 
@@ -182,6 +213,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verbose:
             traceback.print_exc()
         _report(exc)
-        if not isinstance(exc, EXPECTED) and not verbose:
+        if not verbose and not _expected(exc):
             click.echo("  (an unexpected error: run with -v for the traceback)", err=True)
         return 1

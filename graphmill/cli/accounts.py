@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from graphmill.cli.base import Connection, emit, err, json_option, out, pass_connection
 
@@ -66,6 +65,8 @@ def api_keys_list(conn: Connection) -> int:
     keys = conn.run(lambda c: c.list_api_keys())
 
     def human() -> None:
+        from rich.table import Table
+
         table = Table("id", "name", "key")
         for k in keys:
             table.add_row(str(k.id), k.name or "", k.label)

@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pydantic_core import to_jsonable_python
 from rich.console import Console
 
-from graphmill.client import Client, LocalClient, RemoteClient
-from graphmill.config import Settings
+if TYPE_CHECKING:
+    from graphmill.client.base import Client
+    from graphmill.config import Settings
 
 T = TypeVar("T")
 
@@ -33,6 +33,8 @@ class Connection:
     verbose: bool
 
     def settings(self) -> Settings:
+        from graphmill.config import Settings
+
         return Settings(data_dir=self.data_dir) if self.data_dir else Settings()
 
     @property
@@ -42,12 +44,17 @@ class Connection:
     @asynccontextmanager
     async def client(self, *, execute: bool = False) -> AsyncIterator[Client]:
         """The client for this invocation; `execute`: in-process, run cognify here."""
+        # Imported here: a command pays only for the side it uses (no database over HTTP).
         client: Client
         if self.url is not None:
             if self.email:
                 raise click.UsageError("--as acts on a local store; with --url use its API key")
+            from graphmill.client.remote import RemoteClient
+
             client = RemoteClient(self.url, api_key=self.api_key, token=self.token)
         else:
+            from graphmill.client.local import LocalClient
+
             client = await LocalClient.open(self.settings(), email=self.email, execute=execute)
         try:
             yield client
@@ -89,6 +96,8 @@ json_option = click.option(
 def emit(conn: Connection, value: Any, human: Callable[[], None]) -> None:
     """`value` as JSON with --json, else the human rendering."""
     if conn.as_json:
+        from pydantic_core import to_jsonable_python
+
         click.echo(json.dumps(to_jsonable_python(value, by_alias=True), indent=2))
     else:
         human()

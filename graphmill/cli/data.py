@@ -5,22 +5,29 @@ from __future__ import annotations
 import glob
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import click
-from rich.table import Table
 
-from graphmill.api.dto import SearchPayloadDTO
 from graphmill.cli.base import Connection, emit, err, json_option, out, pass_connection
-from graphmill.client import Client, Source, find_data, find_dataset
-from graphmill.client.base import files_under
 from graphmill.errors import InvalidInput
 from graphmill.search.types import DEFAULT_TYPE, SearchType
+
+# The client, the wire schemas and rich's tables are imported where used: `--help` stays fast.
+if TYPE_CHECKING:
+    from graphmill.api.dto import SearchPayloadDTO
+    from graphmill.client.base import Client, Source
+
+P = TypeVar("P", bound="SearchPayloadDTO")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def collect(paths: tuple[str, ...]) -> list[Source]:
     """Files, folders (recursively), globs (`**` too) and `-` for stdin, in the given order."""
+    from graphmill.client.base import Source, files_under
+
     sources: list[Source] = []
     for raw in paths:
         if raw == "-":
@@ -59,36 +66,74 @@ def add(conn: Connection, paths: tuple[str, ...], dataset: str, node_set: tuple[
     return 0
 
 
-def _source_line(ref: dict[str, Any]) -> str:
+def query_payload(
+    model: type[P],
+    query: str,
+    search_type: str | None,
+    datasets: tuple[str, ...],
+    top_k: int,
+    **extra: Any,
+) -> P:
+    """A search (or recall) payload from the command's options; sources always included."""
+    return model(
+        query=query,
+        search_type=SearchType(search_type.upper()) if search_type else None,
+        datasets=list(datasets) or None,
+        top_k=top_k,
+        include_references=True,
+        **extra,
+    )
+
+
+def source_line(ref: dict[str, Any]) -> str:
     span = f" chars {ref.get('start')}-{ref.get('end')}" if ref.get("start") is not None else ""
     return f"{ref.get('document_name')}{span}  {ref.get('raw_url')}"
 
 
+def query_options(default_type: str | None, top_k: int) -> Callable[[F], F]:
+    """QUERY, --type, --dataset and --top-k, as `search` and `recall` take them."""
+
+    def apply(command: F) -> F:
+        for option in reversed(
+            [
+                click.argument("query"),
+                click.option(
+                    "--type",
+                    "search_type",
+                    type=click.Choice([t.value for t in SearchType], case_sensitive=False),
+                    default=default_type,
+                    show_default=default_type is not None,
+                    help="Search type." if default_type else "Search type (default: chosen).",
+                ),
+                click.option(
+                    "--dataset", "-d", "datasets", multiple=True, help="Dataset (repeatable)."
+                ),
+                click.option(
+                    "--top-k",
+                    type=click.IntRange(min=1),
+                    default=top_k,
+                    show_default=True,
+                    help="Most passages used.",
+                ),
+            ]
+        ):
+            command = option(command)
+        return command
+
+    return apply
+
+
 @click.command()
-@click.argument("query")
-@click.option(
-    "--type",
-    "search_type",
-    type=click.Choice([t.value for t in SearchType], case_sensitive=False),
-    default=DEFAULT_TYPE.value,
-    show_default=True,
-    help="Search type.",
-)
-@click.option("--dataset", "-d", "datasets", multiple=True, help="Dataset name (repeatable).")
-@click.option("--top-k", type=int, default=10, show_default=True, help="Most passages used.")
+@query_options(DEFAULT_TYPE.value, top_k=10)
 @json_option
 @pass_connection
 def search(
     conn: Connection, query: str, search_type: str, datasets: tuple[str, ...], top_k: int
 ) -> int:
     """Search the datasets you can read; every hit names the file it came from."""
-    payload = SearchPayloadDTO(
-        query=query,
-        search_type=SearchType(search_type.upper()),
-        datasets=list(datasets) or None,
-        top_k=top_k,
-        include_references=True,
-    )
+    from graphmill.api.dto import SearchPayloadDTO
+
+    payload = query_payload(SearchPayloadDTO, query, search_type, datasets, top_k)
     envelopes = conn.run(lambda c: c.search(payload))
 
     def human() -> None:
@@ -103,13 +148,13 @@ def search(
                 text = result.get("text") if isinstance(result, dict) else result
                 out.print(str(text).strip(), highlight=False)
                 if isinstance(result, dict) and "raw_url" in result:
-                    out.print(f"  [dim]source:[/dim] {_source_line(result)}", highlight=False)
+                    out.print(f"  [dim]source:[/dim] {source_line(result)}", highlight=False)
                 out.print()
             refs = env.references or []
             if refs and not any(isinstance(r, dict) and "raw_url" in r for r in results):
                 out.print("[dim]sources:[/dim]")
                 for ref in refs:
-                    out.print(f"  {_source_line(ref)}", highlight=False)
+                    out.print(f"  {source_line(ref)}", highlight=False)
             for note in env.notes or []:
                 err.print(f"[dim]note: {note}[/dim]", highlight=False)
 
@@ -123,6 +168,7 @@ def search(
 @pass_connection
 def status(conn: Connection, datasets: tuple[str, ...]) -> int:
     """Each dataset's cognify status and its latest run's counts."""
+    from graphmill.client.base import find_dataset
 
     async def work(client: Client) -> list[dict[str, Any]]:
         found = [await find_dataset(client, d) for d in datasets] or await client.list_datasets()
@@ -142,6 +188,8 @@ def status(conn: Connection, datasets: tuple[str, ...]) -> int:
     rows = conn.run(work)
 
     def human() -> None:
+        from rich.table import Table
+
         table = Table("dataset", "status", "done", "failed", "total", "stage")
         for row in rows:
             p = row["progress"] or {}
@@ -172,6 +220,8 @@ def datasets_list(conn: Connection) -> int:
     found = conn.run(lambda c: c.list_datasets())
 
     def human() -> None:
+        from rich.table import Table
+
         table = Table("name", "id", "created")
         for d in found:
             table.add_row(d.name, str(d.id), d.created_at.strftime("%Y-%m-%d %H:%M"))
@@ -181,9 +231,11 @@ def datasets_list(conn: Connection) -> int:
     return 0
 
 
-def _confirm(yes: bool, question: str) -> None:
+def confirm(yes: bool, question: str) -> None:
+    """Ask unless `yes`; a "no" changes nothing and exits 1."""
     if not yes and not click.confirm(question):
-        raise click.Abort()
+        err.print("Nothing changed.")
+        raise click.exceptions.Exit(1)
 
 
 @datasets.command("delete")
@@ -193,10 +245,11 @@ def _confirm(yes: bool, question: str) -> None:
 @pass_connection
 def datasets_delete(conn: Connection, dataset: str, yes: bool) -> int:
     """Delete a dataset, its data, graph and vectors (by name or id)."""
+    from graphmill.client.base import find_dataset
 
     async def work(client: Client) -> dict[str, str]:
         found = await find_dataset(client, dataset)
-        _confirm(yes, f"Delete dataset {found.name} ({found.id}) and everything in it?")
+        confirm(yes, f"Delete dataset {found.name} ({found.id}) and everything in it?")
         await client.delete_dataset(found.id)
         return {"deleted": str(found.id)}
 
@@ -217,6 +270,7 @@ def data() -> None:
 @pass_connection
 def data_list(conn: Connection, dataset: str, state: str | None) -> int:
     """A dataset's items with their cognify state (errors in words)."""
+    from graphmill.client.base import find_dataset
 
     async def work(client: Client) -> list[Any]:
         return await client.list_data((await find_dataset(client, dataset)).id, state)
@@ -224,6 +278,8 @@ def data_list(conn: Connection, dataset: str, state: str | None) -> int:
     items = conn.run(work)
 
     def human() -> None:
+        from rich.table import Table
+
         table = Table("name", "id", "bytes", "state", "error")
         for item in items:
             st = item.pipeline_status.get("cognify_pipeline")
@@ -248,6 +304,7 @@ def data_list(conn: Connection, dataset: str, state: str | None) -> int:
 @pass_connection
 def data_download(conn: Connection, dataset: str, item: str, output: str | None) -> int:
     """Download exactly the bytes that were added (ITEM: id or file name)."""
+    from graphmill.client.base import find_data, find_dataset
 
     async def work(client: Client, sink: BinaryIO) -> tuple[str, int]:
         found = await find_dataset(client, dataset)
@@ -283,11 +340,12 @@ def data_download(conn: Connection, dataset: str, item: str, output: str | None)
 @pass_connection
 def data_delete(conn: Connection, dataset: str, item: str, yes: bool) -> int:
     """Delete one item and what only it supported in the graph (ITEM: id or file name)."""
+    from graphmill.client.base import find_data, find_dataset
 
     async def work(client: Client) -> dict[str, str]:
         found = await find_dataset(client, dataset)
         entry = await find_data(client, found, item)
-        _confirm(yes, f"Delete {entry.original_name} ({entry.id}) from {found.name}?")
+        confirm(yes, f"Delete {entry.original_name} ({entry.id}) from {found.name}?")
         await client.delete_data(found.id, entry.id)
         return {"deleted": str(entry.id)}
 

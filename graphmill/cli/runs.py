@@ -4,39 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    SpinnerColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
-from rich.text import Text
 
-from graphmill.api.dto import RunDTO
 from graphmill.cli.base import Connection, emit, err, json_option, out, pass_connection
-from graphmill.client import Client, find_dataset
-from graphmill.client.base import FINAL_STATES
 
+# rich's progress and tables, the client and the wire schemas are imported where used.
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+    from rich.table import Table
+
+    from graphmill.api.dto import RunDTO
+    from graphmill.client.base import Client
+
+T = TypeVar("T")
 POLL_SECONDS = 0.25
-
-
-class RateColumn(ProgressColumn):
-    """Items finished (done, failed or skipped) per second since the bar started."""
-
-    def render(self, task: Task) -> Text:
-        elapsed = task.elapsed
-        rate = task.completed / elapsed if elapsed and task.completed else None
-        return Text(f"{rate:.2f} items/s" if rate else "- items/s", style="progress.data.speed")
 
 
 @dataclass
@@ -49,6 +34,8 @@ class Watched:
 
 async def _watch(client: Client, watched: Watched, bar: Progress | None) -> None:
     """Poll each run and its item counts until every run is final; feed the bar."""
+    from graphmill.client.base import FINAL_STATES
+
     tasks: dict[uuid.UUID, TaskID] = {}
     if bar is not None:
         for run_id, (name, _) in watched.runs.items():
@@ -78,6 +65,27 @@ async def _watch(client: Client, watched: Watched, bar: Progress | None) -> None
 
 
 def _progress_bar() -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        SpinnerColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        """Items finished (done, failed or skipped) per second since the bar started."""
+
+        def render(self, task: Task) -> Text:
+            elapsed = task.elapsed
+            rate = task.completed / elapsed if elapsed and task.completed else None
+            return Text(f"{rate:.2f} items/s" if rate else "- items/s", style="progress.data.speed")
+
     return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -113,6 +121,30 @@ def _interrupted(conn: Connection, watched: Watched) -> None:
             )
 
 
+async def follow(conn: Connection, client: Client, watched: Watched) -> None:
+    """Wait until every watched run is final: a live bar on stderr, none with --json."""
+    if conn.as_json:
+        await _watch(client, watched, None)
+        return
+    with _progress_bar() as bar:
+        await _watch(client, watched, bar)
+
+
+def require_server(conn: Connection, background: bool) -> None:
+    if background and not conn.remote:
+        raise click.UsageError("--background needs --url: here the run lives in this process.")
+
+
+def run_watching(conn: Connection, watched: Watched, work: Callable[[Client], Awaitable[T]]) -> T:
+    """`conn.run(work)`, runs executed here when in-process; on Ctrl-C it says how the
+    watched runs go on (or resume) and exits 130."""
+    try:
+        return conn.run(work, execute=not conn.remote)
+    except KeyboardInterrupt:
+        _interrupted(conn, watched)
+        raise click.exceptions.Exit(130) from None
+
+
 @click.command()
 @click.argument("datasets", nargs=-1)
 @click.option("--background", is_flag=True, help="Queue the runs and return (needs a server).")
@@ -120,6 +152,9 @@ def _interrupted(conn: Connection, watched: Watched) -> None:
 @pass_connection
 def cognify(conn: Connection, datasets: tuple[str, ...], background: bool) -> int:
     """Turn datasets (default: all yours) into a graph and vectors, with live progress."""
+    from graphmill.client.base import find_dataset
+
+    require_server(conn, background)
     watched = Watched()
 
     async def work(client: Client) -> None:
@@ -137,19 +172,9 @@ def cognify(conn: Connection, datasets: tuple[str, ...], background: bool) -> in
             for run_id in watched.runs:
                 watched.final[run_id] = await client.get_run(run_id)
             return
-        if conn.as_json:
-            await _watch(client, watched, None)
-            return
-        with _progress_bar() as bar:
-            await _watch(client, watched, bar)
+        await follow(conn, client, watched)
 
-    if background and not conn.remote:
-        raise click.UsageError("--background needs --url: here the run lives in this process.")
-    try:
-        conn.run(work, execute=not conn.remote)
-    except KeyboardInterrupt:
-        _interrupted(conn, watched)
-        return 130
+    run_watching(conn, watched, work)
     runs = list(watched.final.values())
 
     def human() -> None:
@@ -171,6 +196,8 @@ def cognify(conn: Connection, datasets: tuple[str, ...], background: bool) -> in
 
 
 def _run_table(runs: list[RunDTO]) -> Table:
+    from rich.table import Table
+
     table = Table("run", "pipeline", "state", "done", "failed", "total", "started", "error")
     for r in runs:
         table.add_row(
@@ -197,6 +224,7 @@ def runs() -> None:
 @pass_connection
 def runs_list(conn: Connection, dataset: str) -> int:
     """A dataset's runs, newest first."""
+    from graphmill.client.base import find_dataset
 
     async def work(client: Client) -> list[RunDTO]:
         return await client.list_runs((await find_dataset(client, dataset)).id)

@@ -19,8 +19,10 @@ from graphmill.api.dto import (
     DataDTO,
     DatasetDTO,
     ForgetPayloadDTO,
+    ImprovePayloadDTO,
     PipelineRunInfo,
     RecallPayloadDTO,
+    RememberEntryDTO,
     RememberFormDTO,
     RunDTO,
     SearchEnvelopeDTO,
@@ -126,6 +128,18 @@ class Client(Protocol):
     async def recall(self, payload: RecallPayloadDTO) -> list[dict[str, Any]]: ...
 
     async def forget(self, payload: ForgetPayloadDTO) -> dict[str, Any]: ...
+
+    async def improve(self, payload: ImprovePayloadDTO) -> dict[str, Any]:
+        """cognee's ImproveResult as `POST /improve` answers it (also when it errored)."""
+        ...
+
+    async def remember_entry(self, payload: RememberEntryDTO) -> dict[str, Any]: ...
+
+    async def list_sessions(self, range: str, limit: int, offset: int) -> dict[str, Any]:
+        """A page of the caller's sessions as `GET /sessions` answers it."""
+        ...
+
+    async def get_session(self, session_id: str) -> dict[str, Any]: ...
 
     async def list_datasets(self) -> list[DatasetDTO]: ...
 

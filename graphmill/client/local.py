@@ -16,8 +16,10 @@ from graphmill.api.dto import (
     DataDTO,
     DatasetDTO,
     ForgetPayloadDTO,
+    ImprovePayloadDTO,
     PipelineRunInfo,
     RecallPayloadDTO,
+    RememberEntryDTO,
     RememberFormDTO,
     RunDTO,
     SearchEnvelopeDTO,
@@ -25,8 +27,15 @@ from graphmill.api.dto import (
     SearchVerboseEnvelopeDTO,
     UserRead,
 )
-from graphmill.api.memory import forget_payload, recall_items, remember_uploads
+from graphmill.api.memory import (
+    forget_payload,
+    improve_payload,
+    recall_items,
+    remember_uploads,
+    store_entry,
+)
 from graphmill.api.search import answer
+from graphmill.api.sessions import session_detail, session_page
 from graphmill.auth import users
 from graphmill.catalog import data as data_service
 from graphmill.catalog import datasets as dataset_service
@@ -136,6 +145,18 @@ class LocalClient:
 
     async def forget(self, payload: ForgetPayloadDTO) -> dict[str, Any]:
         return await forget_payload(self.services, self.user, payload)
+
+    async def improve(self, payload: ImprovePayloadDTO) -> dict[str, Any]:
+        return (await improve_payload(self.services, self.user, payload)).to_dict()
+
+    async def remember_entry(self, payload: RememberEntryDTO) -> dict[str, Any]:
+        return await store_entry(self.services, self.user, payload)
+
+    async def list_sessions(self, range: str, limit: int, offset: int) -> dict[str, Any]:
+        return await session_page(self.services, self.user.id, range, limit, offset)
+
+    async def get_session(self, session_id: str) -> dict[str, Any]:
+        return await session_detail(self.services, self.user.id, session_id)
 
     async def list_datasets(self) -> list[DatasetDTO]:
         found = await dataset_service.list_datasets(self.services.db, self.user)

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import ExitStack
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -15,8 +16,10 @@ from graphmill.api.dto import (
     DataDTO,
     DatasetDTO,
     ForgetPayloadDTO,
+    ImprovePayloadDTO,
     PipelineRunInfo,
     RecallPayloadDTO,
+    RememberEntryDTO,
     RememberFormDTO,
     RunDTO,
     SearchEnvelopeDTO,
@@ -163,6 +166,29 @@ class RemoteClient:
     async def forget(self, payload: ForgetPayloadDTO) -> dict[str, Any]:
         body = payload.model_dump(mode="json", exclude_none=True)
         found: dict[str, Any] = (await self._call("POST", "/forget", json=body)).json()
+        return found
+
+    async def improve(self, payload: ImprovePayloadDTO) -> dict[str, Any]:
+        body = payload.model_dump(mode="json", exclude_none=True)
+        # 409 is an errored improve: cognee's ImproveResult, answered as it is in-process
+        found: dict[str, Any] = (
+            await self._call("POST", "/improve", accept=(409,), json=body)
+        ).json()
+        return found
+
+    async def remember_entry(self, payload: RememberEntryDTO) -> dict[str, Any]:
+        body = payload.model_dump(mode="json", exclude_none=True)
+        found: dict[str, Any] = (await self._call("POST", "/remember/entry", json=body)).json()
+        return found
+
+    async def list_sessions(self, range: str, limit: int, offset: int) -> dict[str, Any]:
+        params = {"range": range, "limit": limit, "offset": offset}
+        found: dict[str, Any] = (await self._call("GET", "/sessions", params=params)).json()
+        return found
+
+    async def get_session(self, session_id: str) -> dict[str, Any]:
+        path = f"/sessions/{quote(session_id, safe='')}"
+        found: dict[str, Any] = (await self._call("GET", path)).json()
         return found
 
     async def list_datasets(self) -> list[DatasetDTO]:

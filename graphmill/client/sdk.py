@@ -1,6 +1,6 @@
 """The Python API, shaped as cognee's SDK: `await graphmill.add(...)`, `cognify`, `search`,
-`remember`, `recall`, `forget`, `graphmill.datasets.*`, and `graphmill.connect(url,
-api_key=...)` for a server."""
+`remember`, `remember_entry`, `recall`, `forget`, `improve`, `graphmill.datasets.*`,
+`graphmill.sessions.*`, and `graphmill.connect(url, api_key=...)` for a server."""
 
 from __future__ import annotations
 
@@ -13,13 +13,18 @@ from typing import Any
 from graphmill.api.dto import (
     DataDTO,
     DatasetDTO,
+    FeedbackEntryDTO,
     ForgetPayloadDTO,
+    ImprovePayloadDTO,
     PipelineRunInfo,
+    QAEntryDTO,
     RecallPayloadDTO,
+    RememberEntryDTO,
     RememberFormDTO,
     SearchEnvelopeDTO,
     SearchPayloadDTO,
     SearchVerboseEnvelopeDTO,
+    TraceEntryDTO,
 )
 from graphmill.client.base import Client, sources_of
 from graphmill.client.local import LocalClient
@@ -28,6 +33,13 @@ from graphmill.config import Settings
 from graphmill.search.types import SearchType
 
 Opener = Callable[[bool], AbstractAsyncContextManager[Client]]
+
+# cognee's typed memory entries (`cognee.QAEntry`, ...): a QA turn, an agent's trace step,
+# feedback on a QA turn; `remember(entry, session_id=...)` keeps one in a session.
+QAEntry = QAEntryDTO
+TraceEntry = TraceEntryDTO
+FeedbackEntry = FeedbackEntryDTO
+MemoryEntry = QAEntryDTO | TraceEntryDTO | FeedbackEntryDTO
 
 
 def _query(
@@ -47,6 +59,13 @@ def _query(
         "node_name": node_name,
         **({"system_prompt": system_prompt} if system_prompt is not None else {}),
     }
+
+
+def _name_or_id(dataset: str | uuid.UUID | None) -> tuple[str | None, uuid.UUID | None]:
+    """A dataset given by name (`str`) or by id (`uuid.UUID`), as the payloads take it."""
+    if isinstance(dataset, uuid.UUID):
+        return None, dataset
+    return dataset, None
 
 
 class Datasets:
@@ -81,6 +100,26 @@ class Datasets:
             await client.delete_dataset(uuid.UUID(str(dataset_id)))
 
 
+class Sessions:
+    """`graphmill.sessions`: the caller's sessions (what `GET /api/v1/sessions` answers)."""
+
+    def __init__(self, opener: Opener) -> None:
+        self._open = opener
+
+    async def list_sessions(
+        self, range: str = "30d", limit: int = 50, offset: int = 0
+    ) -> dict[str, Any]:
+        """A page of sessions, most recently active first: `sessions`, `total`, `has_more`;
+        `range` is `24h`, `7d`, `30d` or `all`."""
+        async with self._open(False) as client:
+            return await client.list_sessions(range, limit, offset)
+
+    async def get_session(self, session_id: str) -> dict[str, Any]:
+        """One session with its QA turns (`qas`) and trace steps (`traces`), oldest first."""
+        async with self._open(False) as client:
+            return await client.get_session(session_id)
+
+
 class Graphmill:
     """graphmill for one user: in-process on a data folder, or a server (`connect`).
 
@@ -91,6 +130,7 @@ class Graphmill:
         self._open = opener
         self._close = close
         self.datasets = Datasets(opener)
+        self.sessions = Sessions(opener)
 
     async def add(
         self,
@@ -166,7 +206,10 @@ class Graphmill:
         """Add, then cognify, in one call (what `add` takes); with `session_id` text is kept
         in that session too. Answers cognee's RememberResult as `POST /remember` does:
         `status` is `completed`, `running` (in the background) or `errored` (with `error`).
-        In-process the run executes here, so the call waits for it."""
+        In-process the run executes here, so the call waits for it. A `QAEntry`,
+        `TraceEntry` or `FeedbackEntry` is kept in the session instead (`remember_entry`)."""
+        if isinstance(data, QAEntryDTO | TraceEntryDTO | FeedbackEntryDTO):
+            return await self.remember_entry(data, dataset_name, session_id=session_id)
         sources = sources_of(data)
         form = RememberFormDTO(
             dataset_name=dataset_name,
@@ -180,6 +223,22 @@ class Graphmill:
         )
         async with self._open(True) as client:
             return await client.remember(sources, form)
+
+    async def remember_entry(
+        self,
+        entry: MemoryEntry | dict[str, Any],
+        dataset_name: str = "main_dataset",
+        *,
+        session_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Keep a QA turn or a trace step in session `session_id`, or attach feedback to a
+        QA turn (`entry` a `QAEntry`, `TraceEntry`, `FeedbackEntry` or its dict with `type`).
+        Answers as `POST /remember/entry` does (`status: "session_stored"`, `entry_id`)."""
+        payload = RememberEntryDTO.model_validate(
+            {"entry": entry, "dataset_name": dataset_name, "session_id": session_id}
+        )
+        async with self._open(False) as client:
+            return await client.remember_entry(payload)
 
     async def recall(
         self,
@@ -222,15 +281,37 @@ class Graphmill:
         """Delete an item (`data_id` and its `dataset`), a dataset (by name, or by id as a
         UUID) or everything the caller owns; `memory_only` keeps the uploads and drops what
         cognify derived. Answers as `POST /forget` does (`status: "success"`, and counts)."""
+        name, dataset_id = _name_or_id(dataset)
         payload = ForgetPayloadDTO(
             data_id=uuid.UUID(str(data_id)) if data_id else None,
-            dataset=dataset if isinstance(dataset, str) else None,
-            dataset_id=dataset if isinstance(dataset, uuid.UUID) else None,
+            dataset=name,
+            dataset_id=dataset_id,
             everything=everything,
             memory_only=memory_only,
         )
         async with self._open(False) as client:
             return await client.forget(payload)
+
+    async def improve(
+        self,
+        dataset: str | uuid.UUID = "main_dataset",
+        *,
+        run_in_background: bool = False,
+        session_ids: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Make a dataset's memory better (by name, or by id as a UUID): merge duplicate
+        entities, then fold the useful answers of `session_ids` into the graph. Answers
+        cognee's ImproveResult as `POST /improve` does (`status`, `stages`). In-process the
+        run executes here, so the call waits for it."""
+        name, dataset_id = _name_or_id(dataset)
+        payload = ImprovePayloadDTO(
+            dataset_name=name,
+            dataset_id=dataset_id,
+            run_in_background=run_in_background,
+            session_ids=session_ids,
+        )
+        async with self._open(True) as client:
+            return await client.improve(payload)
 
     async def aclose(self) -> None:
         """Close the connection to the server (nothing to do in-process)."""
@@ -277,6 +358,9 @@ add = _default.add
 cognify = _default.cognify
 search = _default.search
 remember = _default.remember
+remember_entry = _default.remember_entry
 recall = _default.recall
 forget = _default.forget
+improve = _default.improve
 datasets = _default.datasets
+sessions = _default.sessions

@@ -13,7 +13,6 @@ from graphmill.db import Database
 from graphmill.errors import AnswerUnavailable, StepError
 from graphmill.search.types import Passage, Triplet
 
-DEFAULT_SYSTEM_PROMPT = "Answer the question using the provided context. Be as brief as possible."
 PROMPT_VERSION = "graphmill-search-1"  # bump when the prompts or schemas below change
 MAX_CONTEXT_CHARS = 24_000
 PASSAGES_WITHOUT_LLM = 3

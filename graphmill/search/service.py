@@ -39,7 +39,6 @@ from graphmill.db.models import Data, Dataset, DatasetConfig
 from graphmill.errors import DatasetNotFound, EmbeddingMismatch, UnsupportedSearchType
 from graphmill.search import graph, history, lexical
 from graphmill.search.answer import (
-    DEFAULT_SYSTEM_PROMPT,
     NO_LLM_NOTE,
     Answerer,
     context_text,
@@ -50,6 +49,7 @@ from graphmill.search.fusion import fuse
 from graphmill.search.passages import Passages
 from graphmill.search.types import (
     COMPLETIONS,
+    DEFAULT_SYSTEM_PROMPT,
     DEFAULT_TYPE,
     UNSUPPORTED,
     Passage,

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+DEFAULT_SYSTEM_PROMPT = "Answer the question using the provided context. Be as brief as possible."
+
 
 class SearchType(StrEnum):
     """cognee 1.5's SearchType values, all of them: unknown names are a validation error,

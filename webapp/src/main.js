@@ -236,11 +236,14 @@ async function graphPage(id) {
   const find = h("input", { placeholder: "Find a node", id: "find-node", class: "grow" });
   app.append(h("div", { class: "card row" }, find, h("a", { href: `#/datasets/${id}` }, "Back to items")), h("div", { class: "graph-wrap" }, box, side));
   const palette = ["#3b5bdb", "#2b8a3e", "#e8590c", "#ae3ec9", "#0c8599", "#c92a2a", "#5c940d"];
-  const types = [...new Set(graph.nodes.map((n) => n.type))];
+  const counts = new Map();
+  for (const n of graph.nodes) counts.set(n.type, (counts.get(n.type) ?? 0) + 1);
+  const types = [...counts.keys()].sort((a, b) => counts.get(b) - counts.get(a) || a.localeCompare(b));
+  const colorOf = (type) => palette[types.indexOf(type) % palette.length];
   const cy = cytoscape({
     container: box,
     elements: [
-      ...graph.nodes.map((n) => ({ data: { id: n.id, label: n.label, color: palette[types.indexOf(n.type) % palette.length], node: n } })),
+      ...graph.nodes.map((n) => ({ data: { id: n.id, label: n.label, type: n.type, color: colorOf(n.type), node: n } })),
       ...graph.edges.map((e, i) => ({ data: { id: `e${i}`, source: e.source, target: e.target, label: e.label } })),
     ],
     style: [
@@ -254,6 +257,19 @@ async function graphPage(id) {
     maxZoom: 2.5,
   });
   window.graphmillGraph = cy; // for the end-to-end tests
+  // The legend: each node type in its colour with its count; a click shows only that type.
+  let only = null;
+  const legend = h("div", { id: "graph-legend", class: "legend" }, h("span", { class: "muted" }, "Node types"),
+    ...types.map((type) => h("button", {
+      type: "button", class: "legend-item", "data-type": type, title: `Show only ${type} nodes`,
+      onclick: () => {
+        only = only === type ? null : type;
+        cy.elements().removeClass("dim");
+        for (const item of legend.querySelectorAll(".legend-item")) item.classList.toggle("off", only !== null && item.dataset.type !== only);
+        if (only) cy.elements().not(cy.nodes().filter((n) => n.data("type") === only)).addClass("dim");
+      },
+    }, h("span", { class: "swatch", style: `background:${colorOf(type)}` }), type, h("span", { class: "count" }, String(counts.get(type))))));
+  box.after(legend);
   const show = async (node) => {
     const n = node.data("node");
     side.replaceChildren(h("h3", {}, n.label), badge(n.type), h("p", {}, n.properties.description || "No description."), h("p", { class: "muted" }, "Supported by:"));

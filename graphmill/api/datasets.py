@@ -20,6 +20,7 @@ from graphmill.api.dto import (
     GraphDTO,
     RunDTO,
 )
+from graphmill.api.query import FastQueryRoute
 from graphmill.api.sse import event_stream
 from graphmill.catalog import data as data_service
 from graphmill.catalog import datasets as dataset_service
@@ -29,7 +30,7 @@ from graphmill.pipelines import ledger, service
 from graphmill.pipelines import status as status_view
 from graphmill.services import Services
 
-router = APIRouter()
+router = APIRouter(route_class=FastQueryRoute)  # status may carry 1,000 ids
 
 
 @router.get("", response_model=list[DatasetDTO])

@@ -255,8 +255,8 @@ def test_memory_commands(mode_env: dict[str, str], tmp_path: Path) -> None:
     improved = ok(invoke(env, "improve", "notes", "--session-id", "chat", "--json"))
     assert improved["dataset_name"] == "notes" and improved["status"] != "errored"
     assert [s["stage"] for s in improved["stages"]] == [
-        "merge_duplicate_entities",
         "fold_session_answers",
+        "merge_duplicate_entities",
     ]
     assert "merge_duplicate_entities" in ok(invoke(env, "improve", "notes"))
 

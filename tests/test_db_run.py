@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, func, insert, select
+from sqlalchemy.exc import DBAPIError
 
-from graphmill.db import Database, bind_ids, in_ids, migrate
+from graphmill.db import Bulk, Database, bind_ids, in_ids, migrate
 from graphmill.db.models import User
 from tests.test_graph_store import db_url  # noqa: F401  (the fixture: both backends)
 
@@ -111,3 +113,38 @@ def test_in_ids_binds_any_number_of_ids_as_one_parameter(db_url: str, tmp_path: 
             await db.dispose()
 
     assert asyncio.run(main()) == ["u0@example.com", "u2@example.com"]
+
+
+def test_bulk_writes_rows_through_the_column_types_and_refuses_missing_defaults(
+    db_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    columns = ["id", "email", "hashed_password", "is_active", "is_superuser", "is_verified"]
+    bulk = Bulk(insert(User), [*columns, "created_at"])
+    ids = [uuid.uuid4() for _ in range(3)]
+    now = datetime.now(UTC)
+
+    def rows(prefix: str) -> list[dict[str, object]]:
+        return [
+            {"id": i, "email": f"{prefix}{n}@x.org", "hashed_password": None, "is_active": True}
+            | {"is_superuser": False, "is_verified": False, "created_at": now}
+            for n, i in enumerate(ids)
+        ]
+
+    async def main() -> list[tuple[uuid.UUID, str, datetime]]:
+        db = await _open(db_url, tmp_path)
+        try:
+            await db.run(lambda conn: bulk.execute(conn, rows("b")))
+            with pytest.raises(DBAPIError):  # driver errors arrive wrapped, nothing written
+                await db.run(lambda conn: bulk.execute(conn, rows("c")))
+            without_default = Bulk(insert(User), columns)
+            with pytest.raises(ValueError, match="every value bound"):
+                await db.run(lambda conn: without_default.execute(conn, rows("d")))
+            statement = select(User.id, User.email, User.created_at).order_by(User.email)
+            return [tuple(row) for row in await db.read_rows(statement)]
+        finally:
+            await db.dispose()
+
+    found = asyncio.run(main())
+    assert [(i, e) for i, e, _ in found] == [(i, f"b{n}@x.org") for n, i in enumerate(ids)]
+    assert all(created == now for _, _, created in found)  # UTC and aware, as the ORM reads it

@@ -21,8 +21,11 @@ from graphmill.cognify.client import (
 )
 from graphmill.cognify.embedders import OpenAIEmbedder
 from graphmill.cognify.llm import (
+    CHUNK_SCHEMA,
+    EXTRACTION_PROMPT,
     GRAPH_SCHEMA,
     OpenAIChat,
+    extract_and_summarize,
     extract_graph,
     extraction_version,
     open_chat,
@@ -467,15 +470,43 @@ def test_graph_schema_must_describe_an_object() -> None:
 
 
 def test_summary(fake_llm: FakeOpenAI) -> None:
-    async def one() -> str:
+    assert run_summary(fake_llm) == "Alice works at Acme in Paris."
+    assert fake_llm.chat_bodies[0]["response_format"]["json_schema"]["name"] == "summary"
+
+
+def test_graph_and_summary_in_one_call(fake_llm: FakeOpenAI) -> None:
+    async def one(custom_prompt: str | None) -> tuple[Any, str]:
         chat = chat_for(fake_llm)
+        try:
+            return await extract_and_summarize(chat, TEXT, custom_prompt, LLMUsage())
+        finally:
+            await chat.aclose()
+
+    extraction, summary = run(lambda: one(None))
+    assert (extraction, summary) == (
+        run(lambda: extract(chat_for(fake_llm))),
+        run_summary(fake_llm),
+    )
+    assert fake_llm.calls["chat"] == 3  # the one call, then extract_graph and summarize apart
+    body = fake_llm.chat_bodies[0]
+    assert body["response_format"]["json_schema"]["schema"] == CHUNK_SCHEMA
+    assert body["response_format"]["json_schema"]["strict"] is True
+    system = body["messages"][0]["content"]
+    assert system.startswith(EXTRACTION_PROMPT) and "three sentences" in system
+    run(lambda: one("Extract only PEOPLE."))
+    system = fake_llm.chat_bodies[-1]["messages"][0]["content"]
+    assert system.startswith("Extract only PEOPLE.") and EXTRACTION_PROMPT not in system
+
+
+def run_summary(fake: FakeOpenAI) -> str:
+    async def one() -> str:
+        chat = chat_for(fake)
         try:
             return await summarize(chat, TEXT, LLMUsage())
         finally:
             await chat.aclose()
 
-    assert run(one) == "Alice works at Acme in Paris."
-    assert fake_llm.chat_bodies[0]["response_format"]["json_schema"]["name"] == "summary"
+    return run(one)
 
 
 def test_schema_subset_validator() -> None:

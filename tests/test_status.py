@@ -90,3 +90,26 @@ def test_status_requires_credentials(anon: object) -> None:
     r = anon.get("/api/v1/datasets/status")
     assert r.status_code == 401
     assert r.json() == {"detail": "Unauthorized"}
+
+
+def test_query_strings_read_the_same_with_and_without_escapes(alice: Api) -> None:
+    """Plain query strings are split on a fast path, escaped ones parsed as before."""
+    a, b = _dataset(alice, "a"), _dataset(alice, "b")
+    plain = f"dataset={a}&&dataset={b}&pipeline=add_pipeline&extra"
+    escaped = plain.replace("-", "%2D").replace("add_", "add%5F") + "&x=1+2"
+    for query in (plain, escaped):
+        r = alice.get(f"/api/v1/datasets/status?{query}")
+        assert r.status_code == 200, query
+        assert r.json() == {a: COMPLETED, b: COMPLETED}
+    r = alice.get(f"/api/v1/datasets/status?dataset={a}&dataset=")
+    assert r.status_code == 400
+    assert r.json()["detail"][0]["loc"] == ["query", "dataset", 1]
+
+
+def test_parse_query_gives_the_pairs_parse_qsl_gives() -> None:
+    from urllib.parse import parse_qsl
+
+    from graphmill.api.query import parse_query
+
+    for raw in (b"", b"a=1&&b=&c&d=x=y", b"a=%20+b&c=d", b"a;b=c", b"x=\xc3\xa9&=v", b"&&"):
+        assert parse_query(raw) == parse_qsl(raw.decode("latin-1"), keep_blank_values=True)

@@ -20,6 +20,7 @@ from graphmill.api.dto import (
     GraphDTO,
     RunDTO,
 )
+from graphmill.api.query import FastQueryRoute
 from graphmill.api.sse import event_stream
 from graphmill.auth.users import UserInfo
 from graphmill.catalog import data as data_service
@@ -30,7 +31,7 @@ from graphmill.pipelines import ledger, service
 from graphmill.pipelines import status as status_view
 from graphmill.services import Services
 
-router = APIRouter()
+router = APIRouter(route_class=FastQueryRoute)  # status may carry 1,000 ids
 
 
 @router.get("", response_model=list[DatasetDTO])

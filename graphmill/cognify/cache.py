@@ -19,8 +19,8 @@ import numpy.typing as npt
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from graphmill.db import Database
-from graphmill.db.models import DerivedCache, EmbeddingCache, ExtractedText
+from graphmill.db import Bulk, Database
+from graphmill.db.models import DerivedCache, EmbeddingCache, ExtractedText, utcnow
 
 LOOKUP_BATCH = 500  # keys per IN (...) list
 
@@ -41,13 +41,21 @@ _VECTORS = select(EmbeddingCache.text_hash, EmbeddingCache.embedding).where(
     EmbeddingCache.text_hash.in_(bindparam("hashes", expanding=True)),
 )
 
-# Writes: one statement per table and dialect, built once and run with a list of rows
-# (a multi-row VALUES would be compiled anew for every number of rows).
-_KEEP: dict[str, dict[type, Any]] = {
+# Writes: one statement per table and dialect, built once and run with a list of rows as
+# one DBAPI executemany (a multi-row VALUES would be compiled anew for every number of rows).
+_KEEP: dict[str, dict[type, Bulk]] = {
     dialect: {
-        ExtractedText: insert(ExtractedText).on_conflict_do_nothing(),
-        DerivedCache: insert(DerivedCache).on_conflict_do_nothing(index_elements=["key"]),
-        EmbeddingCache: insert(EmbeddingCache).on_conflict_do_nothing(),
+        ExtractedText: Bulk(
+            insert(ExtractedText).on_conflict_do_nothing(),
+            ["content_hash", "loader_version", "loader", "text", "created_at"],
+        ),
+        DerivedCache: Bulk(
+            insert(DerivedCache).on_conflict_do_nothing(index_elements=["key"]),
+            ["key", "kind", "value", "created_at"],
+        ),
+        EmbeddingCache: Bulk(
+            insert(EmbeddingCache).on_conflict_do_nothing(), ["text_hash", "model", "embedding"]
+        ),
     }
     for dialect, insert in (("sqlite", sqlite.insert), ("postgresql", postgresql.insert))
 }
@@ -70,8 +78,9 @@ def store_text(
         "loader_version": loader_version,
         "loader": loader,
         "text": text,
+        "created_at": utcnow(),
     }
-    conn.execute(_KEEP[conn.dialect.name][ExtractedText], [row])
+    _KEEP[conn.dialect.name][ExtractedText].execute(conn, [row])
 
 
 async def cached_results(db: Database, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -91,8 +100,11 @@ async def store_results(db: Database, results: Sequence[tuple[str, str, dict[str
     unique = {key: (kind, value) for key, kind, value in results}
     if not unique:
         return
-    rows = [{"key": k, "kind": kind, "value": v} for k, (kind, v) in unique.items()]
-    await db.run(lambda conn: conn.execute(_KEEP[conn.dialect.name][DerivedCache], rows))
+    now = utcnow()
+    rows = [
+        {"key": k, "kind": kind, "value": v, "created_at": now} for k, (kind, v) in unique.items()
+    ]
+    await db.run(lambda conn: _KEEP[conn.dialect.name][DerivedCache].execute(conn, rows))
 
 
 async def cached_vectors(
@@ -114,4 +126,4 @@ def store_vectors(
     if not vectors:
         return
     rows = [{"text_hash": h, "model": model, "embedding": v} for h, v in vectors.items()]
-    conn.execute(_KEEP[conn.dialect.name][EmbeddingCache], rows)
+    _KEEP[conn.dialect.name][EmbeddingCache].execute(conn, rows)

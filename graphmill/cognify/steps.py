@@ -186,9 +186,13 @@ class CognifySteps:
             json.dumps(state.graph_schema, sort_keys=True), state.custom_prompt or ""
         )
         version = (chat.model, llm.PROMPT_VERSION)
-        extract_keys = [cache.cache_key("extract", *version, tag, t) for t in texts]
+        # Without a graph model, one call per chunk gives its graph and its summary.
+        apart = bool(state.graph_schema)
+        extract_keys = [
+            cache.cache_key("extract" if apart else "chunk", *version, tag, t) for t in texts
+        ]
         summary_keys = [cache.cache_key("chunk_summary", *version, t) for t in texts]
-        known = await cache.cached_results(ctx.db, [*extract_keys, *summary_keys])
+        known = await cache.cached_results(ctx.db, extract_keys + summary_keys * apart)
 
         async def answer(key: str, kind: str, work: Any) -> dict[str, Any]:
             found = known.get(key)
@@ -205,13 +209,16 @@ class CognifySteps:
             return found
 
         async def extraction(usage: LLMUsage, text: str) -> dict[str, Any]:
-            result = await llm.extract_graph(
-                model, text, state.custom_prompt, state.graph_schema, usage
+            if apart:
+                return _graph_dict(
+                    await llm.extract_graph(
+                        model, text, state.custom_prompt, state.graph_schema, usage
+                    )
+                )
+            graph, text_summary = await llm.extract_and_summarize(
+                model, text, state.custom_prompt, usage
             )
-            return {
-                "entities": [e.__dict__ for e in result.entities],
-                "relations": [r.__dict__ for r in result.relations],
-            }
+            return _graph_dict(graph) | {"summary": text_summary}
 
         async def summary(usage: LLMUsage, text: str) -> dict[str, Any]:
             return {"summary": await llm.summarize(model, text, usage)}
@@ -224,13 +231,15 @@ class CognifySteps:
                 ],
                 state.chunks_per_batch,
             )
-            summaries = await _in_batches(
-                [
-                    partial(answer, k, "chunk_summary", partial(summary, text=t))
-                    for k, t in zip(summary_keys, texts, strict=True)
-                ],
-                state.chunks_per_batch,
-            )
+            summaries = extracted
+            if apart:
+                summaries = await _in_batches(
+                    [
+                        partial(answer, k, "chunk_summary", partial(summary, text=t))
+                        for k, t in zip(summary_keys, texts, strict=True)
+                    ],
+                    state.chunks_per_batch,
+                )
             state.chunk_summaries = [str(s["summary"]) for s in summaries]
             if len(texts) == 1:
                 state.summary = state.chunk_summaries[0]
@@ -302,6 +311,14 @@ class CognifySteps:
         if not hashes:
             return np.empty((0, embedder.dimension), dtype=np.float32), fresh
         return np.stack([np.asarray(found[h], dtype=np.float32) for h in hashes]), fresh
+
+
+def _graph_dict(extraction: Extraction) -> dict[str, Any]:
+    """An extraction as kept in the cache."""
+    return {
+        "entities": [e.__dict__ for e in extraction.entities],
+        "relations": [r.__dict__ for r in extraction.relations],
+    }
 
 
 def _extract_offline(texts: list[str]) -> tuple[list[Extraction], list[str]]:

@@ -1,6 +1,7 @@
 """The store of record: engine and sessions, ORM models, Alembic migrations."""
 
 from graphmill.db.engine import (
+    Bulk,
     Database,
     advisory_key,
     bind_ids,
@@ -13,6 +14,7 @@ from graphmill.db.engine import (
 from graphmill.db.migrate import migrate
 
 __all__ = [
+    "Bulk",
     "Database",
     "advisory_key",
     "bind_ids",

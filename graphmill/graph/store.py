@@ -36,7 +36,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphmill.db import Database
+from graphmill.db import Bulk, Database
 from graphmill.db.models import (
     Chunk,
     ChunkVector,
@@ -47,6 +47,7 @@ from graphmill.db.models import (
     EdgeSource,
     Node,
     NodeSource,
+    utcnow,
 )
 from graphmill.graph.model import Entity, Relation, normalize_name
 
@@ -61,6 +62,12 @@ _NODES = cast(Table, Node.__table__)
 _NODE_SOURCES = cast(Table, NodeSource.__table__)
 _EDGES = cast(Table, Edge.__table__)
 _EDGE_SOURCES = cast(Table, EdgeSource.__table__)
+_CHUNK_COLUMNS = [
+    "id", "dataset_id", "data_id", "content_hash", "idx", "text", "token_count", "summary",
+    "created_at",
+]  # fmt: skip
+_VECTOR_COLUMNS = ["chunk_id", "dataset_id", "model", "dimension", "embedding"]
+_NODE_COLUMNS = ["id", "dataset_id", "key", "name", "type", "description", "mentions", "embedding"]
 
 
 def node_key(name: str, type_: str) -> str:
@@ -116,13 +123,13 @@ class _Writes:
     (dataset_id, key) index, so nothing is read back into Python."""
 
     set_token_count: Update
-    add_chunks: Insert
-    add_vectors: Insert
+    add_chunks: Bulk
+    add_vectors: Bulk
     add_summary: Insert
-    upsert_nodes: Insert
-    add_node_sources: Insert
-    upsert_edges: Insert
-    add_edge_sources: Insert
+    upsert_nodes: Bulk
+    add_node_sources: Bulk
+    upsert_edges: Bulk
+    add_edge_sources: Bulk
     record_model: Insert
 
     @classmethod
@@ -153,54 +160,63 @@ class _Writes:
             .where(_DATA.c.id == data_id)
             .values(token_count=bindparam("b_tokens"))
             .returning(written),
-            add_chunks=insert(_CHUNKS),
-            add_vectors=insert(_CHUNK_VECTORS),
+            add_chunks=Bulk(insert(_CHUNKS), _CHUNK_COLUMNS),
+            add_vectors=Bulk(insert(_CHUNK_VECTORS), _VECTOR_COLUMNS),
             add_summary=insert(_SUMMARIES),
-            upsert_nodes=nodes.on_conflict_do_update(
-                index_elements=[_NODES.c.dataset_id, _NODES.c.key],
-                set_={
-                    "mentions": _NODES.c.mentions + nodes.excluded.mentions,
-                    "description": _appended(
-                        _NODES.c.description, nodes.excluded.description, dialect
-                    ),
-                },
-            ),
-            add_node_sources=insert(_NODE_SOURCES).from_select(
-                ["node_id", "data_id", "mentions", "description"],
-                select(_NODES.c.id, data_id, mentions, description).where(
-                    _NODES.c.dataset_id == dataset_id, _NODES.c.key == bindparam("b_key")
+            upsert_nodes=Bulk(
+                nodes.on_conflict_do_update(
+                    index_elements=[_NODES.c.dataset_id, _NODES.c.key],
+                    set_={
+                        "mentions": _NODES.c.mentions + nodes.excluded.mentions,
+                        "description": _appended(
+                            _NODES.c.description, nodes.excluded.description, dialect
+                        ),
+                    },
                 ),
+                _NODE_COLUMNS,
             ),
-            upsert_edges=edges.values(
-                id=bindparam("b_id", type_=_EDGES.c.id.type),
-                dataset_id=dataset_id,
-                source_id=node("b_source"),
-                target_id=node("b_target"),
-                relation=bindparam("b_relation"),
-                mentions=mentions,
-                description=description,
-            ).on_conflict_do_update(
-                index_elements=[
-                    _EDGES.c.dataset_id,
-                    _EDGES.c.source_id,
-                    _EDGES.c.target_id,
-                    _EDGES.c.relation,
-                ],
-                set_={
-                    "mentions": _EDGES.c.mentions + edges.excluded.mentions,
-                    "description": _appended(
-                        _EDGES.c.description, edges.excluded.description, dialect
+            add_node_sources=Bulk(
+                insert(_NODE_SOURCES).from_select(
+                    ["node_id", "data_id", "mentions", "description"],
+                    select(_NODES.c.id, data_id, mentions, description).where(
+                        _NODES.c.dataset_id == dataset_id, _NODES.c.key == bindparam("b_key")
                     ),
-                },
+                )
             ),
-            add_edge_sources=insert(_EDGE_SOURCES).from_select(
-                ["edge_id", "data_id", "mentions", "description"],
-                select(_EDGES.c.id, data_id, mentions, description).where(
-                    _EDGES.c.dataset_id == dataset_id,
-                    _EDGES.c.source_id == node("b_source"),
-                    _EDGES.c.target_id == node("b_target"),
-                    _EDGES.c.relation == bindparam("b_relation"),
-                ),
+            upsert_edges=Bulk(
+                edges.values(
+                    id=bindparam("b_id", type_=_EDGES.c.id.type),
+                    dataset_id=dataset_id,
+                    source_id=node("b_source"),
+                    target_id=node("b_target"),
+                    relation=bindparam("b_relation"),
+                    mentions=mentions,
+                    description=description,
+                ).on_conflict_do_update(
+                    index_elements=[
+                        _EDGES.c.dataset_id,
+                        _EDGES.c.source_id,
+                        _EDGES.c.target_id,
+                        _EDGES.c.relation,
+                    ],
+                    set_={
+                        "mentions": _EDGES.c.mentions + edges.excluded.mentions,
+                        "description": _appended(
+                            _EDGES.c.description, edges.excluded.description, dialect
+                        ),
+                    },
+                )
+            ),
+            add_edge_sources=Bulk(
+                insert(_EDGE_SOURCES).from_select(
+                    ["edge_id", "data_id", "mentions", "description"],
+                    select(_EDGES.c.id, data_id, mentions, description).where(
+                        _EDGES.c.dataset_id == dataset_id,
+                        _EDGES.c.source_id == node("b_source"),
+                        _EDGES.c.target_id == node("b_target"),
+                        _EDGES.c.relation == bindparam("b_relation"),
+                    ),
+                )
             ),
             record_model=config.on_conflict_do_update(
                 index_elements=[_DATASET_CONFIGS.c.dataset_id],
@@ -251,8 +267,9 @@ def _write_chunks(
 ) -> None:
     chunk_ids = _new_ids(len(graph.chunks))
     if chunk_ids:
-        conn.execute(
-            writes.add_chunks,
+        now = utcnow()
+        writes.add_chunks.execute(
+            conn,
             [
                 {
                     "id": chunk_id,
@@ -263,6 +280,7 @@ def _write_chunks(
                     "text": text,
                     "token_count": tokens,
                     "summary": summary,
+                    "created_at": now,
                 }
                 for idx, (chunk_id, (text, tokens, summary)) in enumerate(
                     zip(chunk_ids, graph.chunks, strict=True)
@@ -270,8 +288,8 @@ def _write_chunks(
             ],
         )
     if chunk_ids and graph.chunk_vectors is not None:
-        conn.execute(
-            writes.add_vectors,
+        writes.add_vectors.execute(
+            conn,
             [
                 {
                     "chunk_id": chunk_id,
@@ -312,8 +330,8 @@ def _write_nodes(
         return by_name
     keys = sorted(first)  # one lock order for every writer
     mentions = {key: graph.entity_mentions.get(key, 1) for key in keys}
-    conn.execute(
-        writes.upsert_nodes,
+    writes.upsert_nodes.execute(
+        conn,
         [
             {
                 "id": node_id,
@@ -328,8 +346,8 @@ def _write_nodes(
             for node_id, key in zip(_new_ids(len(keys)), keys, strict=True)
         ],
     )
-    conn.execute(
-        writes.add_node_sources,
+    writes.add_node_sources.execute(
+        conn,
         [
             {
                 "b_dataset_id": dataset_id,
@@ -382,11 +400,11 @@ def _write_edges(
         }
         for (source, target, name), (count, text) in sorted(found.items())  # lock order
     ]
-    conn.execute(
-        writes.upsert_edges,
+    writes.upsert_edges.execute(
+        conn,
         [{"b_id": edge_id, **row} for edge_id, row in zip(_new_ids(len(rows)), rows, strict=True)],
     )
-    conn.execute(writes.add_edge_sources, [{"b_data_id": data_id, **row} for row in rows])
+    writes.add_edge_sources.execute(conn, [{"b_data_id": data_id, **row} for row in rows])
 
 
 async def remove_item(session: AsyncSession, data_id: uuid.UUID) -> None:

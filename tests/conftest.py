@@ -14,6 +14,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,10 @@ def pg() -> Iterator[PgServer]:
         await migrate(db, Path(root))
         await db.dispose()
 
-    asyncio.run(prepare())
+    # In a thread of its own: the first test to need PostgreSQL may run inside an event loop
+    # (Playwright's sync API keeps one running in the main thread).
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, prepare()).result()
     yield pg
     if pg.admin is not None:
         pg.admin.close()

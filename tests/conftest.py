@@ -15,11 +15,13 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 import uvicorn
 
@@ -33,10 +35,21 @@ for _name, _value in {
 }.items():
     os.environ[_name] = _value
 
+from argon2 import PasswordHasher  # noqa: E402
+
 from graphmill.api.app import create_app  # noqa: E402
+from graphmill.auth import tokens  # noqa: E402
 from graphmill.config import Settings  # noqa: E402
 from graphmill.db import Database, migrate  # noqa: E402
 from tests.support import Api, free_port, sign_up  # noqa: E402
+
+# Argon2id at its default cost (64 MiB, 3 passes, 4 lanes) takes ~0.2 s of CPU a hash, and
+# nearly every API test signs up and logs in one or two users: a fifth of the suite's CPU went
+# to it. Servers in this process hash with the same algorithm at its lowest cost; server
+# processes (tests.support.ServerProcess, the CLI) keep graphmill's own hasher, whose cost
+# tests/test_auth.py checks.
+GRAPHMILL_HASHER = tokens._hasher
+tokens._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 BACKENDS = ["sqlite-local", "postgresql-s3"]
 TEMPLATE_DB = "graphmill_template"
@@ -46,15 +59,23 @@ TEMPLATE_DB = "graphmill_template"
 class PgServer:
     server: Any
     uri: str
+    admin: psycopg.Connection[Any] | None = None
 
     def url_for(self, database: str) -> str:
         base, _, query = self.uri.partition("?")
         return f"{base.rsplit('/', 1)[0]}/{database}?{query}"
 
+    def execute(self, sql: str) -> None:
+        """One statement outside a transaction, on a connection kept for the session (a
+        `psql` process each time cost ~0.1 s per test)."""
+        if self.admin is None:
+            self.admin = psycopg.connect(self.uri, autocommit=True)
+        self.admin.execute(sql.encode())
+
     def create_database(self, template: str = TEMPLATE_DB) -> str:
         """A fresh database: a copy of the migrated template, or empty with template0."""
         name = f"t_{uuid.uuid4().hex[:12]}"
-        self.server.psql(f"CREATE DATABASE {name} TEMPLATE {template};")
+        self.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
         return self.url_for(name)
 
 
@@ -66,18 +87,30 @@ def pg() -> Iterator[PgServer]:
         import pgserver
 
         root = tempfile.mkdtemp(prefix="graphmill-pg-")
-        server = pgserver.get_server(root, cleanup_mode="stop")
+        # "delete": a session's copies of the template add up to gigabytes; left behind in
+        # /tmp by every run, they filled the disk.
+        server = pgserver.get_server(root, cleanup_mode="delete")
     pg = PgServer(server, server.get_uri())
-    server.psql(f"DROP DATABASE IF EXISTS {TEMPLATE_DB};")
-    server.psql(f"CREATE DATABASE {TEMPLATE_DB};")
+    # A throwaway server: durability against an OS crash buys nothing here, and every commit
+    # and CREATE DATABASE waited for the disk of a machine shared with other jobs.
+    for name in ("fsync", "synchronous_commit", "full_page_writes"):
+        pg.execute(f"ALTER SYSTEM SET {name} = off")
+    pg.execute("SELECT pg_reload_conf()")
+    pg.execute(f"DROP DATABASE IF EXISTS {TEMPLATE_DB}")
+    pg.execute(f"CREATE DATABASE {TEMPLATE_DB}")
 
     async def prepare() -> None:
         db = Database(Settings(database_url=pg.url_for(TEMPLATE_DB)).sqlalchemy_url)
         await migrate(db, Path(root))
         await db.dispose()
 
-    asyncio.run(prepare())
+    # In a thread of its own: the first test to need PostgreSQL may run inside an event loop
+    # (Playwright's sync API keeps one running in the main thread).
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, prepare()).result()
     yield pg
+    if pg.admin is not None:
+        pg.admin.close()
     server.cleanup()
     # "stop" keeps the data folder: 1-3 GB per test session, which filled the disk.
     shutil.rmtree(root, ignore_errors=True)

@@ -12,7 +12,7 @@ import jwt
 
 from graphmill.auth import tokens
 from graphmill.auth.users import LOCAL_USER_ID
-from tests.conftest import LiveServer
+from tests.conftest import GRAPHMILL_HASHER, LiveServer
 from tests.support import Api, add_files, sign_up
 
 AUDIENCE = ["fastapi-users:auth"]
@@ -570,8 +570,11 @@ def test_token_reader_remembers_verdicts_only_until_expiry() -> None:
 
 
 def test_the_dummy_hash_has_the_hasher_s_cost() -> None:
-    """Unknown users must cost a login as much as wrong passwords: same parameters."""
+    """Unknown users must cost a login as much as wrong passwords: same parameters. (The
+    tests' own servers hash cheaply, tests/conftest.py; graphmill's hasher is the default.)"""
     from argon2 import PasswordHasher, extract_parameters
 
-    assert extract_parameters(tokens._DUMMY_HASH) == extract_parameters(PasswordHasher().hash("x"))
+    default = extract_parameters(PasswordHasher().hash("x"))
+    assert extract_parameters(tokens._DUMMY_HASH) == default
+    assert extract_parameters(GRAPHMILL_HASHER.hash("x")) == default
     assert not tokens.verify_password("anything", None)

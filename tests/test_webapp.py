@@ -29,6 +29,9 @@ FLAGS = [
     "--disable-sync",
 ]
 DOC = b"Marta Lindqvist founded Velden Optics in Corvin in 1903. Velden Optics makes lenses.\n"
+# The browser tests prove the app's side of the API, which is the same on every backend pair
+# (the API tests run on both): they run on the embedded default only.
+embedded_only = pytest.mark.parametrize("backend", ["sqlite-local"], indirect=True)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +55,7 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+@embedded_only
 def test_the_app_is_served_without_node(server: LiveServer) -> None:
     index = httpx.get(f"{server.base_url}/ui/")
     assert index.status_code == 200 and "<title>graphmill</title>" in index.text
@@ -59,6 +63,7 @@ def test_the_app_is_served_without_node(server: LiveServer) -> None:
     assert script and httpx.get(f"{server.base_url}{script.group(1)}").status_code == 200
 
 
+@embedded_only
 def test_sign_up_upload_cognify_graph_search_download(
     server: LiveServer, page: Page, tmp_path: Path
 ) -> None:
@@ -127,6 +132,7 @@ def test_sign_up_upload_cognify_graph_search_download(
     shot(page, "search")
 
 
+@embedded_only
 def test_wrong_password_says_so(server: LiveServer, page: Page) -> None:
     page.goto(f"{server.base_url}/ui/")
     expect(page).to_have_url(re.compile(r"#/login$"))

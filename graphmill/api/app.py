@@ -24,6 +24,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The REST API, cognee-compatible under /api/v1."""
     from graphmill.api import (
         add,
+        audit,
         auth,
         cognify,
         datasets,
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
         (memory.router, "/api/v1", "memory", (409, 415, 422, 502, 503)),
         (sessions.router, "/api/v1/sessions", "sessions", ()),
         (visualize.router, "/api/v1/visualize", "visualize", ()),
+        (audit.router, "/api/v1/audit", "audit", ()),
     ]
     for router, prefix, tag, statuses in routers:
         app.include_router(router, prefix=prefix, tags=[tag], responses=errors.responses(*statuses))

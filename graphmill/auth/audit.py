@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.auth.users import UserInfo
@@ -52,34 +52,38 @@ class AuditQuery:
 
 
 def record(
-    session: AsyncSession,
+    session: AsyncSession | Connection,
     actor: UserInfo,
     action: AuditAction,
     *,
     dataset: Dataset | None = None,
     tenant_id: uuid.UUID | None = None,
+    dataset_id: uuid.UUID | None = None,
     data_id: uuid.UUID | None = None,
     target_id: uuid.UUID | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Add one event to the caller's transaction. Its tenant: the dataset's when there is
-    one, else `tenant_id` (the tenant a membership or role belongs to), else the actor's."""
+    """Add one event to the caller's transaction (an ORM session's, or a `Database.run`
+    function's connection). Its tenant: the dataset's when one is given, else `tenant_id`
+    (the tenant a membership or role belongs to), else the actor's."""
     if dataset is not None:
-        tenant_id = dataset.tenant_id
+        tenant_id, dataset_id = dataset.tenant_id, dataset.id
     elif tenant_id is None:
         tenant_id = actor.tenant_id
-    session.add(
-        AuditEvent(
-            actor_id=actor.id,
-            credential=actor.credential,
-            tenant_id=tenant_id,
-            action=action,
-            dataset_id=dataset.id if dataset is not None else None,
-            data_id=data_id,
-            target_id=target_id,
-            detail=detail or {},
-        )
-    )
+    values = {
+        "actor_id": actor.id,
+        "credential": actor.credential,
+        "tenant_id": tenant_id,
+        "action": action,
+        "dataset_id": dataset_id,
+        "data_id": data_id,
+        "target_id": target_id,
+        "detail": detail or {},
+    }
+    if isinstance(session, Connection):
+        session.execute(insert(AuditEvent).values(values))
+    else:
+        session.add(AuditEvent(**values))
 
 
 async def list_events(db: Database, caller: UserInfo, query: AuditQuery) -> list[AuditEventInfo]:

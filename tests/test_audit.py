@@ -15,8 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from graphmill.auth import teams
+from graphmill.auth import audit, teams
 from graphmill.auth.users import UserInfo, get_user
+from graphmill.client.local import LocalClient
 from graphmill.db import Database
 from graphmill.db.models import AuditEvent
 from graphmill.errors import GraphmillError
@@ -165,6 +166,18 @@ def test_deletions_downloads_and_forget_leave_one_event_each(
     assert all(e["detail"]["name"] == "files.txt" for e in downloads)
     assert {(e["datasetId"], e["dataId"]) for e in downloads} == {(dataset_id, data_id)}
 
+    async def download_in_process() -> bytes:
+        client = await LocalClient.open(server.settings, email=alice.email)
+        try:
+            chunks = client.download(uuid.UUID(dataset_id), uuid.UUID(data_id))
+            return b"".join([chunk async for chunk in chunks])
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(download_in_process()) == TEXT + b"files"
+    in_process = events(alice, limit=1)[0]
+    assert (in_process["action"], in_process["credential"]) == ("data.raw_download", "local")
+
     assert bob.delete(f"/api/v1/datasets/{dataset_id}/data/{data_id}").status_code == 404
     assert bob.delete(f"/api/v1/datasets/{dataset_id}").status_code == 404
     assert events(bob) == []
@@ -190,7 +203,12 @@ def test_deletions_downloads_and_forget_leave_one_event_each(
         (kept_id, kept_item),
     ]
     assert [e["detail"]["name"] for e in forgets] == ["forgotten", "kept.txt"]
-    assert len(events(alice)) == 6  # nothing else was recorded
+
+    # deleting them all: one event per dataset (`kept` is still there)
+    remaining = {kept_id} | {new_dataset(alice, name)[0] for name in ("left", "right")}
+    assert alice.delete("/api/v1/datasets").status_code == 200
+    assert {e["datasetId"] for e in events(alice, action="dataset.delete", limit=3)} == remaining
+    assert len(events(alice)) == 10  # nothing else was recorded
 
 
 def test_team_changes_are_seen_by_the_tenants_managers_only(
@@ -335,21 +353,26 @@ def test_filters_paging_and_bad_filters(server: LiveServer, alice: Api, bob: Api
     assert httpx.get(f"{server.base_url}/api/v1/audit").status_code == 401
 
 
-def test_the_janitor_pass_deletes_events_past_retention(server: LiveServer, alice: Api) -> None:
+def test_the_janitor_pass_deletes_events_past_retention(
+    server: LiveServer, alice: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dataset_id, data_id = new_dataset(alice, "old")
     raw = f"/api/v1/datasets/{dataset_id}/data/{data_id}/raw"
-    for _ in range(3):
+    for _ in range(4):
         assert alice.get(raw).status_code == 200
-    [newest, middle, oldest] = [e["id"] for e in events(alice)]
+    [newest, middle, old, oldest] = [e["id"] for e in events(alice)]
+    monkeypatch.setattr(audit, "PRUNE_BATCH", 1)  # a backlog goes in several batches
 
     async def age_and_sweep(days: int) -> None:
         services = await open_services(
             server.settings.model_copy(update={"audit_retention_days": days}), role="client"
         )
+        assert services.janitor is not None
+        services.janitor.cancel()  # before its first pass: only the pass below runs
         try:
             now = datetime.now(UTC)
             async with services.db.write() as session:
-                for event_id, age in ((middle, 29), (oldest, 31)):
+                for event_id, age in ((middle, 29), (old, 31), (oldest, 40)):
                     await session.execute(
                         update(AuditEvent)
                         .where(AuditEvent.id == event_id)
@@ -360,6 +383,6 @@ def test_the_janitor_pass_deletes_events_past_retention(server: LiveServer, alic
             await close_services(services)
 
     asyncio.run(age_and_sweep(0))  # 0 keeps events for ever
-    assert [e["id"] for e in events(alice)] == [newest, middle, oldest]
+    assert [e["id"] for e in events(alice)] == [newest, middle, old, oldest]
     asyncio.run(age_and_sweep(30))
     assert [e["id"] for e in events(alice)] == [newest, middle]

@@ -21,6 +21,7 @@ from graphmill.db.models import AuditAction, AuditEvent, Dataset, Tenant, User, 
 from graphmill.errors import InvalidInput
 
 MAX_LIMIT = 1000
+PRUNE_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -146,10 +147,17 @@ def _utc(moment: datetime | None) -> datetime | None:
 
 
 async def prune(db: Database, retention_days: int) -> int:
-    """Delete events older than the retention (0 keeps them for ever); how many went."""
+    """Delete events older than the retention (0 keeps them for ever); how many went. In
+    batches, so that a long backlog never holds the store's writer for long."""
     if retention_days <= 0:
         return 0
     cutoff = utcnow() - timedelta(days=retention_days)
-    async with db.write() as session:
-        result = await session.execute(delete(AuditEvent).where(AuditEvent.at < cutoff))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    expired = select(AuditEvent.id).where(AuditEvent.at < cutoff).limit(PRUNE_BATCH)
+    total = 0
+    while True:
+        async with db.write() as session:
+            result = await session.execute(delete(AuditEvent).where(AuditEvent.id.in_(expired)))
+        deleted = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        total += deleted
+        if deleted < PRUNE_BATCH:
+            return total

@@ -342,6 +342,13 @@ class Settings(BaseSettings):
         description="Keep each search's query and answers in the caller's history "
         "(GET /api/v1/search).",
     )
+    audit_retention_days: int = Field(
+        365,
+        ge=0,
+        validation_alias=_env("GRAPHMILL_AUDIT_RETENTION_DAYS"),
+        description="Days an audit event is kept (`GET /api/v1/audit`); older ones are deleted "
+        "by the periodic sweep. 0 keeps them for ever.",
+    )
     search_cache_mb: int = Field(
         1024,
         ge=0,

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from graphmill.auth import audit
 from graphmill.auth.tokens import TokenReader, load_jwt_secret
 from graphmill.auth.users import UserCache, UserInfo, ensure_local_user
 from graphmill.blobs import BlobStore, open_blob_store
@@ -96,7 +97,7 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
         tools,
         TokenReader(secret),
     )
-    services.janitor = asyncio.create_task(_sweep_forever(db, blobs))
+    services.janitor = asyncio.create_task(_sweep_forever(services))
     log.info(
         "graphmill %s ready: database=%s blobs=%s executor=%s auth=%s data_dir=%s",
         role,
@@ -114,23 +115,35 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
 SWEEP_SECONDS = 600.0
 
 
-async def _sweep_forever(db: Database, blobs: BlobStore) -> None:
-    """Remove what killed processes left: staged uploads cut off mid-body, and objects whose
-    add or delete never finished (recorded, used by no item). Failures are logged and retried
-    at the next sweep; a sweep never stops the process."""
+async def _sweep_forever(services: Services) -> None:
     while True:
-        try:
-            await asyncio.to_thread(sweep_staging, blobs.staging_root)
-            found = await sweep_unused_blobs(db, blobs)
-            if found:
-                log.warning(
-                    "collected %d objects no data item uses (an add or delete cut off)",
-                    found,
-                    extra={"action": "blob.sweep"},
-                )
-        except Exception:
-            log.exception("sweep failed; retried later", extra={"action": "blob.sweep"})
+        await sweep(services)
         await asyncio.sleep(SWEEP_SECONDS)
+
+
+async def sweep(services: Services) -> None:
+    """One pass of the janitor: remove what killed processes left (staged uploads cut off
+    mid-body, objects whose add or delete never finished: recorded, used by no item), and
+    audit events past their retention. Failures are logged and retried at the next pass;
+    a pass never stops the process, and one part failing does not skip the other."""
+    db, blobs = services.db, services.blobs
+    try:
+        await asyncio.to_thread(sweep_staging, blobs.staging_root)
+        found = await sweep_unused_blobs(db, blobs)
+        if found:
+            log.warning(
+                "collected %d objects no data item uses (an add or delete cut off)",
+                found,
+                extra={"action": "blob.sweep"},
+            )
+    except Exception:
+        log.exception("sweep failed; retried later", extra={"action": "blob.sweep"})
+    try:
+        pruned = await audit.prune(db, services.settings.audit_retention_days)
+        if pruned:
+            log.info("deleted %d expired audit events", pruned, extra={"action": "audit.prune"})
+    except Exception:
+        log.exception("audit pruning failed; retried later", extra={"action": "audit.prune"})
 
 
 async def close_services(services: Services) -> None:

@@ -304,3 +304,33 @@ def test_grants_name_users_roles_or_tenants_and_list_back(alice: Api, bob: Api, 
         alice.get(f"{P}/principals/{legal}/datasets", params={"permission_name": "own"}).status_code
         == 400
     )
+
+
+def test_team_changes_are_in_the_audit_trail(alice: Api, bob: Api) -> None:
+    tenant = new_tenant(alice, "acme")
+    legal = new_role(alice, "legal")
+    join(alice, bob, tenant)
+    alice.post(f"{P}/users/{bob.user_id}/roles", params={"role_id": legal})
+    ds = add_files(alice, "contracts", [("a.txt", b"a")]).json()["dataset_id"]
+    assert grant(alice, legal, "read", [ds]).status_code == 200
+    alice.delete(f"{P}/users/{bob.user_id}/roles", params={"role_id": legal})
+    events = alice.get("/api/v1/audit").json()
+    assert [e["action"] for e in events] == [  # newest first
+        "role.member.remove",
+        "permission.grant",
+        "role.member.add",
+        "tenant.member.add",
+        "role.create",
+        "tenant.create",
+    ]
+    assert all(e["tenantId"] == tenant and e["actorId"] == alice.user_id for e in events)
+    granted = events[1]
+    assert (granted["datasetId"], granted["targetId"], granted["credential"]) == (
+        ds,
+        legal,
+        "token",
+    )
+    assert events[0]["targetId"] == bob.user_id
+    # A plain member sees only what they did themselves; here, nothing.
+    select(bob, tenant)
+    assert bob.get("/api/v1/audit").json() == []

@@ -25,6 +25,7 @@ def create_app(settings: Settings) -> FastAPI:
     from graphmill.api import (
         activity,
         add,
+        audit,
         auth,
         cognify,
         configuration,
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
         (configuration.router, "/api/v1/configuration", "configuration", ()),
         (ontologies.router, "/api/v1/ontologies", "ontologies", ()),
         (activity.router, "/api/v1/activity", "activity", ()),
+        (audit.router, "/api/v1/audit", "audit", ()),
     ]
     for router, prefix, tag, statuses in routers:
         app.include_router(router, prefix=prefix, tags=[tag], responses=errors.responses(*statuses))

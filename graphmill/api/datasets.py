@@ -229,9 +229,14 @@ async def download_raw(
     services: ServicesDep,
     user: UserDep,
 ) -> Response:
-    """Exactly the bytes that were uploaded, from whichever blob store holds them."""
+    """Exactly the bytes that were uploaded, from whichever blob store holds them. A GET
+    that sends bytes (the whole file or a range) is recorded in the audit trail first."""
     item = await data_service.get_data(services.db, user, dataset_id, data_id)
-    return await blob_response(request, item, services.blobs)
+    response = await blob_response(request, item, services.blobs)
+    if request.method == "GET" and response.status_code in (200, 206):
+        byte_range = response.headers.get("content-range")
+        await data_service.record_download(services.db, user, item, byte_range)
+    return response
 
 
 @router.get("/{dataset_id}/graph", response_model=GraphDTO)

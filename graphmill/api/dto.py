@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,6 +15,7 @@ from graphmill.search.types import DEFAULT_SYSTEM_PROMPT, DEFAULT_TYPE, SearchTy
 # The domain types are only converted from (`X.of(info)`): the schemas themselves need no
 # database, so a client over HTTP (the CLI's --url, graphmill.connect) never loads it.
 if TYPE_CHECKING:
+    from graphmill.auth.audit import AuditEventInfo
     from graphmill.auth.users import ApiKeyInfo, UserInfo
     from graphmill.catalog.data import DataInfo
     from graphmill.catalog.datasets import DatasetInfo
@@ -511,3 +513,23 @@ class ImprovePayloadDTO(InDTO):
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
+
+
+class AuditEventDTO(OutDTO):
+    """One audit event (graphmill's own; camelCase like the rest of the API)."""
+
+    id: int
+    at: datetime
+    actor_id: uuid.UUID
+    actor_email: str | None
+    credential: str
+    tenant_id: uuid.UUID | None
+    action: str
+    dataset_id: uuid.UUID | None
+    data_id: uuid.UUID | None
+    target_id: uuid.UUID | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: AuditEventInfo) -> AuditEventDTO:
+        return cls(**asdict(event))

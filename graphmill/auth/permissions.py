@@ -16,10 +16,12 @@ from sqlalchemy import CompoundSelect, Uuid, cast, delete, exists, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from graphmill.auth.audit import record
 from graphmill.auth.users import UserInfo
 from graphmill.db import Database, dialect_insert
 from graphmill.db.models import (
     Acl,
+    AuditAction,
     Dataset,
     Permission,
     Role,
@@ -128,8 +130,9 @@ async def set_permission(
     *,
     granted: bool,
 ) -> None:
-    """Grant or revoke one permission on datasets the caller may share; all or nothing. A
-    grant needs the caller to hold the permission granted (PermissionDenied otherwise)."""
+    """Grant or revoke one permission on datasets the caller may share; all or nothing, one
+    audit event per dataset. A grant needs the caller to hold the permission granted
+    (PermissionDenied otherwise)."""
     wanted = check_permission_name(permission)
     ids = list(dict.fromkeys(dataset_ids))
     async with db.write() as session:
@@ -159,3 +162,7 @@ async def set_permission(
                     Acl.permission == wanted,
                 )
             )
+        action = AuditAction.PERMISSION_GRANT if granted else AuditAction.PERMISSION_REVOKE
+        detail = {"permission": wanted.value}
+        for dataset in datasets:
+            record(session, caller, action, dataset=dataset, target_id=principal_id, detail=detail)

@@ -14,9 +14,10 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphmill.auth.audit import record
 from graphmill.auth.users import UserInfo
 from graphmill.db import Database
-from graphmill.db.models import Acl, Role, RoleMember, Tenant, TenantMember, User
+from graphmill.db.models import Acl, AuditAction, Role, RoleMember, Tenant, TenantMember, User
 from graphmill.errors import (
     AlreadyMember,
     InvalidInput,
@@ -128,6 +129,7 @@ async def create_tenant(db: Database, user: UserInfo, name: str) -> uuid.UUID:
         await session.flush()
         session.add(TenantMember(tenant_id=tenant.id, user_id=user.id))
         await session.execute(update(User).where(User.id == user.id).values(tenant_id=tenant.id))
+        record(session, user, AuditAction.TENANT_CREATE, tenant_id=tenant.id, detail={"name": name})
     return tenant.id
 
 
@@ -159,6 +161,9 @@ async def add_tenant_member(
         if await session.get(TenantMember, (tenant_id, user_id)) is not None:
             raise AlreadyMember()
         session.add(TenantMember(tenant_id=tenant_id, user_id=user_id))
+        record(
+            session, caller, AuditAction.TENANT_MEMBER_ADD, tenant_id=tenant_id, target_id=user_id
+        )
 
 
 async def remove_tenant_member(
@@ -184,6 +189,13 @@ async def remove_tenant_member(
             update(User)
             .where(User.id == user_id, User.tenant_id == tenant_id)
             .values(tenant_id=None)
+        )
+        record(
+            session,
+            caller,
+            AuditAction.TENANT_MEMBER_REMOVE,
+            tenant_id=tenant_id,
+            target_id=user_id,
         )
 
 
@@ -218,6 +230,14 @@ async def create_role(db: Database, caller: UserInfo, name: str) -> tuple[uuid.U
             role = Role(tenant_id=tenant.id, name=name)
             session.add(role)
             await session.flush()
+            record(
+                session,
+                caller,
+                AuditAction.ROLE_CREATE,
+                tenant_id=tenant.id,
+                target_id=role.id,
+                detail={"role": name},
+            )
     except IntegrityError as exc:
         raise RoleAlreadyExists() from exc
     return role.id, tenant.id
@@ -229,6 +249,14 @@ async def delete_role(db: Database, caller: UserInfo, role_id: uuid.UUID) -> Non
         role = await _visible_role(session, caller.id, role_id)
         await _managed_tenant(session, caller.id, role.tenant_id)
         await session.execute(delete(Acl).where(Acl.principal_id == role_id))
+        record(
+            session,
+            caller,
+            AuditAction.ROLE_DELETE,
+            tenant_id=role.tenant_id,
+            target_id=role_id,
+            detail={"role": role.name},
+        )
         await session.delete(role)
 
 
@@ -251,6 +279,14 @@ async def set_role_member(
             raise UserNotFound("The user is not in this role.")
         else:
             await session.delete(held)
+        record(
+            session,
+            caller,
+            AuditAction.ROLE_MEMBER_ADD if member else AuditAction.ROLE_MEMBER_REMOVE,
+            tenant_id=role.tenant_id,
+            target_id=user_id,
+            detail={"roleId": str(role_id), "role": role.name},
+        )
 
 
 async def tenant_roles(db: Database, caller: UserInfo, tenant_id: uuid.UUID) -> list[RoleInfo]:

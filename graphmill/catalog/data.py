@@ -11,11 +11,21 @@ from typing import Any
 
 from sqlalchemy import delete, exists, func, select
 
+from graphmill.auth.audit import record
 from graphmill.auth.permissions import authorize
 from graphmill.auth.users import UserInfo
 from graphmill.blobs import BlobStore
 from graphmill.db import Database, dialect_insert, lock_dataset
-from graphmill.db.models import Blob, Data, ItemState, ItemStatus, Node, NodeSource, Permission
+from graphmill.db.models import (
+    AuditAction,
+    Blob,
+    Data,
+    ItemState,
+    ItemStatus,
+    Node,
+    NodeSource,
+    Permission,
+)
 from graphmill.errors import DataNotFound, InvalidInput, StorageError
 from graphmill.graph import store as graph_store
 
@@ -155,23 +165,57 @@ async def get_data(
 
 
 async def delete_data(
-    db: Database, blobs: BlobStore, user: UserInfo, dataset_id: uuid.UUID, data_id: uuid.UUID
+    db: Database,
+    blobs: BlobStore,
+    user: UserInfo,
+    dataset_id: uuid.UUID,
+    data_id: uuid.UUID,
+    *,
+    action: AuditAction = AuditAction.DATA_DELETE,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    """Delete one item (needs delete permission); its blob goes when nothing else uses it."""
+    """Delete one item (needs delete permission), recorded as `action`; its blob goes when
+    nothing else uses it."""
     async with db.write() as session:
-        await authorize(session, user, dataset_id, Permission.DELETE)
+        dataset = await authorize(session, user, dataset_id, Permission.DELETE)
         # The lock every writer of the dataset's graph takes first (one lock order).
         await lock_dataset(session, dataset_id)
         # Nodes and edges other items support stay, rebuilt; what only this one did goes.
         await graph_store.remove_item(session, data_id)
-        content_hash = await session.scalar(
-            delete(Data)
-            .where(Data.id == data_id, Data.dataset_id == dataset_id)
-            .returning(Data.content_hash)
-        )
-        if content_hash is None:
+        deleted = (
+            await session.execute(
+                delete(Data)
+                .where(Data.id == data_id, Data.dataset_id == dataset_id)
+                .returning(Data.content_hash, Data.original_name)
+            )
+        ).first()
+        if deleted is None:
             raise DataNotFound()
+        content_hash, name = deleted
+        detail = {"name": name} | (detail or {})
+        record(session, user, action, dataset=dataset, data_id=data_id, detail=detail)
     await collect_garbage(db, blobs, [content_hash], defer_failure=True)
+
+
+async def record_download(
+    db: Database, user: UserInfo, item: DataInfo, byte_range: str | None
+) -> None:
+    """Record a raw download of an item `get_data` just gave the user, about to start: the
+    whole item, or `byte_range` of it (a Content-Range, "bytes 0-99/1234")."""
+    detail = {"name": item.original_name, "range": byte_range}
+    # One insert, one hand-off to the writer: the item was read just now, and a readable
+    # dataset belongs to the tenant the caller works in (the access rule).
+    await db.run(
+        lambda conn: record(
+            conn,
+            user,
+            AuditAction.DATA_RAW_DOWNLOAD,
+            tenant_id=user.tenant_id,
+            dataset_id=item.dataset_id,
+            data_id=item.id,
+            detail=detail,
+        )
+    )
 
 
 async def record_blobs(db: Database, blobs: BlobStore, sizes: dict[str, int]) -> None:

@@ -12,13 +12,22 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from graphmill.auth.audit import record
 from graphmill.auth.permissions import authorize, check_permission_name, grant_all, visible_ids
 from graphmill.auth.teams import principal_scope
 from graphmill.auth.users import UserInfo
 from graphmill.blobs import BlobStore
 from graphmill.catalog.data import collect_garbage
 from graphmill.db import Database, lock_dataset
-from graphmill.db.models import Acl, Data, Dataset, DatasetConfig, Permission, utcnow
+from graphmill.db.models import (
+    Acl,
+    AuditAction,
+    Data,
+    Dataset,
+    DatasetConfig,
+    Permission,
+    utcnow,
+)
 from graphmill.errors import InvalidDatasetName
 
 _BAD_NAME = re.compile(r"[\s.\x00-\x1f\x7f/\\]")
@@ -122,9 +131,16 @@ async def get_dataset(
 
 
 async def delete_dataset(
-    db: Database, blobs: BlobStore, user: UserInfo, dataset_id: uuid.UUID
+    db: Database,
+    blobs: BlobStore,
+    user: UserInfo,
+    dataset_id: uuid.UUID,
+    *,
+    action: AuditAction = AuditAction.DATASET_DELETE,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    """Delete a dataset, its data and its runs; blobs no other data uses go too."""
+    """Delete a dataset, its data and its runs, recorded as `action`; blobs no other data
+    uses go too."""
     async with db.write() as session:
         dataset = await authorize(session, user, dataset_id, Permission.DELETE)
         await lock_dataset(session, dataset_id)  # after any item completing right now
@@ -132,6 +148,9 @@ async def delete_dataset(
             await session.scalars(
                 select(Data.content_hash).where(Data.dataset_id == dataset_id).distinct()
             )
+        )
+        record(
+            session, user, action, dataset=dataset, detail={"name": dataset.name} | (detail or {})
         )
         await session.delete(dataset)
     await collect_garbage(db, blobs, hashes, defer_failure=True)

@@ -176,6 +176,7 @@ class LocalClient:
         s = self.services
         item = await data_service.get_data(s.db, self.user, dataset_id, data_id)
         size = await s.blobs.size(item.content_hash)
+        await data_service.record_download(s.db, self.user, item, None)
         async for chunk in s.blobs.read(item.content_hash, 0, size - 1):
             yield chunk
 

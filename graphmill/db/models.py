@@ -192,6 +192,37 @@ class Acl(Base):
     )
 
 
+class AuditEvent(Base):
+    """Who changed access, deleted or downloaded what, when, with which credential. No
+    foreign keys: the trail outlives the datasets, items, roles and tenants it names."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    credential: Mapped[str] = mapped_column(String(32))
+    # The dataset's tenant, the tenant a membership or role belongs to, else the actor's.
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    action: Mapped[str] = mapped_column(String(32))
+    dataset_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    data_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    target_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the user, role or tenant concerned
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        # A manager's view (a tenant's events), a member's (their own in the tenant), the
+        # dataset filter, each newest first from one index range; and retention by age.
+        Index("ix_audit_events_tenant", "tenant_id", "at"),
+        Index("ix_audit_events_actor", "actor_id", "tenant_id", "at"),
+        Index("ix_audit_events_dataset", "dataset_id", "at"),
+        Index("ix_audit_events_at", "at"),
+        {"sqlite_autoincrement": True},
+    )
+
+
 class Blob(Base):
     """One stored object, addressed by the SHA-256 of its bytes."""
 
@@ -258,6 +289,24 @@ class Permission(StrEnum):
     WRITE = "write"
     DELETE = "delete"
     SHARE = "share"
+
+
+class AuditAction(StrEnum):
+    """What an audit event records: a change of access, a deletion, or a raw download."""
+
+    PERMISSION_GRANT = "permission.grant"
+    PERMISSION_REVOKE = "permission.revoke"
+    TENANT_CREATE = "tenant.create"
+    TENANT_MEMBER_ADD = "tenant.member.add"
+    TENANT_MEMBER_REMOVE = "tenant.member.remove"
+    ROLE_CREATE = "role.create"
+    ROLE_DELETE = "role.delete"
+    ROLE_MEMBER_ADD = "role.member.add"
+    ROLE_MEMBER_REMOVE = "role.member.remove"
+    DATASET_DELETE = "dataset.delete"
+    DATA_DELETE = "data.delete"
+    DATA_RAW_DOWNLOAD = "data.raw_download"
+    FORGET = "forget"
 
 
 ACTIVE_RUN_STATES = (RunState.QUEUED, RunState.RUNNING)

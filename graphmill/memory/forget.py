@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from graphmill.auth.audit import record
 from graphmill.auth.permissions import authorize, visible_ids
 from graphmill.auth.users import UserInfo
 from graphmill.blobs import BlobStore
 from graphmill.catalog import data as data_catalog
 from graphmill.catalog import datasets as dataset_catalog
 from graphmill.db import Database, lock_dataset
-from graphmill.db.models import Data, Dataset, ItemStatus, Permission
+from graphmill.db.models import AuditAction, Data, Dataset, ItemStatus, Permission
 from graphmill.errors import DataNotFound, DatasetNotFound, NoForgetTarget
 from graphmill.graph import store as graph_store
 from graphmill.memory import sessions
@@ -41,7 +42,8 @@ async def forget(
     db: Database, blobs: BlobStore, user: UserInfo, request: ForgetRequest
 ) -> dict[str, Any]:
     """cognee's answers: `{datasets_removed}`, `{dataset_id}`, `{data_id, dataset_id}` or,
-    with memory_only, `{dataset_id, data_records_reset}`; all with `status: "success"`."""
+    with memory_only, `{dataset_id, data_records_reset}`; all with `status: "success"`.
+    Each dataset or item forgotten leaves one `forget` audit event."""
     if request.everything:
         # Everything the caller owns in the tenant they work in (the datasets they can see).
         owned_here = (
@@ -51,10 +53,13 @@ async def forget(
         async with db.read() as session:
             owned = list(await session.scalars(select(Dataset.id).where(*owned_here)))
         if request.memory_only:
-            reset = sum([await reset_memory(db, user, d) for d in owned])
+            everything = {"everything": True}
+            reset = sum([await reset_memory(db, user, d, detail=everything) for d in owned])
             return {"datasets_reset": len(owned), "data_records_reset": reset, "status": "success"}
         for dataset_id in owned:
-            await dataset_catalog.delete_dataset(db, blobs, user, dataset_id)
+            await dataset_catalog.delete_dataset(
+                db, blobs, user, dataset_id, action=AuditAction.FORGET, detail={"everything": True}
+            )
         await sessions.delete_user_sessions(db, user.id)
         return {"datasets_removed": len(owned), "status": "success"}
     if request.dataset_id is None and not request.dataset:
@@ -67,12 +72,14 @@ async def forget(
             if not reset:
                 raise DataNotFound()
             return ids | {"data_records_reset": reset, "status": "success"}
-        await data_catalog.delete_data(db, blobs, user, dataset_id, request.data_id)
+        await data_catalog.delete_data(
+            db, blobs, user, dataset_id, request.data_id, action=AuditAction.FORGET
+        )
         return ids | {"status": "success"}
     if request.memory_only:
         reset = await reset_memory(db, user, dataset_id)
         return {"dataset_id": str(dataset_id), "data_records_reset": reset, "status": "success"}
-    await dataset_catalog.delete_dataset(db, blobs, user, dataset_id)
+    await dataset_catalog.delete_dataset(db, blobs, user, dataset_id, action=AuditAction.FORGET)
     return {"dataset_id": str(dataset_id), "status": "success"}
 
 
@@ -94,12 +101,14 @@ async def reset_memory(
     user: UserInfo,
     dataset_id: uuid.UUID,
     data_ids: Sequence[uuid.UUID] | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> int:
     """Remove what cognify derived from the items (all of the dataset's when None): their
     chunks, vectors and their share of nodes and edges, exactly as a delete would, and
-    their cognify state, so the next cognify makes them again. Needs delete permission."""
+    their cognify state, so the next cognify makes them again. Needs delete permission.
+    Recorded as one `forget` event (memoryOnly) when it reset anything."""
     async with db.write() as session:
-        await authorize(session, user, dataset_id, Permission.DELETE)
+        dataset = await authorize(session, user, dataset_id, Permission.DELETE)
         await lock_dataset(session, dataset_id)
         query = select(Data.id).where(Data.dataset_id == dataset_id)
         if data_ids is not None:
@@ -115,4 +124,13 @@ async def reset_memory(
                 )
             )
             await ledger.mark_pending(session, dataset_id, ledger.COGNIFY_PIPELINE)
+            record(
+                session,
+                user,
+                AuditAction.FORGET,
+                dataset=dataset,
+                data_id=data_ids[0] if data_ids is not None and len(data_ids) == 1 else None,
+                detail={"name": dataset.name, "memoryOnly": True, "items": len(found)}
+                | (detail or {}),
+            )
         return len(found)

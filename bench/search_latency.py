@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import base_parser, check, client, header, percentile
+from _common import base_parser, check, client, cpu_seconds, header, percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -253,10 +253,15 @@ def timing(header_value: str | None) -> tuple[float | None, float | None]:
 
 
 def measure(
-    api: Any, dataset_id: str, search_type: str, questions: list[str], warmup: int
-) -> list[Sample]:
+    api: Any, dataset_id: str, search_type: str, questions: list[str], warmup: int, pid: int | None
+) -> tuple[list[Sample], float]:
+    """The samples of the measured questions, and the server's CPU seconds per question
+    (with `pid`; it includes the query's embedding)."""
     samples = []
+    cpu_before = 0.0
     for i, question in enumerate(questions):
+        if i == warmup:
+            cpu_before = cpu_seconds(pid)
         body = {
             "query": question,
             "searchType": search_type,
@@ -268,10 +273,10 @@ def measure(
         seconds = time.perf_counter() - started
         if i >= warmup:
             samples.append(Sample(seconds, *timing(response.headers.get("server-timing"))))
-    return samples
+    return samples, (cpu_seconds(pid) - cpu_before) / max(1, len(samples))
 
 
-def show(search_type: str, samples: list[Sample]) -> None:
+def show(search_type: str, samples: list[Sample], cpu: float | None) -> None:
     wall = sorted(s.seconds * 1e3 for s in samples)
     line = f"{search_type:<20} n={len(samples):<4} client "
     line += f"p50={percentile(wall, 50):7.2f} p95={percentile(wall, 95):7.2f}"
@@ -281,6 +286,8 @@ def show(search_type: str, samples: list[Sample]) -> None:
         line += f" | search p50={percentile(search, 50):7.2f} p95={percentile(search, 95):7.2f}"
     if embed:
         line += f" | embed p50={percentile(embed, 50):6.2f} p95={percentile(embed, 95):6.2f}"
+    if cpu is not None:
+        line += f" | server CPU {cpu * 1e3:6.2f}/query"
     print(line + " ms", flush=True)
 
 
@@ -329,7 +336,8 @@ def main() -> None:
     header("latency per search type (distinct questions; Server-Timing where sent)")
     for search_type in types:
         questions = [corpus.question(r) for _ in range(args.queries + args.warmup)]
-        show(search_type, measure(api, dataset_id, search_type, questions, args.warmup))
+        samples, cpu = measure(api, dataset_id, search_type, questions, args.warmup, args.pid)
+        show(search_type, samples, cpu if args.pid else None)
 
 
 if __name__ == "__main__":

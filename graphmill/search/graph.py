@@ -67,13 +67,7 @@ _ITEM_COUNTS = (
     .where(NodeSource.node_id.in_(_IDS))
     .group_by(NodeSource.node_id)
 )
-_ITEMS_OF_NODES = select(NodeSource.node_id, NodeSource.data_id, NodeSource.mentions).where(
-    NodeSource.node_id.in_(_IDS)
-)
 _CHUNKS = select(Chunk.id, Chunk.data_id, Chunk.text).where(Chunk.id.in_(_IDS))
-_CHUNK_COUNTS = (
-    select(Chunk.data_id, func.count()).where(Chunk.data_id.in_(_IDS)).group_by(Chunk.data_id)
-)
 _EDGES_OF_NODES = select(
     Edge.id, Edge.source_id, Edge.target_id, Edge.relation, Edge.description
 ).where(or_(Edge.source_id.in_(_IDS), Edge.target_id.in_(_IDS)))
@@ -347,22 +341,18 @@ def _neighbourhood(
         entity = node_entity[node_id]
         local.counts[entity] = local.counts.get(entity, 0) + count
 
-    expandable = [
-        n for n, e in node_entity.items() if local.counts.get(e, 0) <= MAX_ITEMS_PER_ENTITY
-    ]
+    specificity = {
+        n: local.counts[e]
+        for n, e in node_entity.items()
+        if local.counts.get(e, 0) <= MAX_ITEMS_PER_ENTITY
+    }
     supports: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
-    if expandable:
-        rows = _rows(conn, _ITEMS_OF_NODES, {"ids": expandable})
-        # The most specific entities' items first, up to the bound.
-        rows.sort(key=lambda row: local.counts.get(node_entity[row[0]], 0))
-        for node_id, data_id, mentions in rows:
-            if data_ids is not None and data_id not in data_ids:
-                continue
-            if data_id in supports or len(supports) < MAX_EXPANDED_ITEMS:
-                entity = node_entity[node_id]
-                supports[data_id][entity] = supports[data_id].get(entity, 0) + mentions
+    sizes: dict[uuid.UUID, int] = {}
+    for node_id, data_id, mentions, size in _expanded_items(conn, specificity, data_ids):
+        entity = node_entity[node_id]
+        supports[data_id][entity] = supports[data_id].get(entity, 0) + mentions
+        sizes[data_id] = size
     new_items = [d for d in supports if d not in seed_chunks]  # seeds: linked above
-    sizes = dict(_rows(conn, _CHUNK_COUNTS, {"ids": new_items})) if new_items else {}
     pairs = []
     scanned = 0
     for data_id in new_items:  # most specific entities' items first
@@ -378,6 +368,54 @@ def _neighbourhood(
     if data_ids is not None:
         local.chunk_item = {c: d for c, d in local.chunk_item.items() if d in data_ids}
     return local
+
+
+_EXPANDED = """
+WITH wanted(node_id, n) AS (VALUES {values}),
+found AS (
+    SELECT s.node_id, s.data_id, s.mentions, w.n FROM node_sources AS s
+    JOIN wanted AS w ON s.node_id = w.node_id {filter}
+),
+chosen AS (
+    SELECT data_id, min(n) AS first FROM found GROUP BY data_id
+    ORDER BY first, data_id LIMIT :items
+)
+SELECT f.node_id, f.data_id, f.mentions,
+    (SELECT count(*) FROM chunks AS c WHERE c.data_id = chosen.data_id) AS size
+FROM found AS f JOIN chosen ON chosen.data_id = f.data_id
+ORDER BY chosen.first, f.data_id, f.n
+"""
+
+
+def _expanded_items(
+    conn: Connection, specificity: dict[uuid.UUID, int], data_ids: Collection[uuid.UUID] | None
+) -> list[tuple[uuid.UUID, uuid.UUID, int, int]]:
+    """(node, item, mentions, the item's chunks) for the MAX_EXPANDED_ITEMS items that
+    support the most specific of these nodes (the fewest items name their entity), every
+    node of them each item supports, most specific items first. The choice is made by the
+    database: only the chosen items' rows travel."""
+    if not specificity or (data_ids is not None and not data_ids):
+        return []
+    if conn.dialect.name == "sqlite":
+        row = "(:n{i}, :c{i})"
+    else:
+        row = "(CAST(:n{i} AS uuid), CAST(:c{i} AS integer))"
+    values = ", ".join(row.format(i=i) for i in range(len(specificity)))
+    binds = [bindparam(f"n{i}", type_=Uuid()) for i in range(len(specificity))]
+    params: dict[str, object] = {"items": MAX_EXPANDED_ITEMS}
+    for i, (node_id, count) in enumerate(specificity.items()):
+        params[f"n{i}"], params[f"c{i}"] = node_id, count
+    where = ""
+    if data_ids is not None:
+        where = "WHERE s.data_id IN :only"
+        binds.append(bindparam("only", expanding=True, type_=Uuid()))
+        params["only"] = list(data_ids)
+    statement = (
+        text(_EXPANDED.format(values=values, filter=where))
+        .bindparams(*binds)
+        .columns(node_id=Uuid(), data_id=Uuid())
+    )
+    return [(n, d, int(m), int(c)) for n, d, m, c in _rows(conn, statement, params)]
 
 
 _MENTIONS = """

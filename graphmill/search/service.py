@@ -216,7 +216,6 @@ class SearchService:
         pending = [t for tasks in self._recording.values() for t in tasks]
         if pending:
             await asyncio.wait(pending)
-        self.vectors.close()
 
     # --- scope -------------------------------------------------------------------------
 

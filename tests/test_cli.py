@@ -292,8 +292,10 @@ def test_ctrl_c_during_cognify_leaves_the_run_resumable(
 ) -> None:
     settings = settings_factory(**FAST | {"item_concurrency": 1})
     env = cli_env(settings)
-    for i in range(6):
-        (tmp_path / f"slow{i}.txt").write_text(f"item {i} @sleep=0.3\n")
+    # Twelve seconds of work one item at a time: the interrupt after the first item comes
+    # well before the end, however slowly the watcher below starts on a loaded machine.
+    for i in range(12):
+        (tmp_path / f"slow{i}.txt").write_text(f"item {i} @sleep=1\n")
     ok(invoke(env, "add", *(str(p) for p in sorted(tmp_path.glob("slow*"))), "-d", "slow"))
 
     stderr_file = tmp_path / "cognify.err"
@@ -332,8 +334,8 @@ def test_ctrl_c_during_cognify_leaves_the_run_resumable(
     assert "Resume with `graphmill cognify slow`" in stderr and "Traceback" not in stderr
     assert stopped["state"] == "queued"  # handed back at once, not left to its lease
     kept = stopped["counts"]["completed"]
-    assert 1 <= kept < 6
+    assert 1 <= kept < 12
 
     [run] = ok(invoke(env, "cognify", "slow", "--json"))
     assert run["run_id"] == stopped["run_id"]  # the same run, resumed
-    assert run["state"] == "completed" and run["counts"]["completed"] == 6
+    assert run["state"] == "completed" and run["counts"]["completed"] == 12

@@ -74,7 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
         (cognify.router, "/api/v1/cognify", "cognify", (409, 503)),
         (datasets.router, "/api/v1/datasets", "datasets", (409, 416)),
         (runs.router, "/api/v1/runs", "runs", (409,)),
-        (permissions.router, "/api/v1/permissions", "permissions", ()),
+        (permissions.router, "/api/v1/permissions", "permissions", (409,)),
         (search.router, "/api/v1/search", "search", (502, 503)),
         (memory.router, "/api/v1", "memory", (409, 415, 422, 502, 503)),
         (sessions.router, "/api/v1/sessions", "sessions", ()),

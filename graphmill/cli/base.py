@@ -100,4 +100,8 @@ def emit(conn: Connection, value: Any, human: Callable[[], None]) -> None:
 
         click.echo(json.dumps(to_jsonable_python(value, by_alias=True), indent=2))
     else:
+        if not out.is_terminal:
+            # A pipe or a file has no width: tables keep their natural width instead of
+            # cutting names to rich's default 80 columns (a script greps whole words).
+            out.width = 1000
         human()

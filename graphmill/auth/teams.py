@@ -351,15 +351,14 @@ async def principal_scope(
 ) -> uuid.UUID:
     """The tenant (the caller's current one) in which the caller may list a principal's
     grants: themselves, the tenant, a role they are in, or (managing the tenant) any member or
-    role of it; cognee's rules. TenantNotFound when the caller works in no tenant."""
+    role of it; cognee's rules. TenantNotFound when the caller works in no tenant; any id
+    outside the tenant (another tenant's role too) is the UserNotFound of an unknown id."""
     tenant = await _member_tenant(session, caller.id, caller.tenant_id)
     if principal_id in (caller.id, tenant.id):
         return tenant.id
     manager = await _is_manager(session, caller.id, tenant)
     role = await session.get(Role, principal_id)
-    if role is not None:
-        if role.tenant_id != tenant.id:
-            raise RoleNotFound()
+    if role is not None and role.tenant_id == tenant.id:
         allowed = manager or await session.get(RoleMember, (principal_id, caller.id)) is not None
     elif await session.get(TenantMember, (tenant.id, principal_id)) is None:
         raise UserNotFound()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from graphmill.config import Settings
 from tests.conftest import LiveServer
 from tests.support import Api, add_files, sign_up
 
@@ -323,3 +324,25 @@ def test_members_cannot_escalate_or_reach_another_tenants_team(server: LiveServe
             assert_uniform_404(real, missing, str(real.url), (real_id, random_id))
     assert carol.get(f"{P}/tenants/{other}/roles").json()[0]["id"] == carols_role
     assert [e["actorId"] for e in carol.get("/api/v1/audit").json()] == [carol.user_id] * 2
+
+
+def test_a_former_member_sees_nothing_through_another_process(
+    server: LiveServer, settings: Settings
+) -> None:
+    """Another process of the deployment still holds the former member's identity (its user
+    cache: the tenant they had selected): their direct grant on the tenant's dataset must not
+    outlive their membership there either."""
+    alice, dave = (_user(server, n) for n in ("alice", "dave"))
+    tenant = _tenant(alice, "acme")
+    ds = add_files(alice, "contracts", [("a.txt", b"secret")]).json()["dataset_id"]
+    _join(alice, dave, tenant)
+    _select(dave, tenant)
+    assert _grant(alice, str(dave.user_id), "read", [ds]).status_code == 200
+    with LiveServer(settings) as second, Api(base_url=second.base_url, timeout=60) as elsewhere:
+        elsewhere.headers["Authorization"] = dave.headers["Authorization"]
+        assert elsewhere.get(f"/api/v1/datasets/{ds}/data").status_code == 200  # now cached
+        assert alice.delete(f"{P}/tenants/{tenant}/users/{dave.user_id}").status_code == 200
+        real = elsewhere.get(f"/api/v1/datasets/{ds}/data")
+        assert_uniform_404(real, elsewhere.get(f"/api/v1/datasets/{uuid.uuid4()}/data"), ds)
+        assert elsewhere.get("/api/v1/datasets").json() == []
+        assert elsewhere.get("/api/v1/datasets/status").json() == {}

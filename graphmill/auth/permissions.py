@@ -61,13 +61,19 @@ def principal_ids(user_id: Any) -> CompoundSelect:
 
 def _grants(columns: Any, user_id: Any, tenant_id: Any) -> Select[Any]:
     """ACL rows that reach the user in the tenant they work in (`tenant_id`, None for their
-    tenant-less space): to them, one of their roles or one of their tenants."""
+    tenant-less space): to them, one of their roles or one of their tenants. A tenant's
+    datasets need the user to be its member now: the tenant a caller works in may be stale
+    (another process's user cache, a selection racing a removal), a membership never is."""
+    member = exists().where(
+        TenantMember.tenant_id == Dataset.tenant_id, TenantMember.user_id == user_id
+    )
     return (
         select(columns)
         .join(Dataset, Dataset.id == Acl.dataset_id)
         .where(
             Acl.principal_id.in_(principal_ids(user_id)),
             Dataset.tenant_id.is_not_distinct_from(tenant_id),
+            or_(Dataset.tenant_id.is_(None), member),
         )
     )
 

@@ -122,6 +122,21 @@ ID_ROUTES: dict[str, Call] = {
         data={"datasetId": i.ds},
         headers=h,
     ),
+    "remember by id": lambda a, i, h: a.post(
+        "/api/v1/remember",
+        files=[("data", ("x.txt", b"intruder", "text/plain"))],
+        data={"datasetId": i.ds},
+        headers=h,
+    ),
+    "remember entry": lambda a, i, h: a.post(
+        "/api/v1/remember/entry",
+        json={
+            "entry": {"type": "qa", "question": "q", "answer": "a"},
+            "dataset_id": i.ds,
+            "session_id": "s",
+        },
+        headers=h,
+    ),
     "grant self": lambda a, i, h: a.post(
         f"{P}/datasets/{a.user_id}", params={"permission_name": "read"}, json=[i.ds], headers=h
     ),

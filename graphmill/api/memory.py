@@ -26,7 +26,7 @@ from graphmill.api.dto import (
 from graphmill.api.search import SearchDep, search_history, search_request
 from graphmill.auth.users import UserInfo
 from graphmill.catalog.data import delete_data
-from graphmill.catalog.datasets import dataset_id_for, list_datasets
+from graphmill.catalog.datasets import dataset_id_for, get_dataset, list_datasets
 from graphmill.errors import InvalidInput, MissingDataset, UnsupportedOption
 from graphmill.ingest.add import StagedUploads, parse_node_set
 from graphmill.memory import forget as forget_service
@@ -113,6 +113,9 @@ async def store_entry(
         raise UnsupportedOption("graphmill does not support skill_run entries or skill_improvement")
     if not payload.session_id:
         raise InvalidInput(f"session_id is required for {entry.type} entries")
+    if payload.dataset_id is not None:
+        # An entry names only a dataset the caller reads (the uniform 404 otherwise).
+        await get_dataset(services.db, user, payload.dataset_id)
     dataset_id = payload.dataset_id or await _own_dataset(services, user, payload.dataset_name)
     result = RememberResult(
         "session_stored",

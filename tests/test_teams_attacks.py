@@ -337,6 +337,16 @@ def test_members_cannot_escalate_or_reach_another_tenants_team(server: LiveServe
             real = call(api, real_id, str(carol.user_id))
             missing = call(api, random_id, str(carol.user_id))
             assert_uniform_404(real, missing, str(real.url), (real_id, random_id))
+    # Another tenant's role or the tenant itself is no principal for acme's datasets: a grant
+    # naming one answers as for a random id (the id's existence is not told), changing nothing.
+    for foreign in (carols_role, other):
+        for method in ("POST", "DELETE"):
+            path, random_path = f"{P}/datasets/{foreign}", f"{P}/datasets/{uuid.uuid4()}"
+            read = {"permission_name": "read"}
+            real = alice.request(method, path, params=read, json=[ds])
+            missing = alice.request(method, random_path, params=read, json=[ds])
+            assert_uniform_404(real, missing, f"{method} {path}")
+        assert carol.get(f"{P}/principals/{foreign}/datasets").json() == []
     assert carol.get(f"{P}/tenants/{other}/roles").json()[0]["id"] == carols_role
     assert [e["actorId"] for e in carol.get("/api/v1/audit").json()] == [carol.user_id] * 2
 

@@ -113,9 +113,17 @@ async def authorize(
     return dataset
 
 
-async def is_principal(session: AsyncSession, principal_id: uuid.UUID) -> bool:
-    """Whether the id names a user, a role or a tenant."""
-    found = [exists().where(model.id == principal_id) for model in (User, Role, Tenant)]
+async def is_principal(
+    session: AsyncSession, principal_id: uuid.UUID, tenant_id: uuid.UUID | None
+) -> bool:
+    """Whether the id names a user, or a role of the tenant or the tenant itself: another
+    tenant's role or the tenant is no principal for its datasets (and its existence is not
+    told)."""
+    found = [
+        exists().where(User.id == principal_id),
+        exists().where(Role.id == principal_id, Role.tenant_id == tenant_id),
+        exists().where(Tenant.id == principal_id, Tenant.id == tenant_id),
+    ]
     return bool(await session.scalar(select(or_(*found))))
 
 
@@ -136,14 +144,15 @@ async def set_permission(
     *,
     granted: bool,
 ) -> None:
-    """Grant or revoke one permission on datasets the caller may share; all or nothing, one
+    """Grant or revoke one permission on datasets the caller may share (all in the tenant the
+    caller works in, to a user or a role or the tenant of it); all or nothing, one
     audit event per dataset. A grant needs the caller to hold the permission granted
     (PermissionDenied otherwise)."""
     wanted = check_permission_name(permission)
     ids = list(dict.fromkeys(dataset_ids))
     async with db.write() as session:
         datasets = [await authorize(session, caller, d, Permission.SHARE) for d in ids]
-        if not await is_principal(session, principal_id):
+        if not await is_principal(session, principal_id, caller.tenant_id):
             raise UserNotFound()
         if not granted and any(d.owner_id == principal_id for d in datasets):
             raise InvalidInput("A dataset's owner always holds every permission on it.")

@@ -150,6 +150,23 @@ ID_ROUTES: dict[str, Call] = {
 }
 
 
+# Every route that reads a dataset by name: the owner's name answers as a random one. (cognify
+# and add by name work on the caller's own dataset of that name, created if need be.)
+NameCall = Callable[[Api, str, dict[str, str]], httpx.Response]
+NAME_ROUTES: dict[str, NameCall] = {
+    "search": lambda a, n, h: a.post(
+        "/api/v1/search",
+        json={"query": "NDA", "searchType": "CHUNKS_LEXICAL", "datasets": [n]},
+        headers=h,
+    ),
+    "recall": lambda a, n, h: a.post(
+        "/api/v1/recall", json={"query": "NDA", "datasets": [n]}, headers=h
+    ),
+    "improve": lambda a, n, h: a.post("/api/v1/improve", json={"dataset_name": n}, headers=h),
+    "forget": lambda a, n, h: a.post("/api/v1/forget", json={"dataset": n}, headers=h),
+}
+
+
 def random_ids() -> Ids:
     return Ids(*(str(uuid.uuid4()) for _ in range(4)))
 
@@ -225,6 +242,13 @@ def test_every_id_route_is_the_uniform_404_to_outsiders(scene: Scene) -> None:
             half = Ids(scene.ids.ds, *(str(uuid.uuid4()) for _ in range(3)))
             assert_uniform_404(real, call(api, half, headers), f"{who}: {route} (half)")
             assert_uniform_404(real, call(api, random_ids(), headers), f"{who}: {route}")
+        for route, by_name in NAME_ROUTES.items():
+            real = by_name(api, "contracts", headers)
+            missing = by_name(api, "nothing_here", headers)
+            assert real.status_code == missing.status_code, (who, route, real.text, missing.text)
+            assert scene.ids.ds not in real.text and "binds" not in real.text, (who, route)
+            echoed = real.content.replace(b"contracts", b"nothing_here")
+            assert echoed == missing.content, (who, route, real.text, missing.text)
     owner_still_has_everything(scene)
 
 

@@ -387,6 +387,7 @@ def test_a_former_member_sees_nothing_through_another_process(
     _join(alice, dave, tenant)
     _select(dave, tenant)
     assert _grant(alice, str(dave.user_id), "read", [ds]).status_code == 200
+    own = add_files(dave, "daves", [("d.txt", b"dave's")]).json()["dataset_id"]
     with LiveServer(settings) as second, Api(base_url=second.base_url, timeout=60) as elsewhere:
         elsewhere.headers["Authorization"] = dave.headers["Authorization"]
         assert elsewhere.get(f"/api/v1/datasets/{ds}/data").status_code == 200  # now cached
@@ -395,3 +396,7 @@ def test_a_former_member_sees_nothing_through_another_process(
         assert_uniform_404(real, elsewhere.get(f"/api/v1/datasets/{uuid.uuid4()}/data"), ds)
         assert elsewhere.get("/api/v1/datasets").json() == []
         assert elsewhere.get("/api/v1/datasets/status").json() == {}
+        # What he owns there is out of his reach too: "everything" is what he can see.
+        gone = elsewhere.post("/api/v1/forget", json={"everything": True})
+        assert gone.json() == {"datasets_removed": 0, "status": "success"}
+        assert elsewhere.get(f"/api/v1/datasets/{own}/data").status_code == 404

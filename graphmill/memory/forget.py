@@ -45,10 +45,11 @@ async def forget(
     with memory_only, `{dataset_id, data_records_reset}`; all with `status: "success"`.
     Each dataset or item forgotten leaves one `forget` audit event."""
     if request.everything:
-        # Everything the caller owns in the tenant they work in (the datasets they can see).
+        # Everything the caller owns in the tenant they work in, of what the access rule
+        # lets them delete (never a tenant they have left).
         owned_here = (
             Dataset.owner_id == user.id,
-            Dataset.tenant_id.is_not_distinct_from(user.tenant_id),
+            Dataset.id.in_(visible_ids(user, Permission.DELETE)),
         )
         async with db.read() as session:
             owned = list(await session.scalars(select(Dataset.id).where(*owned_here)))

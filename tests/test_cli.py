@@ -300,8 +300,15 @@ def test_ctrl_c_during_cognify_leaves_the_run_resumable(
 
     stderr_file = tmp_path / "cognify.err"
     with stderr_file.open("wb") as err:
+        # Ctrl-C made deliverable: a shell starts background jobs with SIGINT ignored, and an
+        # ignored signal stays ignored across exec (a CI runner may start the suite that way).
+        restore_sigint = (
+            "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+            " sys.argv = ['graphmill', 'cognify', 'slow'];"
+            " runpy.run_module('graphmill.cli', run_name='__main__')"
+        )
         process = subprocess.Popen(
-            [sys.executable, "-m", "graphmill.cli", "cognify", "slow"],
+            [sys.executable, "-c", restore_sigint],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=err,

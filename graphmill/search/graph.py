@@ -124,11 +124,20 @@ async def nodes_of_entities(
     return await db.run_read(lambda conn: _nodes_of_entities(conn, dataset_id, entities))
 
 
+# One range of the (dataset_id, key) index per name. PostgreSQL is made to probe the index
+# name by name (a LATERAL subquery that OFFSET 0 keeps apart): joining, it guesses a scan of
+# all the dataset's nodes cheaper for a few names (10 ms instead of 1 at 10,000 chunks).
 _NAMED = """
 WITH wanted(lo, hi) AS (VALUES {values})
-SELECT nodes.id, nodes.key, nodes.name, {items} AS items
-FROM wanted JOIN nodes ON nodes.dataset_id = :d AND nodes.key >= wanted.lo AND nodes.key < wanted.hi
+SELECT nodes.id, nodes.key, nodes.name, {items} AS items FROM wanted {join}
 """
+_JOIN_SQLITE = (
+    "JOIN nodes ON nodes.dataset_id = :d AND nodes.key >= wanted.lo AND nodes.key < wanted.hi"
+)
+_JOIN_POSTGRESQL = """CROSS JOIN LATERAL (
+    SELECT id, key, name FROM nodes
+    WHERE dataset_id = :d AND key >= wanted.lo AND key < wanted.hi OFFSET 0
+) AS nodes"""
 
 
 def _nodes_of_entities(
@@ -137,17 +146,16 @@ def _nodes_of_entities(
     if not entities:
         return []
     # A node's key is "<normalised name>|<type>": each name is one range of the index.
-    row = (
-        "(:lo{i}, :hi{i})"
-        if conn.dialect.name == "sqlite"
-        else "(CAST(:lo{i} AS text), CAST(:hi{i} AS text))"
-    )
+    if conn.dialect.name == "sqlite":
+        row, join = "(:lo{i}, :hi{i})", _JOIN_SQLITE
+    else:
+        row, join = "(CAST(:lo{i} AS text), CAST(:hi{i} AS text))", _JOIN_POSTGRESQL
     values = ", ".join(row.format(i=i) for i in range(len(entities)))
     params: dict[str, object] = {"d": dataset_id}
     for i, entity in enumerate(entities):
         params[f"lo{i}"], params[f"hi{i}"] = entity + "|", entity + "}"
     statement = (
-        text(_NAMED.format(values=values, items=_ITEMS))
+        text(_NAMED.format(values=values, items=_ITEMS, join=join))
         .bindparams(bindparam("d", type_=Uuid()))
         .columns(id=Uuid(), key=Node.key.type, name=Node.name.type)
     )

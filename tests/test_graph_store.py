@@ -31,7 +31,8 @@ from graphmill.db.models import (
     User,
 )
 from graphmill.graph import store
-from graphmill.graph.model import Entity, Relation
+from graphmill.graph.model import Entity, Relation, normalize_name
+from graphmill.search import graph as search_graph
 
 T = TypeVar("T")
 
@@ -444,3 +445,41 @@ def test_ensure_vector_index_makes_a_missing_index_once(db_url: str, tmp_path: P
         assert found is None  # no vector index there: search scans the dataset's vectors
     else:
         assert found == "ix_chunk_vectors_hnsw_8"
+
+
+def test_graph_retrieval_finds_the_nodes_of_names_with_their_item_counts(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Every type of a name, only in the dataset, each with the number of items naming it;
+    on SQLite, provenance is read from the indexes alone (migration 0011)."""
+
+    async def scenario(g: Graphs) -> None:
+        a, b, c = await g.item("a.txt"), await g.item("b.txt"), await g.item("c.txt")
+        await g.write(a, graph([(ADA, "Person", "", 2), (BABBAGE, "Person", "", 1)]))
+        await g.write(b, graph([(ADA, "Person", "", 1)]))
+        await g.write(c, graph([(ADA, "Concept", "", 1)]))
+        other = await g.other_dataset()
+        await other.write(await other.item("d.txt"), graph([(ADA, "Person", "", 1)]))
+
+        wanted = [normalize_name(ADA), normalize_name(BABBAGE), "nobody"]
+        found = await search_graph.nodes_of_entities(g.db, g.dataset_id, wanted)
+        assert sorted((key, name, items) for _, key, name, items in found) == [
+            (store.node_key(ADA, "Concept"), ADA, 1),
+            (store.node_key(ADA, "Person"), ADA, 2),
+            (store.node_key(BABBAGE, "Person"), BABBAGE, 1),
+        ]
+
+        if g.db.is_sqlite:
+            async with g.db.read() as session:
+                for column, index in (("node_id", "node"), ("data_id", "data")):
+                    plan = await session.execute(
+                        text(
+                            "EXPLAIN QUERY PLAN SELECT node_id, data_id, mentions"
+                            f" FROM node_sources WHERE {column} = :x"
+                        ),
+                        {"x": "0" * 32},
+                    )
+                    detail = " ".join(str(row[-1]) for row in plan)
+                    assert f"COVERING INDEX ix_node_sources_{index}" in detail, detail
+
+    run(db_url, tmp_path, scenario)

@@ -557,7 +557,12 @@ class NodeSource(Base):
     mentions: Mapped[int] = mapped_column(Integer, default=1)
     description: Mapped[str] = mapped_column(Text, default="")
 
-    __table_args__ = (Index("ix_node_sources_data", "data_id"),)
+    # Graph retrieval reads (node, item, mentions) from an item's or a node's side: both
+    # indexes cover those columns, so neither reads the table (nor its descriptions).
+    __table_args__ = (
+        Index("ix_node_sources_data", "data_id", "node_id", "mentions"),
+        Index("ix_node_sources_node", "node_id", "data_id", "mentions"),
+    )
 
 
 class Edge(Base):

@@ -191,3 +191,53 @@ def response_head(port: int, head: bytes, body: Iterator[bytes]) -> bytes:
                 break
             received += data
         return received
+
+
+PERMISSIONS = "/api/v1/permissions"
+
+
+def grant(
+    api: httpx.Client, principal: str | None, permission: str, dataset_ids: list[str]
+) -> httpx.Response:
+    """POST /permissions/datasets/{principal}: a user, a role or a tenant."""
+    return api.post(
+        f"{PERMISSIONS}/datasets/{principal}",
+        params={"permission_name": permission},
+        json=dataset_ids,
+    )
+
+
+def revoke(
+    api: httpx.Client, principal: str | None, permission: str, dataset_ids: list[str]
+) -> httpx.Response:
+    return api.request(
+        "DELETE",
+        f"{PERMISSIONS}/datasets/{principal}",
+        params={"permission_name": permission},
+        json=dataset_ids,
+    )
+
+
+def new_tenant(api: httpx.Client, name: str) -> str:
+    """A tenant the caller owns (and now works in)."""
+    r = api.post(f"{PERMISSIONS}/tenants", params={"tenant_name": name})
+    assert r.status_code == 200, r.text
+    assert r.json()["message"] == "Tenant created."
+    return str(r.json()["tenant_id"])
+
+
+def join_tenant(owner: httpx.Client, member: Api, tenant: str) -> None:
+    r = owner.post(f"{PERMISSIONS}/users/{member.user_id}/tenants", params={"tenant_id": tenant})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"message": "User added to tenant"}
+
+
+def select_tenant(api: httpx.Client, tenant: str | None) -> httpx.Response:
+    return api.post(f"{PERMISSIONS}/tenants/select", json={"tenant_id": tenant})
+
+
+def new_role(api: httpx.Client, name: str) -> str:
+    """A role in the tenant the caller works in."""
+    r = api.post(f"{PERMISSIONS}/roles", params={"role_name": name})
+    assert r.status_code == 200, r.text
+    return str(r.json()["role_id"])

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer
-from tests.support import Api, add_files, sign_up
+from tests.support import Api, add_files, grant, revoke, sign_up
 
 DATASET_NOT_FOUND = {"detail": "Dataset not found. [DatasetNotFoundError]"}
 
@@ -20,27 +20,6 @@ def denied(permission: str) -> dict[str, str]:
         "detail": f"Request owner does not have necessary permission: [{permission}] "
         "for all datasets requested. [PermissionDeniedError]"
     }
-
-
-def grant(
-    api: httpx.Client, principal: str | None, permission: str, dataset_ids: list[str]
-) -> httpx.Response:
-    return api.post(
-        f"/api/v1/permissions/datasets/{principal}",
-        params={"permission_name": permission},
-        json=dataset_ids,
-    )
-
-
-def revoke(
-    api: httpx.Client, principal: str | None, permission: str, dataset_ids: list[str]
-) -> httpx.Response:
-    return api.request(
-        "DELETE",
-        f"/api/v1/permissions/datasets/{principal}",
-        params={"permission_name": permission},
-        json=dataset_ids,
-    )
 
 
 @dataclass

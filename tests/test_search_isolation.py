@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import Api, add_files
+from tests.support import Api, add_files, new_role, new_tenant
 
 TOKEN = "Zorvexilant"
 PLANTED = (
@@ -109,16 +109,16 @@ def test_teams_give_exactly_what_their_grants_give(alice: Api, bob: Api) -> None
     same Bob working in a tenant of his own, never see it with any search type; a grant to
     a role he is in shows it to him in Alice's tenant only."""
     perms = "/api/v1/permissions"
-    acme = alice.post(f"{perms}/tenants", params={"tenant_name": "acme"}).json()["tenant_id"]
+    acme = new_tenant(alice, "acme")
     planted = cognified(alice, "planted", PLANTED)
     alice.post(f"{perms}/users/{bob.user_id}/tenants", params={"tenant_id": acme})
     mine = cognified(bob, "harrowgate", OTHER)  # in his own space
-    globex = bob.post(f"{perms}/tenants", params={"tenant_name": "globex"}).json()["tenant_id"]
+    globex = new_tenant(bob, "globex")
     scopes: list[dict[str, Any]] = [{}, {"datasetIds": [planted]}, {"datasets": ["planted"]}]
     for tenant in (acme, globex, "null"):
         bob.headers["X-Tenant-Id"] = tenant
         never_shows_the_token(attempts(bob, scopes))
-    role = alice.post(f"{perms}/roles", params={"role_name": "readers"}).json()["role_id"]
+    role = new_role(alice, "readers")
     alice.post(f"{perms}/users/{bob.user_id}/roles", params={"role_id": role})
     alice.post(f"{perms}/datasets/{role}", params={"permission_name": "read"}, json=[planted])
     bob.headers["X-Tenant-Id"] = acme

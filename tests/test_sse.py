@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from graphmill.config import Settings
-from tests.support import Api, add_files
-from tests.test_permissions import grant, revoke
+from tests.support import Api, add_files, grant, join_tenant, new_role, new_tenant, revoke
 
 FAULTS = "tests.fault_steps:pipeline"
 RECHECK_SECONDS = 0.2
@@ -88,9 +87,9 @@ def test_stream_closes_when_its_reader_leaves_the_role_that_gave_access(
     alice: Api, bob: Api
 ) -> None:
     perms = "/api/v1/permissions"
-    tenant = alice.post(f"{perms}/tenants", params={"tenant_name": "acme"}).json()["tenant_id"]
-    role = alice.post(f"{perms}/roles", params={"role_name": "legal"}).json()["role_id"]
-    alice.post(f"{perms}/users/{bob.user_id}/tenants", params={"tenant_id": tenant})
+    tenant = new_tenant(alice, "acme")
+    role = new_role(alice, "legal")
+    join_tenant(alice, bob, tenant)
     alice.post(f"{perms}/users/{bob.user_id}/roles", params={"role_id": role})
     ds = add_files(alice, "shared", [("one.txt", b"first")]).json()["dataset_id"]
     assert grant(alice, role, "read", [ds]).status_code == 200

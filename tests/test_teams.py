@@ -11,7 +11,16 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer
-from tests.support import Api, add_files, sign_up
+from tests.support import (
+    Api,
+    add_files,
+    grant,
+    join_tenant,
+    new_role,
+    new_tenant,
+    select_tenant,
+    sign_up,
+)
 
 P = "/api/v1/permissions"
 NOT_MANAGER = {
@@ -27,49 +36,20 @@ def carol(server: LiveServer) -> Iterator[Api]:
     api.close()
 
 
-def new_tenant(api: Api, name: str) -> str:
-    r = api.post(f"{P}/tenants", params={"tenant_name": name})
-    assert r.status_code == 200, r.text
-    assert r.json()["message"] == "Tenant created."
-    return str(r.json()["tenant_id"])
-
-
-def join(owner: Api, member: Api, tenant: str) -> None:
-    r = owner.post(f"{P}/users/{member.user_id}/tenants", params={"tenant_id": tenant})
-    assert r.status_code == 200, r.text
-    assert r.json() == {"message": "User added to tenant"}
-
-
-def select(api: Api, tenant: str | None) -> httpx.Response:
-    return api.post(f"{P}/tenants/select", json={"tenant_id": tenant})
-
-
-def new_role(api: Api, name: str) -> str:
-    r = api.post(f"{P}/roles", params={"role_name": name})
-    assert r.status_code == 200, r.text
-    return str(r.json()["role_id"])
-
-
-def grant(api: Api, principal: str, permission: str, datasets: list[str]) -> httpx.Response:
-    return api.post(
-        f"{P}/datasets/{principal}", params={"permission_name": permission}, json=datasets
-    )
-
-
 def test_tenants_on_the_wire(alice: Api, bob: Api, carol: Api) -> None:
     tenant = new_tenant(alice, "acme")
     me = alice.get("/api/v1/users/me").json()
     assert me["tenant_id"] == tenant  # the creator works in it at once
     assert alice.get(f"{P}/tenants/me").json() == [{"id": tenant, "name": "acme"}]
 
-    join(alice, bob, tenant)
+    join_tenant(alice, bob, tenant)
     assert (
         alice.post(f"{P}/users/{bob.user_id}/tenants", params={"tenant_id": tenant}).json()
         == ALREADY
     )
     assert bob.get(f"{P}/tenants/me").json() == [{"id": tenant, "name": "acme"}]
     assert bob.get("/api/v1/users/me").json()["tenant_id"] is None  # joining selects nothing
-    assert select(bob, tenant).json() == {"message": "Tenant selected.", "tenant_id": tenant}
+    assert select_tenant(bob, tenant).json() == {"message": "Tenant selected.", "tenant_id": tenant}
     assert bob.get("/api/v1/users/me").json()["tenant_id"] == tenant
 
     users = alice.get(f"{P}/tenants/{tenant}/users").json()
@@ -88,7 +68,7 @@ def test_tenants_on_the_wire(alice: Api, bob: Api, carol: Api) -> None:
         carol.post(f"{P}/users/{carol.user_id}/tenants", params={"tenant_id": tenant}).status_code
         == 404
     )
-    assert select(carol, tenant).status_code == 404
+    assert select_tenant(carol, tenant).status_code == 404
     assert (
         bob.post(f"{P}/users/{carol.user_id}/tenants", params={"tenant_id": tenant}).status_code
         == 403
@@ -126,8 +106,8 @@ def test_roles_on_the_wire(alice: Api, bob: Api, carol: Api) -> None:
     # A role takes only members of its tenant.
     r = alice.post(f"{P}/users/{bob.user_id}/roles", params={"role_id": legal})
     assert r.status_code == 404 and "TenantNotFoundError" in r.json()["detail"]
-    join(alice, bob, tenant)
-    join(alice, carol, tenant)
+    join_tenant(alice, bob, tenant)
+    join_tenant(alice, carol, tenant)
     r = alice.post(f"{P}/users/{bob.user_id}/roles", params={"role_id": legal})
     assert r.json() == {"message": "User added to role"}
     assert alice.post(f"{P}/users/{bob.user_id}/roles", params={"role_id": legal}).json() == ALREADY
@@ -147,7 +127,7 @@ def test_roles_on_the_wire(alice: Api, bob: Api, carol: Api) -> None:
     assert carol.get(f"{P}/tenants/{tenant}/roles").json() == []
     assert carol.get(f"{P}/tenants/{tenant}/roles/{legal}/users").status_code == 403
     assert carol.get(f"{P}/tenants/{tenant}/roles/users/{bob.user_id}").status_code == 403
-    select(carol, tenant)
+    select_tenant(carol, tenant)
     assert carol.post(f"{P}/roles", params={"role_name": "x"}).json() == NOT_MANAGER
     # ... until she is an admin: cognee's management rights.
     admin = new_role(alice, "admin")
@@ -179,8 +159,8 @@ def test_a_role_grant_reaches_its_members_and_ends_with_membership(
         "PipelineRunCompleted"
     )
     for member in (bob, carol):
-        join(alice, member, tenant)
-        select(member, tenant)
+        join_tenant(alice, member, tenant)
+        select_tenant(member, tenant)
     legal = new_role(alice, "legal")
     alice.post(f"{P}/users/{bob.user_id}/roles", params={"role_id": legal})
 
@@ -256,7 +236,7 @@ def test_the_tenant_one_works_in_decides_what_one_sees(alice: Api, bob: Api) -> 
     r = alice.get("/api/v1/datasets", headers={"X-Tenant-Id": "null"})
     assert [d["id"] for d in r.json()] == [own]
     assert [d["id"] for d in alice.get("/api/v1/datasets").json()] == [in_tenant]
-    select(alice, None)
+    select_tenant(alice, None)
     assert [d["id"] for d in alice.get("/api/v1/datasets").json()] == [own]
     r = alice.get("/api/v1/datasets", headers={"X-Tenant-Id": tenant})
     assert [d["id"] for d in r.json()] == [in_tenant]
@@ -289,9 +269,9 @@ def test_grants_name_users_roles_or_tenants_and_list_back(alice: Api, bob: Api, 
     assert alice.get(f"{P}/principals/{legal}/datasets").json() == []  # read: none given
     assert [d["id"] for d in alice.get(f"{P}/principals/{alice.user_id}/datasets").json()] == [ds]
 
-    join(alice, bob, tenant)
-    join(alice, carol, tenant)
-    select(bob, tenant)
+    join_tenant(alice, bob, tenant)
+    join_tenant(alice, carol, tenant)
+    select_tenant(bob, tenant)
     assert bob.get(f"{P}/principals/{carol.user_id}/datasets").status_code == 403
     assert bob.get(f"{P}/principals/{legal}/datasets").status_code == 403  # not in the role
     assert bob.get(f"{P}/principals/{bob.user_id}/datasets").json() == []
@@ -309,7 +289,7 @@ def test_grants_name_users_roles_or_tenants_and_list_back(alice: Api, bob: Api, 
 def test_team_changes_are_in_the_audit_trail(alice: Api, bob: Api) -> None:
     tenant = new_tenant(alice, "acme")
     legal = new_role(alice, "legal")
-    join(alice, bob, tenant)
+    join_tenant(alice, bob, tenant)
     alice.post(f"{P}/users/{bob.user_id}/roles", params={"role_id": legal})
     ds = add_files(alice, "contracts", [("a.txt", b"a")]).json()["dataset_id"]
     assert grant(alice, legal, "read", [ds]).status_code == 200
@@ -332,5 +312,5 @@ def test_team_changes_are_in_the_audit_trail(alice: Api, bob: Api) -> None:
     )
     assert events[0]["targetId"] == bob.user_id
     # A plain member sees only what they did themselves; here, nothing.
-    select(bob, tenant)
+    select_tenant(bob, tenant)
     assert bob.get("/api/v1/audit").json() == []

@@ -14,7 +14,15 @@ import pytest
 
 from graphmill.config import Settings
 from tests.conftest import LiveServer
-from tests.support import Api, add_files, sign_up
+from tests.support import (
+    Api,
+    add_files,
+    grant,
+    join_tenant,
+    new_tenant,
+    select_tenant,
+    sign_up,
+)
 
 P = "/api/v1/permissions"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -22,27 +30,6 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 def _user(server: LiveServer, name: str) -> Api:
     return sign_up(server.base_url, f"{name}@example.com")
-
-
-def _tenant(api: Api, name: str) -> str:
-    r = api.post(f"{P}/tenants", params={"tenant_name": name})
-    assert r.status_code == 200, r.text
-    return str(r.json()["tenant_id"])
-
-
-def _join(owner: Api, member: Api, tenant: str) -> None:
-    r = owner.post(f"{P}/users/{member.user_id}/tenants", params={"tenant_id": tenant})
-    assert r.status_code == 200, r.text
-
-
-def _select(api: Api, tenant: str | None) -> None:
-    assert api.post(f"{P}/tenants/select", json={"tenant_id": tenant}).status_code == 200
-
-
-def _grant(api: Api, principal: str, permission: str, datasets: list[str]) -> httpx.Response:
-    return api.post(
-        f"{P}/datasets/{principal}", params={"permission_name": permission}, json=datasets
-    )
 
 
 @dataclass
@@ -190,7 +177,7 @@ def scene(server: LiveServer) -> Scene:
     alice, bob, carol, dave, erin = (
         _user(server, n) for n in ("alice", "bob", "carol", "dave", "erin")
     )
-    tenant = _tenant(alice, "acme")
+    tenant = new_tenant(alice, "acme")
     r = add_files(alice, "contracts", [("nda.txt", b"The NDA binds Acme for five years.")])
     ds, data = r.json()["dataset_id"], r.json()["data_ingestion_info"][0]["data_id"]
     done = alice.post("/api/v1/cognify", json={"datasetIds": [ds]}).json()
@@ -200,17 +187,17 @@ def scene(server: LiveServer) -> Scene:
     # carol: another tenant's owner. bob: a member with no grant. dave: a former member who
     # held read, write, delete and share directly. erin: a member holding read who works in
     # her own tenant (selected) or in her tenant-less space (X-Tenant-Id: null).
-    _tenant(carol, "globex")
+    new_tenant(carol, "globex")
     for member in (bob, dave, erin):
-        _join(alice, member, tenant)
-        _select(member, tenant)
+        join_tenant(alice, member, tenant)
+        assert select_tenant(member, tenant).status_code == 200
     for permission in ("read", "write", "delete", "share"):
-        assert _grant(alice, str(dave.user_id), permission, [ds]).status_code == 200
-    assert _grant(alice, str(erin.user_id), "read", [ds]).status_code == 200
+        assert grant(alice, str(dave.user_id), permission, [ds]).status_code == 200
+    assert grant(alice, str(erin.user_id), "read", [ds]).status_code == 200
     assert dave.get(f"/api/v1/datasets/{ds}/data").status_code == 200
     assert alice.delete(f"{P}/tenants/{tenant}/users/{dave.user_id}").status_code == 200
     assert erin.get(f"/api/v1/datasets/{ds}/data").status_code == 200
-    _tenant(erin, "initech")
+    new_tenant(erin, "initech")
     attackers = {
         "other tenant": (carol, {}),
         "other tenant, X-Tenant-Id: null": (carol, {"X-Tenant-Id": "null"}),
@@ -298,14 +285,14 @@ FOREIGN_TEAM_CALLS: list[tuple[str, TeamCall]] = [
 
 def test_members_cannot_escalate_or_reach_another_tenants_team(server: LiveServer) -> None:
     alice, bob, carol = (_user(server, n) for n in ("alice", "bob", "carol"))
-    tenant = _tenant(alice, "acme")
+    tenant = new_tenant(alice, "acme")
     admin = alice.post(f"{P}/roles", params={"role_name": "admin"}).json()["role_id"]
     ds = add_files(alice, "contracts", [("a.txt", b"a")]).json()["dataset_id"]
-    _join(alice, bob, tenant)
-    _select(bob, tenant)
-    assert _grant(alice, tenant, "read", [ds]).status_code == 200
-    assert _grant(alice, str(bob.user_id), "share", [ds]).status_code == 200
-    other = _tenant(carol, "globex")
+    join_tenant(alice, bob, tenant)
+    assert select_tenant(bob, tenant).status_code == 200
+    assert grant(alice, tenant, "read", [ds]).status_code == 200
+    assert grant(alice, str(bob.user_id), "share", [ds]).status_code == 200
+    other = new_tenant(carol, "globex")
     carols_role = carol.post(f"{P}/roles", params={"role_name": "admin"}).json()["role_id"]
 
     # A plain member: no admin role, no roles, no write through a grant, no owner removal.
@@ -318,8 +305,8 @@ def test_members_cannot_escalate_or_reach_another_tenants_team(server: LiveServe
         bob.get(f"{P}/tenants/{tenant}/roles/{admin}/users"),
         bob.get(f"{P}/tenants/{tenant}/roles/users/{alice.user_id}"),
         bob.get(f"{P}/principals/{alice.user_id}/datasets"),
-        _grant(bob, tenant, "write", [ds]),
-        _grant(bob, str(bob.user_id), "write", [ds]),
+        grant(bob, tenant, "write", [ds]),
+        grant(bob, str(bob.user_id), "write", [ds]),
     ]
     assert [r.status_code for r in refused] == [403] * len(refused), [r.text for r in refused]
     assert bob.get(f"{P}/tenants/{tenant}/roles").json() == []
@@ -382,11 +369,11 @@ def test_a_former_member_sees_nothing_through_another_process(
     cache: the tenant they had selected): their direct grant on the tenant's dataset must not
     outlive their membership there either."""
     alice, dave = (_user(server, n) for n in ("alice", "dave"))
-    tenant = _tenant(alice, "acme")
+    tenant = new_tenant(alice, "acme")
     ds = add_files(alice, "contracts", [("a.txt", b"secret")]).json()["dataset_id"]
-    _join(alice, dave, tenant)
-    _select(dave, tenant)
-    assert _grant(alice, str(dave.user_id), "read", [ds]).status_code == 200
+    join_tenant(alice, dave, tenant)
+    assert select_tenant(dave, tenant).status_code == 200
+    assert grant(alice, str(dave.user_id), "read", [ds]).status_code == 200
     own = add_files(dave, "daves", [("d.txt", b"dave's")]).json()["dataset_id"]
     with LiveServer(settings) as second, Api(base_url=second.base_url, timeout=60) as elsewhere:
         elsewhere.headers["Authorization"] = dave.headers["Authorization"]

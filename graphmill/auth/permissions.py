@@ -93,21 +93,24 @@ def visible_ids(user: UserInfo, permission: Permission = Permission.READ) -> Sel
     return readable_dataset_ids(user.id, user.tenant_id, permission)
 
 
-async def held_permissions(
+async def _readable(
     session: AsyncSession, user: UserInfo, dataset_id: uuid.UUID
-) -> set[str]:
+) -> tuple[Dataset, set[str]]:
+    """The dataset and the permissions the user holds on it; DatasetNotFound if it cannot
+    read it."""
     grants = _grants(Acl.permission, user.id, user.tenant_id)
-    return set(await session.scalars(grants.where(Acl.dataset_id == dataset_id)))
+    held = set(await session.scalars(grants.where(Acl.dataset_id == dataset_id)))
+    dataset = await session.get(Dataset, dataset_id) if Permission.READ in held else None
+    if dataset is None:
+        raise DatasetNotFound()
+    return dataset, held
 
 
 async def authorize(
     session: AsyncSession, user: UserInfo, dataset_id: uuid.UUID, permission: Permission
 ) -> Dataset:
     """The dataset, if the user may use it as asked; DatasetNotFound or PermissionDenied."""
-    held = await held_permissions(session, user, dataset_id)
-    dataset = await session.get(Dataset, dataset_id) if Permission.READ in held else None
-    if dataset is None:
-        raise DatasetNotFound()
+    dataset, held = await _readable(session, user, dataset_id)
     if permission not in held:
         raise PermissionDenied(permission)
     return dataset
@@ -151,7 +154,13 @@ async def set_permission(
     wanted = check_permission_name(permission)
     ids = list(dict.fromkeys(dataset_ids))
     async with db.write() as session:
-        datasets = [await authorize(session, caller, d, Permission.SHARE) for d in ids]
+        found = []  # each dataset with what the caller holds on it, read once
+        for d in ids:
+            dataset, held = await _readable(session, caller, d)
+            if Permission.SHARE not in held:
+                raise PermissionDenied(Permission.SHARE)
+            found.append((dataset, held))
+        datasets = [dataset for dataset, _ in found]
         if not await is_principal(session, principal_id, caller.tenant_id):
             raise UserNotFound()
         if not granted and any(d.owner_id == principal_id for d in datasets):
@@ -161,8 +170,8 @@ async def set_permission(
         if granted:
             # Sharing passes on what the caller holds, never more: `share` alone does not let
             # anyone (themselves included) gain write or delete.
-            for d in ids:
-                await authorize(session, caller, d, wanted)
+            if any(wanted not in held for _, held in found):
+                raise PermissionDenied(wanted)
             rows = [
                 {"principal_id": principal_id, "dataset_id": d, "permission": wanted} for d in ids
             ]

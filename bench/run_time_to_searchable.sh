@@ -16,7 +16,9 @@
 # CPU of its backend processes is printed apart). DOCS (default 200), BATCH (files per add
 # request, default 50), BENCH_ARGS (more options
 # for time_to_searchable.py), OUT_DIR (keep the JSON results and server logs there),
-# PYTHON and GRAPHMILL select the interpreter and the server command.
+# PYTHON and GRAPHMILL select the interpreter and the server command. PYSPY=DIR records a
+# py-spy profile of the server during each set-up's run (raw folded stacks, GIL-holding
+# samples only, 200 Hz) into DIR/profile-<set-up>.txt.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -161,8 +163,16 @@ EOF
   )
   if [[ -z "$pg_url" ]]; then cmd+=(--sqlite-db "$work/data-$setup/graphmill.db"); fi
   echo "\$ python ${cmd[*]#"$root/"} ${BENCH_ARGS:-}"
+  local spy_pid=""
+  if [[ -n "${PYSPY:-}" ]]; then
+    mkdir -p "$PYSPY"
+    "$(dirname "$py")/py-spy" record --pid "$server_pid" --gil --rate 200 --format raw \
+      --output "$PYSPY/profile-$setup.txt" >/dev/null 2>&1 &
+    spy_pid=$!
+  fi
   # shellcheck disable=SC2086
   "$py" "${cmd[@]}" ${BENCH_ARGS:-}
+  if [[ -n "$spy_pid" ]]; then kill -INT "$spy_pid"; wait "$spy_pid" 2>/dev/null || true; fi
   echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   if [[ -n "$fake_pid" ]]; then
     echo "# CPU of the fake server during this set-up (shares the cores): $(awk -v a="$fake_cpu_before" -v b="$(cpu_s "$fake_pid")" 'BEGIN { printf "%.2f s", b - a }')"

@@ -61,6 +61,7 @@ class Modes:
     window: float = 60.0  # seconds of the rate-limit window (sliding)
     require_key: str | None = API_KEY  # Bearer key the server accepts; None = any
     embedding_dimension: int = 1536  # when the request does not ask for `dimensions`
+    reject_base64: bool = False  # 400 for embeddings asked with encoding_format base64
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,9 @@ class FakeOpenAI:
                 headers = {"retry-after": modes.retry_after} if modes.retry_after else {}
                 return failure, _error(f"Simulated {failure}.", modes.fail_code), headers
             if endpoint == "embeddings":
+                if modes.reject_base64 and body.get("encoding_format") == "base64":
+                    message = "Invalid value for 'encoding_format': only 'float' is supported."
+                    return 400, _error(message, None), {}
                 return 200, _embeddings(body, modes.embedding_dimension), {}
             response_format = body.get("response_format") or {}
             kind = response_format.get("type")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+import numpy as np
 import pytest
 from pydantic import BaseModel
 
@@ -24,11 +25,13 @@ from graphmill.cognify.llm import (
     CHUNK_SCHEMA,
     EXTRACTION_PROMPT,
     GRAPH_SCHEMA,
+    SUMMARY_SCHEMA,
     OpenAIChat,
     extract_and_summarize,
     extract_graph,
     extraction_version,
     open_chat,
+    parse_json_answer,
     schema_errors,
     summarize,
 )
@@ -522,6 +525,51 @@ def test_schema_subset_validator() -> None:
     ]
 
 
+def _variants(value: Any) -> list[Any]:
+    """`value` and single changes of it at every depth: a field dropped, added, or replaced
+    by each JSON type."""
+    others: list[Any] = [None, 1, 1.5, True, "s", [], {}, [1], {"k": "v"}]
+    out: list[Any] = [value, *others]
+    if isinstance(value, dict):
+        out.append({**value, "extra": "x"})
+        for key, inner in value.items():
+            out.append({k: v for k, v in value.items() if k != key})
+            out += [{**value, key: changed} for changed in _variants(inner)[1:]]
+    if isinstance(value, list) and value:
+        out += [[changed, *value[1:]] for changed in _variants(value[0])[1:]]
+        out.append([*value, value[0]])
+    return out
+
+
+@pytest.mark.parametrize("schema", [GRAPH_SCHEMA, CHUNK_SCHEMA, SUMMARY_SCHEMA])
+def test_built_in_schemas_are_checked_in_one_pass_as_the_generic_walk_does(
+    schema: dict[str, Any],
+) -> None:
+    """The one-pass check of the built-in schemas accepts exactly what `schema_errors` accepts,
+    and gives the same object; what it refuses still says what is wrong."""
+    import json
+
+    entity = {"name": "Alice", "type": "Person", "description": "Works at Acme."}
+    relation = {"source": "Alice", "target": "Acme", "relation": "works_at", "description": "d"}
+    valid = {
+        key: {"entities": [entity], "relations": [relation], "summary": "Alice works."}[key]
+        for key in schema["properties"]
+    }
+    variants = _variants(valid)
+    assert len(variants) > 20
+    accepted = 0
+    for variant in variants:
+        generic = schema_errors(variant, schema)
+        value, problem = parse_json_answer(json.dumps(variant), schema)
+        assert (value is not None) == (generic == []), (variant, generic, problem)
+        if value is not None:
+            accepted += 1
+            assert value == variant
+        else:
+            assert problem == "; ".join(generic[:5]) or "expected a JSON object" in str(problem)
+    assert accepted >= 1 + 2 * (schema is not SUMMARY_SCHEMA)  # + an empty list, a list of two
+
+
 def test_extraction_version_changes_with_its_inputs() -> None:
     base = extraction_version("gpt-test", None, None)
     assert base == extraction_version("gpt-test", "", {})
@@ -645,3 +693,42 @@ def test_fake_embeddings_are_deterministic_unit_vectors(fake_llm: FakeOpenAI) ->
     assert vectors[1] == pytest.approx(fake_embedding("b", 8).tolist())
     assert answer["usage"]["prompt_tokens"] == 3
     assert fake_llm.calls["embeddings"] == 1
+
+
+def test_embeddings_come_as_base64_and_as_floats_where_base64_is_refused(
+    fake_llm: FakeOpenAI,
+) -> None:
+    """Vectors are asked as base64 float32 and read exactly; an endpoint that refuses base64
+    is asked for floats from then on (one refused call, the same vectors); an endpoint that
+    answers floats anyway is read as well."""
+    from tests.fake_openai import fake_embedding
+
+    texts = ["Alice works at Acme.", "Bob lives in Paris."]
+    expected = np.stack([fake_embedding(t, 8) for t in texts])
+
+    def embed(embedder: OpenAIEmbedder) -> Any:
+        async def one() -> Any:
+            try:
+                return await embedder.embed(texts)
+            finally:
+                await embedder.aclose()
+
+        return run(one)
+
+    def new() -> OpenAIEmbedder:
+        return OpenAIEmbedder(fake_llm.base_url, "fake", fake_llm.api_key, dimensions=8)
+
+    embedder = new()
+    assert np.allclose(embed(embedder), expected, atol=1e-6)
+    assert [r.body["encoding_format"] for r in fake_llm.requests] == ["base64"]
+
+    fake_llm.reset()
+    fake_llm.configure(reject_base64=True)
+    embedder = new()
+    assert np.allclose(embed(embedder), expected, atol=1e-6)
+    assert np.allclose(embed(embedder), expected, atol=1e-6)
+    assert [(r.body["encoding_format"], r.status) for r in fake_llm.requests] == [
+        ("base64", 400),
+        ("float", 200),
+        ("float", 200),
+    ]

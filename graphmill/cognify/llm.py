@@ -13,6 +13,9 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict
+
 from graphmill.cognify.client import Endpoint, Refused, api_base_url, api_model_name
 from graphmill.cognify.ratelimit import RateLimiter
 from graphmill.cognify.types import ChatModel, LLMUsage
@@ -210,6 +213,14 @@ def parse_json_answer(
     fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", text, flags=re.DOTALL)
     if fenced:
         text = fenced.group(1)
+    fast = _VALIDATORS.get(id(schema))
+    if fast is not None:
+        # A built-in schema: parsed and checked in one pass by pydantic-core (about a tenth of
+        # the generic walk below, which then only runs to say what is wrong).
+        try:
+            return fast.validate_json(text), None
+        except ValidationError:
+            pass
     try:
         value = json.loads(text)
     except ValueError as exc:
@@ -383,6 +394,49 @@ CHUNK_SCHEMA = _closed(
 _PREPARED = {
     id(schema): (schema_name(schema), is_strict(schema))
     for schema in (GRAPH_SCHEMA, SUMMARY_SCHEMA, CHUNK_SCHEMA)
+}
+
+# The built-in schemas as typed dicts, for `parse_json_answer`'s one-pass check: closed objects
+# (extra fields refused), every field required, strings only as JSON strings (strict: no
+# coercion), exactly what `schema_errors` accepts for the schemas above (a test compares them).
+_CLOSED = ConfigDict(extra="forbid", strict=True)
+
+
+@with_config(_CLOSED)
+class _EntityAnswer(TypedDict):
+    name: str
+    type: str
+    description: str
+
+
+@with_config(_CLOSED)
+class _RelationAnswer(TypedDict):
+    source: str
+    target: str
+    relation: str
+    description: str
+
+
+@with_config(_CLOSED)
+class _GraphAnswer(TypedDict):
+    entities: list[_EntityAnswer]
+    relations: list[_RelationAnswer]
+
+
+@with_config(_CLOSED)
+class _ChunkAnswer(_GraphAnswer):
+    summary: str
+
+
+@with_config(_CLOSED)
+class _SummaryAnswer(TypedDict):
+    summary: str
+
+
+_VALIDATORS: dict[int, TypeAdapter[Any]] = {
+    id(GRAPH_SCHEMA): TypeAdapter(_GraphAnswer),
+    id(CHUNK_SCHEMA): TypeAdapter(_ChunkAnswer),
+    id(SUMMARY_SCHEMA): TypeAdapter(_SummaryAnswer),
 }
 
 

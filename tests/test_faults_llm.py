@@ -17,7 +17,7 @@ import pytest
 from graphmill.config import Settings
 from tests.conftest import LiveServer
 from tests.fault_checks import wait_consistent
-from tests.support import Api, add_files, sign_up
+from tests.support import Api, add_files, free_port, sign_up
 from tests.test_cognify import stored_chunks
 from tests.test_faults_kill import llm_env
 
@@ -117,3 +117,29 @@ def test_llm_429_with_retry_after_is_waited_out(
     retried = next(r for r in fake_llm.requests[1:] if r.body == refused.body)
     assert retried.at - refused.at >= 0.9  # asked again only after the pause
     wait_consistent(settings)
+
+
+def test_llm_answers_paid_before_a_later_step_fails_are_never_paid_again(
+    settings_factory: Any, fake_llm: FakeOpenAI
+) -> None:
+    """The embedding endpoint is down: each item's LLM answers are paid once, kept although
+    the item fails after them (and across its retry), and a later cognify with the endpoint
+    back completes every item without one more LLM call."""
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    env = llm_env(fake_llm) | {"embedding_endpoint": dead}
+    broken = settings_factory(**env, max_attempts=2, retry_base_seconds=0.01)
+    with LiveServer(broken) as live:
+        api = sign_up(live.base_url)
+        ds = add_files(api, "paid", _files("paid")).json()["dataset_id"]
+        run = _cognify(api, ds)
+        assert run["counts"] == {"total": 2, "completed": 0, "failed": 2, "skipped": 0}, run
+        assert {i["errorClass"] for i in _items(api, ds)} == {"transient_error"}
+        assert fake_llm.calls["chat"] == 2  # one call per one-chunk item, not one per attempt
+        assert run["llm_calls"] == 2
+    healed = broken.model_copy(update={"embedding_endpoint": fake_llm.base_url})
+    with LiveServer(healed) as live:
+        api.base_url = live.base_url
+        again = _cognify(api, ds)
+        assert again["counts"] == {"total": 2, "completed": 2, "failed": 0, "skipped": 0}
+        assert again["llm_calls"] == 0 and fake_llm.calls["chat"] == 2
+        assert api.get(f"/api/v1/datasets/{ds}/graph").json()["nodes"]

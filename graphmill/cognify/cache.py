@@ -4,8 +4,8 @@ model, prompt version and schema) and vectors (by text and model).
 
 Lookups take a whole item's keys at once (primary-key probes, run on the event loop:
 `Database.run_read(inline=True)`); writes are one statement each. Paid results
-(LLM answers) commit in a transaction of their own at once; text and vectors commit with
-the item that made them.
+(LLM answers) commit with the item that paid for them, or on their own as soon as its
+attempt fails (`ItemContext.keep`); text and vectors commit with the item that made them.
 """
 
 from __future__ import annotations
@@ -95,8 +95,14 @@ async def cached_results(db: Database, keys: Iterable[str]) -> dict[str, dict[st
 
 
 async def store_results(db: Database, results: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
-    """Keep (key, kind, value) results in a transaction of their own, outside the item's:
-    work paid for is never lost, even if the item fails later."""
+    """Keep (key, kind, value) results at once, in a transaction of their own."""
+    if results:
+        await db.run(lambda conn: keep_results(conn, results))
+
+
+def keep_results(conn: Connection, results: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+    """Keep (key, kind, value) results in the caller's transaction (a cognify item's
+    completion, or on their own when it fails: `ItemContext.keep`)."""
     unique = {key: (kind, value) for key, kind, value in results}
     if not unique:
         return
@@ -104,7 +110,7 @@ async def store_results(db: Database, results: Sequence[tuple[str, str, dict[str
     rows = [
         {"key": k, "kind": kind, "value": v, "created_at": now} for k, (kind, v) in unique.items()
     ]
-    await db.run(lambda conn: _KEEP[conn.dialect.name][DerivedCache].execute(conn, rows))
+    _KEEP[conn.dialect.name][DerivedCache].execute(conn, rows)
 
 
 async def cached_vectors(

@@ -34,6 +34,7 @@ from graphmill.pipelines.engine import ItemContext, Pipeline, Step
 
 Vectors = npt.NDArray[np.float32]
 MAX_REMEMBERED_RUNS = 64
+INLINE_CHUNK_CHARS = 16_000
 
 
 @dataclass
@@ -49,7 +50,7 @@ class CognifyState:
     extractions: list[Extraction] = field(default_factory=list)
     chunk_summaries: list[str] = field(default_factory=list)
     summary: str = ""
-    # LLM results paid for during this attempt, kept even if the item fails later.
+    # LLM results paid for during this attempt (kept with the item or, should it fail, alone).
     paid: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -155,13 +156,13 @@ class CognifySteps:
         ctx.state.text = text
 
     async def chunk(self, ctx: Context) -> None:
-        chunks = await asyncio.to_thread(
-            chunk_text,
-            ctx.state.text,
-            self.tools.counter,
-            ctx.state.chunk_size or ctx.settings.chunk_size,
-            min(ctx.settings.chunk_overlap, (ctx.state.chunk_size or ctx.settings.chunk_size) // 2),
+        size = ctx.state.chunk_size or ctx.settings.chunk_size
+        text = ctx.state.text
+        work = partial(
+            chunk_text, text, self.tools.counter, size, min(ctx.settings.chunk_overlap, size // 2)
         )
+        # A small document chunks in less time than a hand-off to a thread and back.
+        chunks = work() if len(text) <= INLINE_CHUNK_CHARS else await asyncio.to_thread(work)
         if not chunks:
             raise StepFailed("no_extractable_text", f"{ctx.item.name}: the text has no content")
         ctx.state.chunks = chunks
@@ -205,6 +206,8 @@ class CognifySteps:
                     ctx.usage.tokens_out += usage.tokens_out
                     ctx.usage.llm_calls += usage.calls
                 known[key] = found
+                if not state.paid:  # kept with the item, or at once should it fail
+                    ctx.keep(partial(cache.keep_results, results=state.paid))
                 state.paid.append((key, kind, found))
             return found
 
@@ -223,35 +226,31 @@ class CognifySteps:
         async def summary(usage: LLMUsage, text: str) -> dict[str, Any]:
             return {"summary": await llm.summarize(model, text, usage)}
 
-        try:
-            extracted = await _in_batches(
+        extracted = await _in_batches(
+            [
+                partial(answer, k, "extraction", partial(extraction, text=t))
+                for k, t in zip(extract_keys, texts, strict=True)
+            ],
+            state.chunks_per_batch,
+        )
+        summaries = extracted
+        if apart:
+            summaries = await _in_batches(
                 [
-                    partial(answer, k, "extraction", partial(extraction, text=t))
-                    for k, t in zip(extract_keys, texts, strict=True)
+                    partial(answer, k, "chunk_summary", partial(summary, text=t))
+                    for k, t in zip(summary_keys, texts, strict=True)
                 ],
                 state.chunks_per_batch,
             )
-            summaries = extracted
-            if apart:
-                summaries = await _in_batches(
-                    [
-                        partial(answer, k, "chunk_summary", partial(summary, text=t))
-                        for k, t in zip(summary_keys, texts, strict=True)
-                    ],
-                    state.chunks_per_batch,
-                )
-            state.chunk_summaries = [str(s["summary"]) for s in summaries]
-            if len(texts) == 1:
-                state.summary = state.chunk_summaries[0]
-            else:
-                document = " ".join(state.chunk_summaries)
-                key = cache.cache_key("doc", *version, document)
-                known.update(await cache.cached_results(ctx.db, [key]))
-                found = await answer(key, "doc", lambda u: summary(u, document))
-                state.summary = str(found["summary"])
-        finally:
-            await cache.store_results(ctx.db, state.paid)
-            state.paid.clear()
+        state.chunk_summaries = [str(s["summary"]) for s in summaries]
+        if len(texts) == 1:
+            state.summary = state.chunk_summaries[0]
+        else:
+            document = " ".join(state.chunk_summaries)
+            key = cache.cache_key("doc", *version, document)
+            known.update(await cache.cached_results(ctx.db, [key]))
+            found = await answer(key, "doc", lambda u: summary(u, document))
+            state.summary = str(found["summary"])
         state.extractions = [
             Extraction(
                 [Entity(**e) for e in x["entities"]], [Relation(**r) for r in x["relations"]]

@@ -51,11 +51,18 @@ class ItemContext(Generic[S]):
     state: S
     usage: Usage = field(default_factory=Usage)
     writers: list[Writer] = field(default_factory=list)
+    kept: list[Writer] = field(default_factory=list)
     stage: str | None = None
 
     def on_commit(self, writer: Writer) -> None:
         """Write outputs in the transaction that marks the item completed."""
         self.writers.append(writer)
+
+    def keep(self, writer: Writer) -> None:
+        """Write work already paid for (LLM answers) in the transaction that completes the
+        item, or on its own as soon as the attempt ends any other way (a later step fails,
+        a retry, a shutdown): one hand-off to the writer fewer per item, nothing lost."""
+        self.kept.append(writer)
 
     async def read_bytes(self) -> bytes:
         chunks = [c async for c in self.blobs.read(self.item.content_hash, 0, self.item.size - 1)]
@@ -234,9 +241,10 @@ class RunExecutor:
     async def _attempts(
         self, run: RunInfo, pipeline: Pipeline[Any], item: ItemRef, attempt: int
     ) -> None:
+        usage = Usage()  # over all attempts: a retried attempt's calls were paid for too
         while True:
             ctx = ItemContext(
-                item, run, self.db, self.blobs, self.settings, attempt, pipeline.new_state()
+                item, run, self.db, self.blobs, self.settings, attempt, pipeline.new_state(), usage
             )
             try:
                 for step in pipeline.steps:
@@ -246,8 +254,11 @@ class RunExecutor:
                     self._stages[(run.id, item.data_id)] = (run, item.data_id, step.name)
                     async with asyncio.timeout(self.settings.step_timeout_seconds):
                         await step.run(ctx)
-                await ledger.complete_item(self.db, run, item.data_id, ctx.usage, ctx.writers)
+                writers = [*ctx.kept, *ctx.writers]
+                if await ledger.complete_item(self.db, run, item.data_id, ctx.usage, writers):
+                    ctx.kept.clear()
             except TRANSIENT as exc:
+                await self._write_kept(ctx)
                 if attempt >= self.settings.max_attempts:
                     await self._fail(ctx, exc)
                     return
@@ -255,10 +266,25 @@ class RunExecutor:
                 attempt += 1
                 await ledger.set_stage(self.db, run, item.data_id, "retrying", attempt)
                 continue
+            except asyncio.CancelledError:
+                await asyncio.shield(self._write_kept(ctx))
+                raise
             except Exception as exc:
+                await self._write_kept(ctx)
                 await self._fail(ctx, exc)
                 return
+            await self._write_kept(ctx)  # not completed by us: no longer this run's item
             return
+
+    async def _write_kept(self, ctx: ItemContext[Any]) -> None:
+        """An attempt's paid work, when its completion did not write it."""
+        writers, ctx.kept = ctx.kept, []
+        if not writers:
+            return
+        try:
+            await self.db.run(lambda conn: [write(conn) for write in writers])
+        except Exception:
+            log.warning("paid work not kept", exc_info=True, extra={"action": "item.keep"})
 
     async def _fail(self, ctx: ItemContext[Any], exc: Exception) -> None:
         error_class, message = error_class_of(exc), error_message_of(exc)

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, String, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from graphmill.db import Bulk, Database
+from graphmill.db import Bulk, Database, bind_strings, in_ids
 from graphmill.db.models import DerivedCache, EmbeddingCache, ExtractedText, utcnow
 
 LOOKUP_BATCH = 500  # keys per IN (...) list
@@ -33,13 +33,21 @@ _TEXT = select(ExtractedText.text).where(
     ExtractedText.content_hash == bindparam("content_hash"),
     ExtractedText.loader_version == bindparam("loader_version"),
 )
-_RESULTS = select(DerivedCache.key, DerivedCache.value).where(
-    DerivedCache.key.in_(bindparam("keys", expanding=True))
-)
-_VECTORS = select(EmbeddingCache.text_hash, EmbeddingCache.embedding).where(
-    EmbeddingCache.model == bindparam("model"),
-    EmbeddingCache.text_hash.in_(bindparam("hashes", expanding=True)),
-)
+# Lookups: every key bound as one array parameter (`in_ids`), so each statement is compiled
+# once per dialect rather than rendered anew for every number of keys.
+_RESULTS = {
+    dialect: select(DerivedCache.key, DerivedCache.value).where(
+        in_ids(DerivedCache.key, "keys", dialect == "sqlite", String)
+    )
+    for dialect in ("sqlite", "postgresql")
+}
+_VECTORS = {
+    dialect: select(EmbeddingCache.text_hash, EmbeddingCache.embedding).where(
+        EmbeddingCache.model == bindparam("model"),
+        in_ids(EmbeddingCache.text_hash, "hashes", dialect == "sqlite", String),
+    )
+    for dialect in ("sqlite", "postgresql")
+}
 
 # Writes: one statement per table and dialect, built once and run with a list of rows as
 # one DBAPI executemany (a multi-row VALUES would be compiled anew for every number of rows).
@@ -87,9 +95,10 @@ async def cached_results(db: Database, keys: Iterable[str]) -> dict[str, dict[st
     """The stored results among `keys`."""
     wanted = list(dict.fromkeys(keys))
     found: dict[str, dict[str, Any]] = {}
+    sqlite = db.is_sqlite
     for start in range(0, len(wanted), LOOKUP_BATCH):
-        batch = {"keys": wanted[start : start + LOOKUP_BATCH]}
-        rows = await db.read_rows(_RESULTS, batch, inline=True)
+        batch = {"keys": bind_strings(wanted[start : start + LOOKUP_BATCH], sqlite)}
+        rows = await db.read_rows(_RESULTS[db.backend], batch, inline=True)
         found.update((key, value) for key, value in rows)
     return found
 
@@ -120,8 +129,11 @@ async def cached_vectors(
     wanted = list(dict.fromkeys(text_hashes))
     found: dict[str, npt.NDArray[np.float32]] = {}
     for start in range(0, len(wanted), LOOKUP_BATCH):
-        params = {"model": model, "hashes": wanted[start : start + LOOKUP_BATCH]}
-        found.update((h, v) for h, v in await db.read_rows(_VECTORS, params, inline=True))
+        hashes = bind_strings(wanted[start : start + LOOKUP_BATCH], db.is_sqlite)
+        rows = await db.read_rows(
+            _VECTORS[db.backend], {"model": model, "hashes": hashes}, inline=True
+        )
+        found.update((h, v) for h, v in rows)
     return found
 
 

@@ -185,19 +185,25 @@ def dialect_insert(bind: AsyncSession | Connection) -> Any:
     return pg_insert if dialect.name == "postgresql" else sqlite_insert
 
 
-def in_ids(column: Any, name: str, sqlite: bool) -> ColumnElement[bool]:
-    """`column IN (ids)` with all the ids bound as ONE parameter `name` (`bind_ids`): a JSON
-    array read by `json_each` on SQLite, a `uuid[]` on PostgreSQL. An expanding IN renders,
-    and binds one by one, a placeholder per id on every execution."""
+def in_ids(column: Any, name: str, sqlite: bool, item_type: Any = Uuid) -> ColumnElement[bool]:
+    """`column IN (ids)` with all the ids bound as ONE parameter `name` (`bind_ids`, or
+    `bind_strings` with `item_type=String`): a JSON array read by `json_each` on SQLite, an
+    array on PostgreSQL. An expanding IN renders, and binds one by one, a placeholder per
+    id on every execution; this statement is compiled once."""
     if sqlite:
         values = func.json_each(bindparam(name)).table_valued("value")
         return cast(ColumnElement[bool], column.in_(select(values.c.value)))
-    return cast(ColumnElement[bool], column == any_(bindparam(name, type_=ARRAY(Uuid))))
+    return cast(ColumnElement[bool], column == any_(bindparam(name, type_=ARRAY(item_type))))
 
 
 def bind_ids(ids: Iterable[uuid.UUID], sqlite: bool) -> Any:
     """The value of an `in_ids` parameter (SQLite keeps a UUID as its 32 hex digits)."""
     return json.dumps([i.hex for i in ids]) if sqlite else list(ids)
+
+
+def bind_strings(values: Iterable[str], sqlite: bool) -> Any:
+    """The value of an `in_ids(..., item_type=String)` parameter."""
+    return json.dumps(list(values)) if sqlite else list(values)
 
 
 class Bulk:
@@ -358,6 +364,9 @@ class Database:
             _configure_pgvector(self.engine)
             self._sync_writer = self._sync_reader = self._sync_inline = None
             self._writer_thread = self._reader_threads = None
+        # One-statement reads on PostgreSQL run without BEGIN/ROLLBACK (two round trips
+        # fewer; a statement is its own snapshot either way).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
@@ -417,17 +426,27 @@ class Database:
         self, statement: Any, params: dict[str, Any] | None = None, *, inline: bool = False
     ) -> Any:
         """One query's first column of its first row (see `run_read`)."""
-        return await self.run_read(
-            lambda conn: conn.execute(statement, params or {}).scalar(), inline=inline
+        return await self._read_one(
+            lambda conn: conn.execute(statement, params or {}).scalar(), inline
         )
 
     async def read_rows(
         self, statement: Any, params: dict[str, Any] | None = None, *, inline: bool = False
     ) -> list[Any]:
         """One query's rows (see `run_read`)."""
-        return await self.run_read(
-            lambda conn: list(conn.execute(statement, params or {})), inline=inline
+        return await self._read_one(
+            lambda conn: list(conn.execute(statement, params or {})), inline
         )
+
+    async def _read_one(self, fn: Callable[[Connection], T], inline: bool) -> T:
+        """`run_read` of one statement: on PostgreSQL outside a transaction."""
+        if self._sync_reader is not None:
+            return await self.run_read(fn, inline=inline)
+        try:
+            async with self._autocommit.connect() as conn:
+                return await conn.run_sync(fn)
+        except OperationalError as exc:
+            raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -131,10 +131,16 @@ def timed(fn: Callable[[], Any], repeat: int, warmup: int = 3) -> list[float]:
 
 def cpu_seconds(pid: int | None) -> float:
     """User + system CPU time a process (on this machine) has used so far; 0 if unknown."""
+    return sum(cpu_times(pid))
+
+
+def cpu_times(pid: int | None) -> tuple[float, float]:
+    """(user, system) CPU seconds a process has used so far; zeros if unknown."""
     if pid is None:
-        return 0.0
+        return 0.0, 0.0
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def header(title: str) -> None:

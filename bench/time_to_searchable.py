@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Dist, base_parser, check, client, cpu_seconds, header
+from _common import Dist, base_parser, check, client, cpu_times, header
 
 COGNEE_OVERHEAD_PER_DOC = 0.5  # s; SPEC.md section 6, cognee 1.6.5, instant fake LLM/embeddings
 TERMINAL = {"completed", "completed_with_errors", "failed", "cancelled"}
@@ -195,6 +195,8 @@ class Phase:
     name: str
     cpu_start: float = 0.0
     cpu: float = 0.0
+    system_start: float = 0.0
+    system: float = 0.0  # of `cpu`, the kernel's (system calls: sockets, files)
     rss_kb: list[int] = field(default_factory=list)
 
 
@@ -220,11 +222,13 @@ class ServerProbe:
             self._thread.join()
 
     def phase(self, name: str | None) -> None:
-        now = cpu_seconds(self.pid)
+        user, system = cpu_times(self.pid)
+        now = user + system
         if self.phases:
             self.phases[-1].cpu = now - self.phases[-1].cpu_start
+            self.phases[-1].system = system - self.phases[-1].system_start
         if name is not None:
-            self.phases.append(Phase(name, cpu_start=now))
+            self.phases.append(Phase(name, cpu_start=now, system_start=system))
 
     def _sample(self) -> None:
         assert self.pid is not None
@@ -514,6 +518,8 @@ def run(args: argparse.Namespace) -> None:
         cpu = phases["cognify"].cpu
         print(f"VmHWM (peak since start): {hwm:7.1f} MB")
         print(f"server CPU per document in cognify: {cpu / args.docs * 1e3:8.1f} ms")
+        system = phases["cognify"].system
+        print(f"  of which system (kernel) time:    {system / args.docs * 1e3:8.1f} ms")
         if total_chunks:
             print(f"server CPU per chunk in cognify:    {cpu / total_chunks * 1e3:8.1f} ms")
         out["server"] = {

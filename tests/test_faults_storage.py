@@ -7,8 +7,10 @@ staged file), the stores still agree, and the same request succeeds once the fau
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 import uuid
@@ -23,7 +25,13 @@ from graphmill.blobs.base import sweep_staging
 from graphmill.blobs.local import LocalBlobStore
 from graphmill.config import Settings
 from tests.conftest import LiveServer, S3Server
-from tests.fault_checks import inventory, multipart_stream, text_chunks, wait_consistent
+from tests.fault_checks import (
+    inventory,
+    multipart_stream,
+    small_pg_database,
+    text_chunks,
+    wait_consistent,
+)
 from tests.support import Api, add_files, sign_up
 
 MIB = 1024 * 1024
@@ -93,26 +101,58 @@ def test_blob_store_unwritable_mid_upload(backend: str, store_settings: Settings
         assert len(wait_consistent(store_settings).objects) == 1
 
 
+FreeRoom = Callable[[Api, list[str]], None]
+
+
+def _delete_two(api: Api, added: list[str]) -> None:
+    for ds in added[:2]:
+        assert api.delete(f"/api/v1/datasets/{ds}").status_code == 200
+
+
 @pytest.fixture
-def full_store(settings_factory: Any) -> Iterator[tuple[Settings, Api]]:
-    """A server whose SQLite file may not grow past 512 KiB (330 KiB when migrated)."""
-    settings = settings_factory(sqlite_max_bytes=512 * 1024)
-    with LiveServer(settings) as live:
-        yield settings, sign_up(live.base_url)
+def full_store(
+    backend: str, settings_factory: Any, request: pytest.FixtureRequest
+) -> Iterator[tuple[Settings, Api, FreeRoom]]:
+    """A server whose store of record fills up, and how to make room again.
+
+    SQLite: a file that may not grow past 512 KiB (330 KiB when migrated), the real
+    SQLITE_FULL path; deleting data makes room. PostgreSQL: a database on a 6 MiB volume
+    (~3 MiB when migrated), the real `disk_full`; a delete cannot make room there (it is
+    audited, so it needs room itself, and PostgreSQL reuses deleted rows' room only after
+    VACUUM): it is refused with 507 and changes nothing, and the operator grows the volume."""
+    with contextlib.ExitStack() as stack:
+        if backend == "sqlite-local":
+            settings, free_room = settings_factory(sqlite_max_bytes=512 * 1024), _delete_two
+        else:
+            volume = stack.enter_context(small_pg_database(request.getfixturevalue("pg"), 6))
+            settings = settings_factory(database_url=volume.url)
+
+            def free_room(api: Api, added: list[str]) -> None:
+                refused = api.delete(f"/api/v1/datasets/{added[0]}")
+                assert refused.status_code == 507, refused.text
+                assert api.get(f"/api/v1/datasets/{added[0]}/data").status_code == 200
+                assert inventory(settings).consistent  # its objects are all still there
+                volume.grow(16)
+                _delete_two(api, added)
+
+        live = stack.enter_context(LiveServer(settings))
+        yield settings, sign_up(live.base_url), free_room
 
 
 def _padded(i: int) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
+    """Four small files with 12 KB of metadata each, random so that PostgreSQL cannot
+    compress it away."""
     files = [(f"doc{i}-{j}.txt", f"document {i}.{j}".encode()) for j in range(4)]
-    metadata = [{"padding": f"{i}.{j} " + "x" * 12_000} for j in range(4)]
+    metadata = [{"padding": f"{i}.{j} " + secrets.token_hex(6000)} for j in range(4)]
     return files, {"external_metadata": json.dumps(metadata)}
 
 
-@pytest.mark.parametrize("backend", ["sqlite-local"], indirect=True)
-def test_database_full(full_store: tuple[Settings, Api]) -> None:
-    """SQLite's real SQLITE_FULL path: the file reaches `GRAPHMILL_SQLITE_MAX_BYTES`."""
-    settings, api = full_store
+def test_database_full(full_store: tuple[Settings, Api, FreeRoom]) -> None:
+    """Adds until the store of record is full: 507, nothing half-added, the stores agree, and
+    once there is room again the same request succeeds."""
+    settings, api, free_room = full_store
     added: list[str] = []
-    for i in range(60):
+    for i in range(400):
         files, form = _padded(i)
         r = add_files(api, f"ds{i}", files, **form)
         if r.status_code != 200:
@@ -126,9 +166,8 @@ def test_database_full(full_store: tuple[Settings, Api]) -> None:
     before = inventory(settings)
     assert before.consistent, before
     assert {d["id"] for d in api.get("/api/v1/datasets").json()} == set(added)
-    # Freeing space (deleting data) makes the same request succeed.
-    for ds in added[:2]:
-        assert api.delete(f"/api/v1/datasets/{ds}").status_code == 200
+    free_room(api, added)
+    assert inventory(settings).consistent
     again = add_files(api, f"ds{i}", files, **form)
     assert again.status_code == 200, again.text
     assert len(api.get(f"/api/v1/datasets/{again.json()['dataset_id']}/data").json()) == 4

@@ -133,9 +133,9 @@ class SmallVolume:
     url: str
     point: Path
 
-    def grow(self, size_mib: int) -> None:
+    def resize(self, size_kib: int) -> None:
         """Give the volume more room, as an operator would for a full disk."""
-        options = f"remount,size={size_mib}m"
+        options = f"remount,size={size_kib}k"
         subprocess.run(["mount", "-o", options, str(self.point)], check=True)
 
 

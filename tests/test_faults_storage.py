@@ -290,35 +290,45 @@ def test_database_full_during_cognify(full_store: FullStore) -> None:
 
 
 @pytest.mark.parametrize("store_overrides", [{"cognify_steps": "tests.fault_steps:pipeline"}])
-def test_a_run_ends_explained_when_not_even_its_failure_fits(full_store: FullStore) -> None:
+def test_runs_end_explained_when_not_even_their_failure_fits(full_store: FullStore) -> None:
     """The store fills to the last byte while a run works (a step takes the room, as another
     writer could): an item's completion, then its failure, cannot be recorded (each needs a
     new event row). The run still ends at once, failed with `store_full`, its unfinished
-    items pending again and nothing half-written; with room again cognify completes."""
+    items pending again and nothing half-written. A run queued before (new data waiting)
+    cannot be claimed (listing its items needs rows): it ends the same way. With room again
+    cognify completes both."""
     settings, api = full_store.settings, full_store.api
+    waiting = add_files(api, "waiting", [("w0.txt", b"ledger5")]).json()["dataset_id"]
+    assert _cognify(api, waiting)["state"] == "completed"
+    add_files(api, "waiting", [("w1.txt", b"ledger6")])  # queues its next run, unrequested
     files = [("fill.txt", b"@fillstore ledger0"), ("a.txt", b"ledger1"), ("b.txt", b"ledger2")]
     r = add_files(api, "letters", files)
     assert r.status_code == 200, r.text
     ds = r.json()["dataset_id"]
     pad_files, form = _padded(0)
     filler = add_files(api, "filler", pad_files, **form).json()["dataset_id"]
-    run = wait_run_final(api, cognify_in_background(api, ds), timeout=60)
-    assert run["state"] == "failed", run
-    assert run["error"]["class"] == "store_full" and "full" in run["error"]["message"], run
-    states = _cognify_states(api, ds)
-    done = {data_id for data_id, s in states.items() if s["state"] == "completed"}
-    assert len(done) < 3 and {s["state"] for s in states.values()} <= {"completed", "pending"}
-    assert {data_id for data_id, _ in stored_chunks(settings, ds)} == done
+
+    for dataset in (ds, waiting):
+        run = wait_run_final(api, cognify_in_background(api, dataset), timeout=60)
+        assert run["state"] == "failed", run
+        assert run["error"]["class"] == "store_full", run
+        assert "full" in run["error"]["message"], run
+        states = _cognify_states(api, dataset)
+        done = {data_id for data_id, s in states.items() if s["state"] == "completed"}
+        assert len(done) < len(states), states
+        assert {s["state"] for s in states.values()} <= {"completed", "pending"}, states
+        assert {data_id for data_id, _ in stored_chunks(settings, dataset)} == done
     assert inventory(settings).consistent
     # Still full: a new request finds no room to queue a run (its event), and says so.
     refused = api.post("/api/v1/cognify", json={"datasetIds": [ds]})
     assert refused.status_code == 507 and "full" in refused.json()["error"], refused.text
 
     full_store.make_room([filler], kib=8192)
-    run = _cognify(api, ds)
-    assert run["state"] == "completed", run
-    assert {s["state"] for s in _cognify_states(api, ds).values()} == {"completed"}
-    assert len(stored_chunks(settings, ds)) == 3
+    for dataset, count in ((ds, 3), (waiting, 2)):
+        run = _cognify(api, dataset)
+        assert run["state"] == "completed", run
+        assert {s["state"] for s in _cognify_states(api, dataset).values()} == {"completed"}
+        assert len(stored_chunks(settings, dataset)) == count
     assert wait_consistent(settings).consistent
 
 

@@ -103,3 +103,25 @@ def _exited_pid() -> int:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait(timeout=30)
     return gone.pid
+
+
+def test_sweep_detaches_a_volume_a_killed_disk_full_test_left_mounted(tmp_path: Path) -> None:
+    """A session killed in the middle of the disk-full test leaves its tmpfs mounted in its
+    folder: the sweep detaches it before deleting the folder."""
+    dead = pg_folders.claim_folder(tmp_path)
+    _dead_owner(dead)
+    point = dead / "full_volume"
+    point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(point)],
+        capture_output=True,
+        text=True,
+    )
+    assert mounted.returncode == 0, f"mounting a tmpfs needs root (CI has it): {mounted.stderr}"
+    try:
+        (point / "table").write_bytes(b"x" * 4096)
+        assert pg_folders.sweep_dead(tmp_path) == [dead]
+        assert not dead.exists()
+    finally:
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+    assert str(point) not in Path("/proc/self/mounts").read_text()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -41,6 +40,7 @@ from graphmill.api.app import create_app  # noqa: E402
 from graphmill.auth import tokens  # noqa: E402
 from graphmill.config import Settings  # noqa: E402
 from graphmill.db import Database, migrate  # noqa: E402
+from tests import pg_folders  # noqa: E402
 from tests.support import Api, free_port, sign_up  # noqa: E402
 
 # Argon2id at its default cost (64 MiB, 3 passes, 4 lanes) takes ~0.2 s of CPU a hash, and
@@ -59,6 +59,7 @@ TEMPLATE_DB = "graphmill_template"
 class PgServer:
     server: Any
     uri: str
+    root: Path  # this session's folder (tests.pg_folders)
     admin: psycopg.Connection[Any] | None = None
 
     def url_for(self, database: str) -> str:
@@ -86,11 +87,14 @@ def pg() -> Iterator[PgServer]:
         warnings.simplefilter("ignore")
         import pgserver
 
-        root = tempfile.mkdtemp(prefix="graphmill-pg-")
+        # Killed sessions leave a running server and gigabytes behind: stop and delete
+        # theirs (never a live session's) before adding one more.
+        pg_folders.sweep_dead()
+        root = pg_folders.claim_folder()
         # "delete": a session's copies of the template add up to gigabytes; left behind in
         # /tmp by every run, they filled the disk.
-        server = pgserver.get_server(root, cleanup_mode="delete")
-    pg = PgServer(server, server.get_uri())
+        server = pgserver.get_server(root / "data", cleanup_mode="delete")
+    pg = PgServer(server, server.get_uri(), root)
     # A throwaway server: durability against an OS crash buys nothing here, and every commit
     # and CREATE DATABASE waited for the disk of a machine shared with other jobs.
     for name in ("fsync", "synchronous_commit", "full_page_writes"):
@@ -101,7 +105,7 @@ def pg() -> Iterator[PgServer]:
 
     async def prepare() -> None:
         db = Database(Settings(database_url=pg.url_for(TEMPLATE_DB)).sqlalchemy_url)
-        await migrate(db, Path(root))
+        await migrate(db, root)
         await db.dispose()
 
     # In a thread of its own: the first test to need PostgreSQL may run inside an event loop

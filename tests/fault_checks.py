@@ -7,9 +7,13 @@ an object no row names, a row no item uses, a half-written upload left in stagin
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -18,6 +22,7 @@ from sqlalchemy import select
 from graphmill.config import Settings
 from graphmill.db import Database
 from graphmill.db.models import Blob, Data, PipelineRun, RunState
+from tests.conftest import TEMPLATE_DB, PgServer
 
 BOUNDARY = "graphmill-fault-boundary"
 
@@ -119,3 +124,55 @@ def text_chunks(total_mib: int, marker: Any = None) -> Iterator[bytes]:
         if marker is not None:
             marker(i)
         yield chunk
+
+
+@dataclass(frozen=True)
+class SmallVolume:
+    """A PostgreSQL database on a small volume of its own (`small_pg_database`)."""
+
+    url: str
+    point: Path
+
+    def resize(self, size_kib: int) -> None:
+        """Give the volume more room, as an operator would for a full disk."""
+        options = f"remount,size={size_kib}k"
+        subprocess.run(["mount", "-o", options, str(self.point)], check=True)
+
+
+@contextlib.contextmanager
+def small_pg_database(pg: PgServer, size_mib: int) -> Iterator[SmallVolume]:
+    """A fresh copy of the migrated template whose tables and indexes live on a tmpfs of
+    `size_mib` MiB (a tablespace), so writes fill it up and PostgreSQL answers `disk_full`
+    (SQLSTATE 53100); its WAL stays on the main disk, so the server lives on.
+
+    Mounting needs root (or CAP_SYS_ADMIN), as CI has: refused, the test fails saying so. The
+    volume sits in the session's folder, so a killed session's is detached by the sweep."""
+    name = f"full_{uuid.uuid4().hex[:12]}"
+    point = pg.root / name
+    point.mkdir()
+    data_owner = (pg.root / "data").stat()  # the OS user the server runs as
+    options = f"size={size_mib}m,uid={data_owner.st_uid},gid={data_owner.st_gid},mode=0700"
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        point.rmdir()
+        raise AssertionError(
+            "the disk-full test mounts a small tmpfs for a PostgreSQL tablespace and needs"
+            f" root or CAP_SYS_ADMIN to do so (CI runs as root); mount said: {mounted.stderr}"
+        )
+    try:
+        pg.execute(f"CREATE TABLESPACE {name} LOCATION '{point}'")
+        try:
+            pg.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB} TABLESPACE {name}")
+            try:
+                yield SmallVolume(pg.url_for(name), point)
+            finally:
+                pg.execute(f"DROP DATABASE {name} WITH (FORCE)")
+        finally:
+            pg.execute(f"DROP TABLESPACE {name}")
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=True)
+        point.rmdir()

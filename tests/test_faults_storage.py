@@ -7,12 +7,15 @@ staged file), the stores still agree, and the same request succeeds once the fau
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +26,16 @@ from graphmill.blobs.base import sweep_staging
 from graphmill.blobs.local import LocalBlobStore
 from graphmill.config import Settings
 from tests.conftest import LiveServer, S3Server
-from tests.fault_checks import inventory, multipart_stream, text_chunks, wait_consistent
-from tests.support import Api, add_files, sign_up
+from tests.fault_checks import (
+    SmallVolume,
+    inventory,
+    multipart_stream,
+    small_pg_database,
+    text_chunks,
+    wait_consistent,
+)
+from tests.support import Api, add_files, cognify_in_background, sign_up, wait_run_final
+from tests.test_cognify import stored_chunks
 
 MIB = 1024 * 1024
 
@@ -93,45 +104,231 @@ def test_blob_store_unwritable_mid_upload(backend: str, store_settings: Settings
         assert len(wait_consistent(store_settings).objects) == 1
 
 
+@dataclass
+class FullStore:
+    """A server whose store of record fills up, and how an operator makes room again.
+
+    SQLite: a file that may not grow past 1 MiB (330 KiB when migrated), the real
+    SQLITE_FULL path; deleting data makes room. PostgreSQL: a database on a 6 MiB volume
+    (~3 MiB when migrated), the real `disk_full`; a delete cannot make room there (it is
+    audited, so it needs room itself, and PostgreSQL reuses deleted rows' room only after
+    VACUUM): it is refused with 507 and changes nothing, and the operator grows the volume."""
+
+    settings: Settings
+    api: Api
+    volume: SmallVolume | None
+    size_kib: int = 6 * 1024
+
+    def make_room(self, fillers: list[str], kib: int) -> None:
+        """SQLite: delete the `fillers` datasets; PostgreSQL: grow the volume by `kib` KiB."""
+        if self.volume is None:
+            for ds in fillers:
+                assert self.api.delete(f"/api/v1/datasets/{ds}").status_code == 200
+            return
+        refused = self.api.delete(f"/api/v1/datasets/{fillers[0]}")
+        assert refused.status_code == 507, refused.text
+        assert self.api.get(f"/api/v1/datasets/{fillers[0]}/data").status_code == 200
+        assert inventory(self.settings).consistent  # its objects are all still there
+        self.size_kib += kib
+        self.volume.resize(self.size_kib)
+
+    def fill(self) -> list[str]:
+        """Add padded datasets until the store refuses one with 507; their ids."""
+        added: list[str] = []
+        for i in range(400):
+            files, form = _padded(i)
+            r = add_files(self.api, f"ds{i}", files, **form)
+            if r.status_code != 200:
+                assert r.status_code == 507, r.text
+                assert "full" in r.json()["error"]
+                return added
+            added.append(r.json()["dataset_id"])
+        raise AssertionError("the store never filled up")
+
+
 @pytest.fixture
-def full_store(settings_factory: Any) -> Iterator[tuple[Settings, Api]]:
-    """A server whose SQLite file may not grow past 512 KiB (330 KiB when migrated)."""
-    settings = settings_factory(sqlite_max_bytes=512 * 1024)
-    with LiveServer(settings) as live:
-        yield settings, sign_up(live.base_url)
+def store_overrides() -> dict[str, Any]:
+    """More settings of `full_store`'s server (a test parametrizes it)."""
+    return {}
+
+
+@pytest.fixture
+def full_store(
+    backend: str,
+    settings_factory: Any,
+    store_overrides: dict[str, Any],
+    request: pytest.FixtureRequest,
+) -> Iterator[FullStore]:
+    with contextlib.ExitStack() as stack:
+        volume = None
+        if backend == "sqlite-local":
+            settings = settings_factory(sqlite_max_bytes=MIB, **store_overrides)
+        else:
+            volume = stack.enter_context(small_pg_database(request.getfixturevalue("pg"), 6))
+            settings = settings_factory(database_url=volume.url, **store_overrides)
+        live = stack.enter_context(LiveServer(settings))
+        yield FullStore(settings, sign_up(live.base_url), volume)
 
 
 def _padded(i: int) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
+    """Four small files with 12 KB of metadata each, random so that PostgreSQL cannot
+    compress it away."""
     files = [(f"doc{i}-{j}.txt", f"document {i}.{j}".encode()) for j in range(4)]
-    metadata = [{"padding": f"{i}.{j} " + "x" * 12_000} for j in range(4)]
+    metadata = [{"padding": f"{i}.{j} " + secrets.token_hex(6000)} for j in range(4)]
     return files, {"external_metadata": json.dumps(metadata)}
 
 
-@pytest.mark.parametrize("backend", ["sqlite-local"], indirect=True)
-def test_database_full(full_store: tuple[Settings, Api]) -> None:
-    """SQLite's real SQLITE_FULL path: the file reaches `GRAPHMILL_SQLITE_MAX_BYTES`."""
-    settings, api = full_store
-    added: list[str] = []
-    for i in range(60):
-        files, form = _padded(i)
-        r = add_files(api, f"ds{i}", files, **form)
-        if r.status_code != 200:
-            break
-        added.append(r.json()["dataset_id"])
-    else:
-        raise AssertionError("the store never filled up")
-    assert r.status_code == 507, r.text
-    assert "full" in r.json()["error"]
+def test_database_full(full_store: FullStore) -> None:
+    """Adds until the store of record is full: 507, nothing half-added, the stores agree, and
+    once there is room again the same request succeeds."""
+    settings, api = full_store.settings, full_store.api
+    added = full_store.fill()
     assert added  # some adds fitted
     before = inventory(settings)
     assert before.consistent, before
     assert {d["id"] for d in api.get("/api/v1/datasets").json()} == set(added)
-    # Freeing space (deleting data) makes the same request succeed.
-    for ds in added[:2]:
-        assert api.delete(f"/api/v1/datasets/{ds}").status_code == 200
-    again = add_files(api, f"ds{i}", files, **form)
+    files, form = _padded(len(added))
+    full_store.make_room(added[:2], kib=8192)
+    assert inventory(settings).consistent
+    again = add_files(api, f"ds{len(added)}", files, **form)
     assert again.status_code == 200, again.text
     assert len(api.get(f"/api/v1/datasets/{again.json()['dataset_id']}/data").json()) == 4
+    assert wait_consistent(settings).consistent
+
+
+PEOPLE = ["Ada Lovelace", "Charles Babbage", "Marie Curie", "Alan Turing", "Grace Hopper"]
+CITIES = ["Paris", "London", "Vienna", "Berlin", "Zurich", "Copenhagen"]
+
+
+def _letters(i: int) -> tuple[str, bytes]:
+    """A document of a dozen sentences naming people and cities (entities and relations to
+    extract), and a word of its own."""
+    lines = [
+        f"In {1900 + i * 13 + k}, {PEOPLE[(i + k) % 5]} wrote to {PEOPLE[(i + 2 * k + 1) % 5]}"
+        f" from {CITIES[(i + k) % 6]} about problem {k} of ledger{i}."
+        for k in range(12)
+    ]
+    return f"letters{i}.txt", " ".join(lines).encode()
+
+
+def _cognify(api: Api, ds: str) -> dict[str, Any]:
+    """A blocking cognify: it answers once its run has ended; the run, or the 507 body."""
+    r = api.post("/api/v1/cognify", json={"datasetIds": [ds]})
+    if r.status_code == 507:
+        return {"refused": r.json()}
+    assert r.status_code == 200, r.text
+    run = api.get(f"/api/v1/runs/{r.json()[ds]['pipeline_run_id']}").json()
+    assert run["state"] not in ("queued", "running"), run
+    return dict(run)
+
+
+def _cognify_states(api: Api, ds: str) -> dict[str, dict[str, Any]]:
+    return {
+        i["id"]: i["pipelineStatus"].get("cognify_pipeline", {"state": "pending"})
+        for i in api.get(f"/api/v1/datasets/{ds}/data").json()
+    }
+
+
+def _ended_explained(api: Api, settings: Settings, ds: str, run: dict[str, Any]) -> set[str]:
+    """The run ended (or was refused, 507); each item is completed with all its rows or has
+    none, and says why: failed for the full store, or left for the next run by a run that
+    stopped for it. The items not completed."""
+    if "refused" in run:  # the request itself found no room to queue a run
+        assert "full" in run["refused"]["error"]
+    else:
+        assert run["state"] in ("failed", "completed_with_errors"), run
+    states = _cognify_states(api, ds)
+    done = {data_id for data_id, s in states.items() if s["state"] == "completed"}
+    for data_id in set(states) - done:
+        item = states[data_id]
+        if item["state"] == "failed":
+            assert item["errorClass"] == "store_full" and "full" in item["errorMessage"], item
+        else:  # not run: refused, or left by a run that stopped for the full store
+            assert "refused" in run or run["error"]["class"] == "store_full", (run, item)
+    assert {data_id for data_id, _ in stored_chunks(settings, ds)} == done
+    assert inventory(settings).consistent
+    return set(states) - done
+
+
+def test_database_full_during_cognify(full_store: FullStore) -> None:
+    """The store fills up before and while cognify writes chunks, vectors and the graph: runs
+    end (never left running), each item is completed with all its rows or has none, every
+    failure says the store is full, and with room again cognify completes the dataset."""
+    settings, api = full_store.settings, full_store.api
+    r = add_files(api, "letters", [_letters(i) for i in range(5)])
+    assert r.status_code == 200, r.text
+    ds = r.json()["dataset_id"]
+    fillers = full_store.fill()
+
+    # Full before the run starts.
+    assert len(_ended_explained(api, settings, ds, _cognify(api, ds))) == 5
+    ok = api.post("/api/v1/search", json={"query": "ledger3", "searchType": "CHUNKS"})
+    assert ok.status_code == 200, ok.text  # reading needs no room
+
+    # Room for a few items: the store fills up again while the run writes.
+    full_store.make_room(fillers[:3], kib=512)
+    left = _ended_explained(api, settings, ds, _cognify(api, ds))
+    assert left, "the store did not fill up during the run"
+
+    # Room again: cognify completes the dataset, and search finds what the failed items held.
+    full_store.make_room(fillers[3:], kib=16384)
+    run = _cognify(api, ds)
+    assert run["state"] == "completed", run
+    states = _cognify_states(api, ds)
+    assert {s["state"] for s in states.values()} == {"completed"}
+    assert {data_id for data_id, _ in stored_chunks(settings, ds)} == set(states)
+    names = {i["id"]: i["name"] for i in api.get(f"/api/v1/datasets/{ds}/data").json()}
+    word = names[sorted(left)[0]].removesuffix(".txt").replace("letters", "ledger")
+    found = api.post(
+        "/api/v1/search",
+        json={"query": word, "searchType": "CHUNKS_LEXICAL", "datasetIds": [ds], "topK": 1},
+    )
+    assert found.status_code == 200, found.text
+    [hit] = found.json()[0]["search_result"]
+    assert word in hit["text"]
+    assert wait_consistent(settings).consistent
+
+
+@pytest.mark.parametrize("store_overrides", [{"cognify_steps": "tests.fault_steps:pipeline"}])
+def test_runs_end_explained_when_not_even_their_failure_fits(full_store: FullStore) -> None:
+    """The store fills to the last byte while a run works (a step takes the room, as another
+    writer could): an item's completion, then its failure, cannot be recorded (each needs a
+    new event row). The run still ends at once, failed with `store_full`, its unfinished
+    items pending again and nothing half-written. A run queued before (new data waiting)
+    cannot be claimed (listing its items needs rows): it ends the same way. With room again
+    cognify completes both."""
+    settings, api = full_store.settings, full_store.api
+    waiting = add_files(api, "waiting", [("w0.txt", b"ledger5")]).json()["dataset_id"]
+    assert _cognify(api, waiting)["state"] == "completed"
+    add_files(api, "waiting", [("w1.txt", b"ledger6")])  # queues its next run, unrequested
+    files = [("fill.txt", b"@fillstore ledger0"), ("a.txt", b"ledger1"), ("b.txt", b"ledger2")]
+    r = add_files(api, "letters", files)
+    assert r.status_code == 200, r.text
+    ds = r.json()["dataset_id"]
+    pad_files, form = _padded(0)
+    filler = add_files(api, "filler", pad_files, **form).json()["dataset_id"]
+
+    for dataset in (ds, waiting):
+        run = wait_run_final(api, cognify_in_background(api, dataset), timeout=60)
+        assert run["state"] == "failed", run
+        assert run["error"]["class"] == "store_full", run
+        assert "full" in run["error"]["message"], run
+        states = _cognify_states(api, dataset)
+        done = {data_id for data_id, s in states.items() if s["state"] == "completed"}
+        assert len(done) < len(states), states
+        assert {s["state"] for s in states.values()} <= {"completed", "pending"}, states
+        assert {data_id for data_id, _ in stored_chunks(settings, dataset)} == done
+    assert inventory(settings).consistent
+    # Still full: a new request finds no room to queue a run (its event), and says so.
+    refused = api.post("/api/v1/cognify", json={"datasetIds": [ds]})
+    assert refused.status_code == 507 and "full" in refused.json()["error"], refused.text
+
+    full_store.make_room([filler], kib=8192)
+    for dataset, count in ((ds, 3), (waiting, 2)):
+        run = _cognify(api, dataset)
+        assert run["state"] == "completed", run
+        assert {s["state"] for s in _cognify_states(api, dataset).values()} == {"completed"}
+        assert len(stored_chunks(settings, dataset)) == count
     assert wait_consistent(settings).consistent
 
 

@@ -22,7 +22,7 @@ from graphmill.blobs import BlobStore
 from graphmill.config import Settings
 from graphmill.db import Database
 from graphmill.db.models import RunState
-from graphmill.errors import TransientError
+from graphmill.errors import StoreFull, TransientError
 from graphmill.logs import bind_log_context, log_context
 from graphmill.pipelines import ledger
 from graphmill.pipelines.ledger import ItemRef, RunInfo, Usage, Writer
@@ -114,6 +114,15 @@ def error_message_of(exc: BaseException) -> str:
     return doc[0] if doc else type(exc).__name__
 
 
+def _cause(exc: BaseException) -> BaseException:
+    """What to report for a run that broke: a full store among a task group's errors (every
+    item stopped for it), else the first of them."""
+    if isinstance(exc, BaseExceptionGroup):
+        full = exc.subgroup(StoreFull)
+        return _cause((full or exc).exceptions[0])
+    return exc
+
+
 def backoff(attempt: int, base: float) -> float:
     """Exponential backoff with full jitter, capped."""
     return random.uniform(0, min(MAX_BACKOFF_SECONDS, base * 2 ** (attempt - 1)))
@@ -143,7 +152,17 @@ class RunExecutor:
 
     async def execute_run(self, run_id: uuid.UUID) -> None:
         """Claim the run if it is free and process its pending items; a no-op otherwise."""
-        run = await ledger.claim_run(self.db, run_id, self.owner, self.settings.lease_seconds)
+        try:
+            run = await ledger.claim_run(self.db, run_id, self.owner, self.settings.lease_seconds)
+        except StoreFull as exc:
+            # Its items cannot even be listed: end it explained, rather than leave it queued
+            # and claimed again at every janitor pass. Should not even that fit, it stays
+            # queued and ends at the first pass that can record it.
+            log.error("run could not start", extra={"action": "run.fail", "run_id": str(run_id)})
+            await ledger.fail_unclaimed_run(
+                self.db, run_id, error_class_of(exc), error_message_of(exc)
+            )
+            return
         if run is None:
             return
         task = asyncio.current_task()
@@ -168,11 +187,26 @@ class RunExecutor:
                 # Not an item's failure (those are recorded per item): the engine or the store
                 # broke. Fail the run with the reason rather than leave it to be retried forever.
                 log.exception("run failed", extra={"action": "run.fail"})
+                await self._fail_run(run, _cause(exc))
+            finally:
+                self.running.pop(run.id, None)
+
+    async def _fail_run(self, run: RunInfo, exc: BaseException) -> None:
+        """Record the run's failure. On a store so full that not even that fits, try again
+        every heartbeat, still holding the lease: the run ends explained as soon as one row
+        can be changed (or, the lease lost, whoever took the run over ends it)."""
+        while True:
+            try:
                 await ledger.fail_run(
                     self.db, run, self.owner, error_class_of(exc), error_message_of(exc)
                 )
-            finally:
-                self.running.pop(run.id, None)
+                return
+            except StoreFull:
+                log.warning(
+                    "run failure not recorded yet: the store is full",
+                    extra={"action": "run.fail_deferred"},
+                )
+                await asyncio.sleep(self.settings.heartbeat_seconds)
 
     async def _flush_stages(self) -> None:
         while True:

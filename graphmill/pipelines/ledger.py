@@ -46,7 +46,7 @@ from graphmill.db.models import (
     RunState,
     utcnow,
 )
-from graphmill.errors import RunNotFound
+from graphmill.errors import RunNotFound, StoreFull
 from graphmill.pipelines.events import emit, emit_in
 
 ADD_PIPELINE = "add_pipeline"
@@ -988,12 +988,17 @@ async def release_run(db: Database, run_id: uuid.UUID, owner: str) -> None:
         )
         if run is None:
             return
-        await session.execute(
-            update(ItemStatus)
-            .where(ItemStatus.run_id == run_id, ItemStatus.state == ItemState.PROCESSING)
-            .values(state=ItemState.PENDING, updated_at=now)
-        )
+        await _in_flight_pending(session, run_id, now)
         await emit(session, run.dataset_id, run.id, "run", RunState.QUEUED, released_by=owner)
+
+
+async def _in_flight_pending(session: AsyncSession, run_id: uuid.UUID, now: datetime) -> None:
+    """The run's items in progress become pending again (the run stopped without them)."""
+    await session.execute(
+        update(ItemStatus)
+        .where(ItemStatus.run_id == run_id, ItemStatus.state == ItemState.PROCESSING)
+        .values(state=ItemState.PENDING, updated_at=now)
+    )
 
 
 @retrying()
@@ -1002,43 +1007,78 @@ async def fail_run(
 ) -> None:
     """running -> failed for a reason outside any item; unfinished items stay pending, so
     the next run picks them up."""
+    await _end_failed(
+        db,
+        run.id,
+        (PipelineRun.state == RunState.RUNNING, PipelineRun.lease_owner == owner),
+        error_class,
+        error_message,
+    )
+
+
+@retrying()
+async def fail_unclaimed_run(
+    db: Database, run_id: uuid.UUID, error_class: str, error_message: str
+) -> None:
+    """queued -> failed: a requested run that could not be claimed (listing its items was
+    refused: the store is full), so that it ends explained instead of waiting for ever."""
+    await _end_failed(
+        db,
+        run_id,
+        (PipelineRun.state == RunState.QUEUED, PipelineRun.requested_at.is_not(None)),
+        error_class,
+        error_message,
+    )
+
+
+async def _end_failed(
+    db: Database,
+    run_id: uuid.UUID,
+    conditions: tuple[ColumnElement[bool], ...],
+    error_class: str,
+    error_message: str,
+) -> None:
+    """The run -> failed if `conditions` hold, its items in progress pending again. On a
+    store so full that even the event (a new row) has no room, the rows are changed without
+    it, in place, which needs no new page: the run still ends, explained."""
     now = utcnow()
-    async with db.write() as session:
-        await lock_dataset(session, run.dataset_id)
-        failed = await session.scalar(
-            update(PipelineRun)
-            .where(
-                PipelineRun.id == run.id,
-                PipelineRun.state == RunState.RUNNING,
-                PipelineRun.lease_owner == owner,
-            )
-            .values(
-                state=RunState.FAILED,
-                error_class=error_class,
-                error_message=error_message or error_class,
-                finished_at=now,
-                updated_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
-            .returning(PipelineRun.id)
-        )
-        if failed is None:
-            return
-        await session.execute(
-            update(ItemStatus)
-            .where(ItemStatus.run_id == run.id, ItemStatus.state == ItemState.PROCESSING)
-            .values(state=ItemState.PENDING, updated_at=now)
-        )
-        await emit(
-            session,
-            run.dataset_id,
-            run.id,
-            "run",
-            RunState.FAILED,
+    statement = (
+        update(PipelineRun)
+        .where(PipelineRun.id == run_id, *conditions)
+        .values(
+            state=RunState.FAILED,
             error_class=error_class,
-            error_message=error_message,
+            error_message=error_message or error_class,
+            finished_at=now,
+            updated_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
         )
+        .returning(PipelineRun.dataset_id)
+    )
+
+    async def end(with_event: bool) -> None:
+        async with db.write() as session:
+            await _lock_run_dataset(session, run_id)
+            dataset_id = await session.scalar(statement)
+            if dataset_id is None:
+                return
+            await _in_flight_pending(session, run_id, now)
+            if with_event:
+                await emit(
+                    session,
+                    dataset_id,
+                    run_id,
+                    "run",
+                    RunState.FAILED,
+                    error_class=error_class,
+                    error_message=error_message,
+                )
+
+    try:
+        await end(with_event=True)
+    except StoreFull:
+        await end(with_event=False)
 
 
 async def latest_states_json(

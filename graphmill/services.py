@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from dataclasses import dataclass, field
 
@@ -144,6 +145,16 @@ async def sweep(services: Services) -> None:
             log.info("deleted %d expired audit events", pruned, extra={"action": "audit.prune"})
     except Exception:
         log.exception("audit pruning failed; retried later", extra={"action": "audit.prune"})
+
+
+def freeze_startup_heap() -> None:
+    """For a server process once its services are open: collect what start-up left as
+    garbage, then move every object still alive (modules, models, compiled statements: ~175k
+    objects) out of the garbage collector's sight. A full collection then walks only what
+    the work creates (~0.1 ms instead of tens of ms, every so often, holding the event loop
+    and every request behind it). Those objects live as long as the process anyway."""
+    gc.collect()
+    gc.freeze()
 
 
 async def close_services(services: Services) -> None:

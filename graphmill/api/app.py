@@ -15,13 +15,14 @@ from graphmill.api import errors
 from graphmill.api.middleware import BodyLimit, RequestId
 from graphmill.config import Settings
 from graphmill.search.service import SearchService
-from graphmill.services import close_services, open_services
+from graphmill.services import close_services, freeze_startup_heap, open_services
 
 UI = Path(__file__).parent / "ui"  # the web app's build (webapp/), committed
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """The REST API, cognee-compatible under /api/v1."""
+def create_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
+    """The REST API, cognee-compatible under /api/v1. `freeze_heap`: for a process that
+    serves only this app (`graphmill serve`), `services.freeze_startup_heap` once open."""
     from graphmill.api import (
         activity,
         add,
@@ -46,6 +47,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = app.state.services = await open_services(settings)
         app.state.search = SearchService(services.db, services.tools, settings)
+        if freeze_heap:
+            freeze_startup_heap()
         try:
             yield
         finally:

@@ -89,7 +89,7 @@ def serve(conn: Connection, host: str, port: int, data_dir: Path | None) -> int:
     settings = _server_settings(conn, data_dir)
     configure_logging(settings)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_heap=True),
         host=host,
         port=port,
         http=http_protocol(settings.max_header_bytes),
@@ -107,13 +107,14 @@ def worker(conn: Connection, concurrency: int, data_dir: Path | None) -> int:
     """Execute pipeline runs taken from PostgreSQL."""
     from graphmill.logs import configure_logging
     from graphmill.pipelines.executors import work
-    from graphmill.services import close_services, open_services
+    from graphmill.services import close_services, freeze_startup_heap, open_services
 
     settings = _server_settings(conn, data_dir)
     configure_logging(settings)
 
     async def run() -> None:
         services = await open_services(settings, role="worker")
+        freeze_startup_heap()
         try:
             await work(services.runtime, concurrency)
         finally:

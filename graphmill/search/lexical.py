@@ -59,6 +59,7 @@ _POSTGRESQL = (
     "WHERE dataset_id = :d AND tsv @@ query {filter} ORDER BY score DESC LIMIT :k"
 )
 _POSTGRESQL_ITEMS = "AND chunk_id IN (SELECT id FROM chunks WHERE data_id = ANY(:items))"
+_NO_SEQSCAN = text("SET LOCAL enable_seqscan = off")
 _POSTGRESQL_COUNT = (
     "(SELECT count(*) FROM (SELECT 1 FROM search_fts "
     "WHERE tsv @@ to_tsquery('english', :t{i}) LIMIT :cap) AS x{i})"
@@ -128,6 +129,11 @@ async def search(
 
     def read(conn: Connection) -> list[Any]:
         """The word counts, then the match: one read, one connection."""
+        if not sqlite:
+            # For a common word PostgreSQL guesses a sequential scan that reads (and
+            # decompresses) every row's tsvector until enough match: 5-25 ms a word at
+            # 100,000 chunks where the GIN index finds them in a few.
+            conn.execute(_NO_SEQSCAN)
         kept = _within_budget(conn, terms)
         params: dict[str, object]
         if sqlite:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import random
 import re
 import sys
@@ -255,16 +256,42 @@ def timing(header_value: str | None) -> tuple[float | None, float | None]:
     return (float(embed) if embed else None, float(search) if search else None)
 
 
+def postgres_seconds(postmaster: int | None) -> float:
+    """CPU time PostgreSQL's processes on this machine have used so far: the postmaster
+    (with the backends it has reaped) and its live backends; 0 without a PID."""
+    if postmaster is None:
+        return 0.0
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a backend that just ended
+        if int(entry.name) == postmaster:
+            total += sum(int(f) for f in fields[11:15])
+        elif int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
-    api: Any, dataset_id: str, search_type: str, questions: list[str], warmup: int, pid: int | None
-) -> tuple[list[Sample], float]:
-    """The samples of the measured questions, and the server's CPU seconds per question
-    (with `pid`; it includes the query's embedding)."""
+    api: Any,
+    dataset_id: str,
+    search_type: str,
+    questions: list[str],
+    warmup: int,
+    pid: int | None,
+    postgres: int | None = None,
+) -> tuple[list[Sample], float, float]:
+    """The samples of the measured questions, and the server's and PostgreSQL's CPU seconds
+    per question (with `pid`, `postgres`; the server's includes the query's embedding)."""
     samples = []
-    cpu_before = 0.0
+    cpu_before = db_before = 0.0
     for i, question in enumerate(questions):
         if i == warmup:
-            cpu_before = cpu_seconds(pid)
+            cpu_before, db_before = cpu_seconds(pid), postgres_seconds(postgres)
         body = {
             "query": question,
             "searchType": search_type,
@@ -276,7 +303,12 @@ def measure(
         seconds = time.perf_counter() - started
         if i >= warmup:
             samples.append(Sample(seconds, *timing(response.headers.get("server-timing"))))
-    return samples, (cpu_seconds(pid) - cpu_before) / max(1, len(samples))
+    n = max(1, len(samples))
+    return (
+        samples,
+        (cpu_seconds(pid) - cpu_before) / n,
+        (postgres_seconds(postgres) - db_before) / n,
+    )
 
 
 def prime(
@@ -291,7 +323,11 @@ def prime(
 
 
 def show(
-    search_type: str, samples: list[Sample], cpu: float | None, primed: float | None = None
+    search_type: str,
+    samples: list[Sample],
+    cpu: float | None,
+    primed: float | None = None,
+    postgres: float | None = None,
 ) -> None:
     wall = sorted(s.seconds * 1e3 for s in samples)
     line = f"{search_type:<20} n={len(samples):<4} client "
@@ -306,6 +342,8 @@ def show(
         line += f" | server CPU {cpu * 1e3:6.2f}/query"
     if primed is not None:
         line += f" (embedding primed: {primed * 1e3:6.2f}/query)"
+    if postgres is not None:
+        line += f" | PostgreSQL CPU {postgres * 1e3:6.2f}/query"
     print(line + " ms", flush=True)
 
 
@@ -319,6 +357,12 @@ def main() -> None:
     parser.add_argument("--types", default=",".join(TYPES), help="comma-separated search types")
     parser.add_argument("--queries", type=int, default=200, help="measured queries per type")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured queries per type")
+    parser.add_argument(
+        "--postgres-pid",
+        type=int,
+        help="PID of the PostgreSQL postmaster on this machine: also report the CPU its "
+        "processes use per query",
+    )
     parser.add_argument(
         "--prime",
         action="store_true",
@@ -367,8 +411,16 @@ def main() -> None:
         primed = None
         if empty is not None and search_type != "CHUNKS_LEXICAL":
             primed = prime(api, empty, search_type, questions, args.pid)
-        samples, cpu = measure(api, dataset_id, search_type, questions, args.warmup, args.pid)
-        show(search_type, samples, cpu if args.pid else None, primed if args.pid else None)
+        samples, cpu, db = measure(
+            api, dataset_id, search_type, questions, args.warmup, args.pid, args.postgres_pid
+        )
+        show(
+            search_type,
+            samples,
+            cpu if args.pid else None,
+            primed if args.pid else None,
+            db if args.postgres_pid else None,
+        )
     if empty is not None:
         check(api.delete(f"/api/v1/datasets/{empty}"))
 

@@ -15,13 +15,14 @@ best of the index's that belong to it.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import uuid
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, TextClause, text
 
 from graphmill.db import Database
 
@@ -59,6 +60,9 @@ _POSTGRESQL = (
     "WHERE dataset_id = :d AND tsv @@ query {filter} ORDER BY score DESC LIMIT :k"
 )
 _POSTGRESQL_ITEMS = "AND chunk_id IN (SELECT id FROM chunks WHERE data_id = ANY(:items))"
+_SQLITE_MATCH = text(_SQLITE.format(filter=""))
+_POSTGRESQL_MATCH = text(_POSTGRESQL.format(filter=""))
+_POSTGRESQL_MATCH_ITEMS = text(_POSTGRESQL.format(filter=_POSTGRESQL_ITEMS))
 _NO_SEQSCAN = text("SET LOCAL enable_seqscan = off")
 # The words the column's statistics (ANALYZE's most common lexemes) put in many times more
 # passages than COMMON: counting them would read COMMON + 1 postings each (a GIN bitmap of
@@ -105,6 +109,12 @@ def _tsquery_operand(term: str) -> str:
     return "'" + term.replace("'", "''") + "'"
 
 
+@functools.cache
+def _counting(counting: str, terms: int) -> TextClause:
+    """The statement counting the postings of this many words (each built once)."""
+    return text("SELECT " + ", ".join(counting.format(i=i) for i in range(terms)))
+
+
 def _within_budget(conn: Connection, terms: list[str]) -> list[str]:
     """The rarest words whose postings together fit the budget (at least one word)."""
     frequency = dict.fromkeys(terms, COMMON + 1)
@@ -116,7 +126,7 @@ def _within_budget(conn: Connection, terms: list[str]) -> list[str]:
         counted, counting = [t for t in terms if t not in common], _POSTGRESQL_COUNT
         params = {f"t{i}": _tsquery_operand(t) for i, t in enumerate(counted)}
     if counted:
-        statement = text("SELECT " + ", ".join(counting.format(i=i) for i in range(len(counted))))
+        statement = _counting(counting, len(counted))
         params["cap"] = COMMON + 1
         [counts] = list(conn.execute(statement, params))
         frequency.update(zip(counted, (int(c) for c in counts), strict=True))
@@ -161,13 +171,15 @@ async def search(
                 # allows few bound parameters.
                 where = _SQLITE_ITEMS.format(ids=", ".join(f"'{d.hex}'" for d in data_ids))
             params = {"match": match, "d": dataset_id.hex, "k": k}
-            return list(conn.execute(text(_SQLITE.format(filter=where)), params))
+            statement = text(_SQLITE.format(filter=where)) if where else _SQLITE_MATCH
+            return list(conn.execute(statement, params))
         match = " | ".join(_tsquery_operand(t) for t in kept)
         params = {"match": match, "d": dataset_id, "k": k}
         where = ""
         if data_ids is not None:
             where, params["items"] = _POSTGRESQL_ITEMS, list(data_ids)
-        return list(conn.execute(text(_POSTGRESQL.format(filter=where)), params))
+        statement = _POSTGRESQL_MATCH_ITEMS if data_ids is not None else _POSTGRESQL_MATCH
+        return list(conn.execute(statement, params))
 
     rows = await db.run_read(read)
     return [(uuid.UUID(str(chunk_id)), float(score)) for chunk_id, score in rows]

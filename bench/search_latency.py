@@ -8,7 +8,10 @@ after `--warmup` unmeasured queries.
 
 Reported per type: the client's wall clock (p50, p95), and, when the server sends
 `Server-Timing: embed;dur=…, search;dur=…` (graphmill does), the query embedding time and
-the search time without it, apart.
+the search time without it, apart. With `--pid`, the server's CPU per query; with
+`--prime` as well, each question is first asked of an empty dataset (the server embeds it
+and keeps its vector, as graphmill does for repeated queries), so the measured queries'
+CPU is the search's alone, and the priming pass's CPU is the embedding's.
 
 Seeding (`--seed`):
 - `http` (any cognee-compatible server): the documents are added and cognified through
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import random
 import re
 import sys
@@ -252,16 +256,42 @@ def timing(header_value: str | None) -> tuple[float | None, float | None]:
     return (float(embed) if embed else None, float(search) if search else None)
 
 
+def postgres_seconds(postmaster: int | None) -> float:
+    """CPU time PostgreSQL's processes on this machine have used so far: the postmaster
+    (with the backends it has reaped) and its live backends; 0 without a PID."""
+    if postmaster is None:
+        return 0.0
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a backend that just ended
+        if int(entry.name) == postmaster:
+            total += sum(int(f) for f in fields[11:15])
+        elif int(fields[1]) == postmaster:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def measure(
-    api: Any, dataset_id: str, search_type: str, questions: list[str], warmup: int, pid: int | None
-) -> tuple[list[Sample], float]:
-    """The samples of the measured questions, and the server's CPU seconds per question
-    (with `pid`; it includes the query's embedding)."""
+    api: Any,
+    dataset_id: str,
+    search_type: str,
+    questions: list[str],
+    warmup: int,
+    pid: int | None,
+    postgres: int | None = None,
+) -> tuple[list[Sample], float, float]:
+    """The samples of the measured questions, and the server's and PostgreSQL's CPU seconds
+    per question (with `pid`, `postgres`; the server's includes the query's embedding)."""
     samples = []
-    cpu_before = 0.0
+    cpu_before = db_before = 0.0
     for i, question in enumerate(questions):
         if i == warmup:
-            cpu_before = cpu_seconds(pid)
+            cpu_before, db_before = cpu_seconds(pid), postgres_seconds(postgres)
         body = {
             "query": question,
             "searchType": search_type,
@@ -273,10 +303,32 @@ def measure(
         seconds = time.perf_counter() - started
         if i >= warmup:
             samples.append(Sample(seconds, *timing(response.headers.get("server-timing"))))
-    return samples, (cpu_seconds(pid) - cpu_before) / max(1, len(samples))
+    n = max(1, len(samples))
+    return (
+        samples,
+        (cpu_seconds(pid) - cpu_before) / n,
+        (postgres_seconds(postgres) - db_before) / n,
+    )
 
 
-def show(search_type: str, samples: list[Sample], cpu: float | None) -> None:
+def prime(
+    api: Any, dataset_id: str, search_type: str, questions: list[str], pid: int | None
+) -> float:
+    """Ask each question of an (empty) dataset: the server embeds it. Its CPU per question."""
+    cpu_before = cpu_seconds(pid)
+    for question in questions:
+        body = {"query": question, "searchType": search_type, "datasetIds": [dataset_id]}
+        check(api.post("/api/v1/search", json=body))
+    return (cpu_seconds(pid) - cpu_before) / max(1, len(questions))
+
+
+def show(
+    search_type: str,
+    samples: list[Sample],
+    cpu: float | None,
+    primed: float | None = None,
+    postgres: float | None = None,
+) -> None:
     wall = sorted(s.seconds * 1e3 for s in samples)
     line = f"{search_type:<20} n={len(samples):<4} client "
     line += f"p50={percentile(wall, 50):7.2f} p95={percentile(wall, 95):7.2f}"
@@ -288,6 +340,10 @@ def show(search_type: str, samples: list[Sample], cpu: float | None) -> None:
         line += f" | embed p50={percentile(embed, 50):6.2f} p95={percentile(embed, 95):6.2f}"
     if cpu is not None:
         line += f" | server CPU {cpu * 1e3:6.2f}/query"
+    if primed is not None:
+        line += f" (embedding primed: {primed * 1e3:6.2f}/query)"
+    if postgres is not None:
+        line += f" | PostgreSQL CPU {postgres * 1e3:6.2f}/query"
     print(line + " ms", flush=True)
 
 
@@ -301,6 +357,18 @@ def main() -> None:
     parser.add_argument("--types", default=",".join(TYPES), help="comma-separated search types")
     parser.add_argument("--queries", type=int, default=200, help="measured queries per type")
     parser.add_argument("--warmup", type=int, default=20, help="unmeasured queries per type")
+    parser.add_argument(
+        "--postgres-pid",
+        type=int,
+        help="PID of the PostgreSQL postmaster on this machine: also report the CPU its "
+        "processes use per query",
+    )
+    parser.add_argument(
+        "--prime",
+        action="store_true",
+        help="embed every question first (asked of an empty dataset), so that the server's "
+        "CPU per measured query excludes the query's embedding (graphmill keeps query vectors)",
+    )
     args = parser.parse_args()
 
     api = client(args)
@@ -333,11 +401,28 @@ def main() -> None:
     corpus = Corpus()
     r = random.Random(3)
     types = [t.strip() for t in args.types.split(",") if t.strip()]
+    empty = None
+    if args.prime:
+        name = f"latency_prime_{uuid.uuid4().hex[:6]}"
+        empty = check(api.post("/api/v1/datasets", json={"name": name})).json()["id"]
     header("latency per search type (distinct questions; Server-Timing where sent)")
     for search_type in types:
         questions = [corpus.question(r) for _ in range(args.queries + args.warmup)]
-        samples, cpu = measure(api, dataset_id, search_type, questions, args.warmup, args.pid)
-        show(search_type, samples, cpu if args.pid else None)
+        primed = None
+        if empty is not None and search_type != "CHUNKS_LEXICAL":
+            primed = prime(api, empty, search_type, questions, args.pid)
+        samples, cpu, db = measure(
+            api, dataset_id, search_type, questions, args.warmup, args.pid, args.postgres_pid
+        )
+        show(
+            search_type,
+            samples,
+            cpu if args.pid else None,
+            primed if args.pid else None,
+            db if args.postgres_pid else None,
+        )
+    if empty is not None:
+        check(api.delete(f"/api/v1/datasets/{empty}"))
 
 
 if __name__ == "__main__":

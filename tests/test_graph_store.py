@@ -33,6 +33,7 @@ from graphmill.db.models import (
 from graphmill.graph import store
 from graphmill.graph.model import Entity, Relation, normalize_name
 from graphmill.search import graph as search_graph
+from graphmill.search import lexical
 
 T = TypeVar("T")
 
@@ -481,5 +482,40 @@ def test_graph_retrieval_finds_the_nodes_of_names_with_their_item_counts(
                     )
                     detail = " ".join(str(row[-1]) for row in plan)
                     assert f"COVERING INDEX ix_node_sources_{index}" in detail, detail
+
+    run(db_url, tmp_path, scenario)
+
+
+def test_full_text_leaves_out_the_words_of_many_passages(db_url: str, tmp_path: Path) -> None:
+    """A query's words are matched rarest first within a budget of postings: a word in more
+    than COMMON passages is left out (unless it is the rarest). On PostgreSQL, once the
+    table's statistics put a word in many times more passages, it is left out without being
+    counted: the same answers either way."""
+    many = 4 * lexical.COMMON + 300
+
+    async def scenario(g: Graphs) -> None:
+        texts = [f"alpha filler{i % 7}" for i in range(many)]
+        texts[0] += " omega"
+        for i in range(1, 31):
+            texts[i] += " gamma"
+        item = await g.item("many.txt")
+        await g.write(item, graph([(ADA, "Person", "", 1)], chunks=texts))
+        text_of = dict(await g.db.read_rows(select(Chunk.id, Chunk.text)))
+
+        async def answers() -> tuple[list[str], list[str]]:
+            rare = await lexical.search(g.db, g.dataset_id, "alpha omega", 5)
+            fewer = await lexical.search(g.db, g.dataset_id, "alpha gamma", 50)
+            return [text_of[c] for c, _ in rare], [text_of[c] for c, _ in fewer]
+
+        counted = await answers()
+        assert counted[0] == [texts[0]]  # "alpha" left out: only "omega" matched
+        assert sorted(counted[1]) == sorted(texts[1:31])  # only "gamma" matched
+        if not g.db.is_sqlite:
+            await g.db.run(lambda conn: conn.execute(text("ANALYZE search_fts")))
+            frequent = await g.db.read_rows(
+                lexical._POSTGRESQL_FREQUENT, {"terms": ["alpha", "gamma", "omega"]}
+            )
+            assert [row[0] for row in frequent] == ["alpha"]
+            assert await answers() == counted
 
     run(db_url, tmp_path, scenario)

@@ -200,7 +200,7 @@ class _Copy:
             candidates = self.candidates(k)
         if candidates is not None and candidates < self.size:
             rows = self._nearest_codes(query, candidates, allowed)
-            scores = self.rows[rows] @ query
+            scores = np.take(self.rows, rows, axis=0) @ query  # (faster than self.rows[rows])
         else:
             rows = np.arange(self.size)
             scores = self.rows[: self.size] @ query

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections import defaultdict
@@ -29,11 +30,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Integer, bindparam, literal_column, or_, select, text
+from sqlalchemy import Connection, TextClause, bindparam, select, text
 from sqlalchemy.types import Uuid
 
 from graphmill.db import Database
-from graphmill.db.models import Chunk, Edge, Node, NodeSource
+from graphmill.db.models import Node
 from graphmill.graph.model import normalize_name
 from graphmill.search.dense import VectorSearch
 from graphmill.search.lexical import STOPWORDS
@@ -60,18 +61,149 @@ _NODES = select(Node.id, Node.name, Node.key).where(Node.id.in_(_IDS))
 # How many items name a node, read with the node (the covering index on node_sources by
 # node): the walk weighs entities by it and does not expand hubs.
 _ITEMS = "(SELECT count(*) FROM node_sources AS s WHERE s.node_id = nodes.id)"
-_COUNTED_NODES = select(Node.id, Node.name, Node.key, literal_column(_ITEMS, Integer)).where(
-    Node.id.in_(_IDS)
+
+Key = Any  # an id as the store gives it: 32 hex digits on SQLite, a UUID on PostgreSQL
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """Graph retrieval's statements on one backend. Each is built and compiled once: a list
+    is bound as ONE parameter (a JSON array read by `json_each` on SQLite, an array
+    `unnest`ed on PostgreSQL) instead of a placeholder per element, and ids come back as
+    the store gives them (no UUID is made for the ~1,000 ids a query reads)."""
+
+    sqlite: bool
+    chunks: TextClause  # :ids -> (id, data_id, text)
+    nodes_of_items: TextClause  # :ids -> (data_id, key, name, mentions)
+    named: TextClause  # :d, :names -> (id, key, name, items)
+    edges: TextClause  # :ids -> (id, source_id, target_id, relation, description)
+    counted_nodes: TextClause  # :ids -> (id, name, key, items)
+    expanded: TextClause  # :nodes, :counts, :items -> (node_id, data_id, mentions, size)
+    expanded_in: TextClause  # the same among the items :only
+    mentions: TextClause  # :items, :entities, :counts -> (chunk, item, entity, weight)
+
+    def key(self, value: uuid.UUID) -> Key:
+        return value.hex if self.sqlite else value
+
+    def array(self, values: Collection[Any]) -> Any:
+        return json.dumps(list(values)) if self.sqlite else list(values)
+
+    def rows(self, **columns: Sequence[Any]) -> dict[str, Any]:
+        """The parameters of a list of rows given by column: on SQLite one JSON array of
+        rows (named after the first column), on PostgreSQL an array per column."""
+        if self.sqlite:
+            first = next(iter(columns))
+            return {first: json.dumps(list(zip(*columns.values(), strict=True)))}
+        return {name: list(values) for name, values in columns.items()}
+
+
+def _statements(sqlite: bool) -> _Statements:
+    if sqlite:
+
+        def among(column: str, name: str) -> str:
+            return f"{column} IN (SELECT value FROM json_each(:{name}))"
+
+        def rows(names: str, *columns: tuple[str, str]) -> str:
+            # One JSON array of rows (`_Statements.rows`), named after the first column.
+            values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+            if len(columns) == 1:
+                values = "value"
+            return f"{names} AS (SELECT {values} FROM json_each(:{columns[0][0]}))"
+
+        # CROSS JOIN keeps the list the outer loop (SQLite's planner takes a table-valued
+        # function for a large one): one probe of the index per element.
+        join = "CROSS JOIN"
+        named_join = (
+            "CROSS JOIN nodes ON nodes.dataset_id = :d "
+            "AND nodes.key >= wanted.lo AND nodes.key < wanted.hi"
+        )
+        find = "instr"
+    else:
+
+        def among(column: str, name: str) -> str:
+            return f"{column} = ANY(CAST(:{name} AS uuid[]))"
+
+        def rows(names: str, *arrays: tuple[str, str]) -> str:
+            values = ", ".join(f"CAST(:{a} AS {t}[])" for a, t in arrays)
+            return f"{names} AS (SELECT * FROM unnest({values}))"
+
+        # The index is probed name by name (a LATERAL subquery that OFFSET 0 keeps apart):
+        # joining, PostgreSQL guesses a scan of all the dataset's nodes cheaper for a few
+        # names (10 ms instead of 1 at 10,000 chunks).
+        named_join = """CROSS JOIN LATERAL (
+    SELECT id, key, name FROM nodes
+    WHERE dataset_id = :d AND key >= wanted.lo AND key < wanted.hi OFFSET 0
+) AS nodes"""
+        join = "JOIN"
+        find = "strpos"
+    wanted = rows("wanted(node_id, n)", ("nodes", "uuid"), ("counts", "integer"))
+    pairs = rows(
+        "pairs(data_id, entity, mentions)",
+        ("items", "uuid"),
+        ("entities", "text"),
+        ("counts", "integer"),
+    )
+    names = rows("names(name)", ("names", "text"))
+    return _Statements(
+        sqlite,
+        chunks=text(f"SELECT id, data_id, text FROM chunks WHERE {among('id', 'ids')}"),
+        nodes_of_items=text(
+            "SELECT s.data_id, nodes.key, nodes.name, s.mentions FROM node_sources AS s "
+            f"JOIN nodes ON nodes.id = s.node_id WHERE {among('s.data_id', 'ids')}"
+        ),
+        # One range of the (dataset_id, key) index per name: a node's key is
+        # "<normalised name>|<type>".
+        named=text(
+            f"WITH {names}, wanted(lo, hi) AS (SELECT name || '|', name || '}}' FROM names) "
+            f"SELECT nodes.id, nodes.key, nodes.name, {_ITEMS} AS items FROM wanted {named_join}"
+        ),
+        edges=text(
+            "SELECT id, source_id, target_id, relation, description FROM edges "
+            f"WHERE {among('source_id', 'ids')} OR {among('target_id', 'ids')}"
+        ),
+        counted_nodes=text(f"SELECT id, name, key, {_ITEMS} FROM nodes WHERE {among('id', 'ids')}"),
+        expanded=text(_EXPANDED.format(wanted=wanted, join=join, filter="")),
+        expanded_in=text(
+            _EXPANDED.format(wanted=wanted, join=join, filter="WHERE " + among("s.data_id", "only"))
+        ),
+        mentions=text(_MENTIONS.format(pairs=pairs, join=join, find=find)),
+    )
+
+
+# The items that support the most specific of some nodes, and each item's chunk count.
+_EXPANDED = """
+WITH {wanted},
+found AS (
+    SELECT s.node_id, s.data_id, s.mentions, w.n FROM wanted AS w
+    {join} node_sources AS s ON s.node_id = w.node_id {filter}
+),
+chosen AS (
+    SELECT data_id, min(n) AS first FROM found GROUP BY data_id
+    ORDER BY first, data_id LIMIT :items
 )
-_NODES_OF_ITEMS = (
-    select(NodeSource.data_id, Node.key, Node.name, NodeSource.mentions)
-    .join(Node, Node.id == NodeSource.node_id)
-    .where(NodeSource.data_id.in_(_IDS))
-)
-_CHUNKS = select(Chunk.id, Chunk.data_id, Chunk.text).where(Chunk.id.in_(_IDS))
-_EDGES_OF_NODES = select(
-    Edge.id, Edge.source_id, Edge.target_id, Edge.relation, Edge.description
-).where(or_(Edge.source_id.in_(_IDS), Edge.target_id.in_(_IDS)))
+SELECT f.node_id, f.data_id, f.mentions,
+    (SELECT count(*) FROM chunks AS c WHERE c.data_id = chosen.data_id) AS size
+FROM found AS f JOIN chosen ON chosen.data_id = f.data_id
+ORDER BY chosen.first, f.data_id, f.n
+"""
+
+# The chunks of some items that name some entities (a one-chunk item's by its count).
+_MENTIONS = """
+WITH {pairs}
+SELECT c.id, c.data_id, p.entity,
+    CASE WHEN one.data_id IS NULL THEN p.mentions ELSE 1 END AS n
+FROM pairs AS p
+{join} chunks AS c ON c.data_id = p.data_id
+LEFT JOIN chunks AS one ON one.data_id = p.data_id AND one.idx = 1
+WHERE one.data_id IS NULL OR {find}(lower(c.text), p.entity) > 0
+"""
+
+_STATEMENTS = {"sqlite": _statements(True), "postgresql": _statements(False)}
+
+
+def _sql(conn: Connection) -> _Statements:
+    return _STATEMENTS[conn.dialect.name]
+
 
 _QUERY_WORD = re.compile(r"\S+")
 
@@ -121,45 +253,23 @@ async def nodes_of_entities(
     names, any type."""
     if not entities:
         return []
-    return await db.run_read(lambda conn: _nodes_of_entities(conn, dataset_id, entities))
-
-
-# One range of the (dataset_id, key) index per name. PostgreSQL is made to probe the index
-# name by name (a LATERAL subquery that OFFSET 0 keeps apart): joining, it guesses a scan of
-# all the dataset's nodes cheaper for a few names (10 ms instead of 1 at 10,000 chunks).
-_NAMED = """
-WITH wanted(lo, hi) AS (VALUES {values})
-SELECT nodes.id, nodes.key, nodes.name, {items} AS items FROM wanted {join}
-"""
-_JOIN_SQLITE = (
-    "JOIN nodes ON nodes.dataset_id = :d AND nodes.key >= wanted.lo AND nodes.key < wanted.hi"
-)
-_JOIN_POSTGRESQL = """CROSS JOIN LATERAL (
-    SELECT id, key, name FROM nodes
-    WHERE dataset_id = :d AND key >= wanted.lo AND key < wanted.hi OFFSET 0
-) AS nodes"""
+    found = await db.run_read(lambda conn: _nodes_of_entities(conn, dataset_id, entities))
+    return [(_uuid(i), k, n, c) for i, k, n, c in found]
 
 
 def _nodes_of_entities(
     conn: Connection, dataset_id: uuid.UUID, entities: Collection[str]
-) -> list[tuple[uuid.UUID, str, str, int]]:
+) -> list[tuple[Key, str, str, int]]:
     if not entities:
         return []
-    # A node's key is "<normalised name>|<type>": each name is one range of the index.
-    if conn.dialect.name == "sqlite":
-        row, join = "(:lo{i}, :hi{i})", _JOIN_SQLITE
-    else:
-        row, join = "(CAST(:lo{i} AS text), CAST(:hi{i} AS text))", _JOIN_POSTGRESQL
-    values = ", ".join(row.format(i=i) for i in range(len(entities)))
-    params: dict[str, object] = {"d": dataset_id}
-    for i, entity in enumerate(entities):
-        params[f"lo{i}"], params[f"hi{i}"] = entity + "|", entity + "}"
-    statement = (
-        text(_NAMED.format(values=values, items=_ITEMS, join=join))
-        .bindparams(bindparam("d", type_=Uuid()))
-        .columns(id=Uuid(), key=Node.key.type, name=Node.name.type)
-    )
-    return [(i, str(k), str(n), int(c)) for i, k, n, c in _rows(conn, statement, params)]
+    sql = _sql(conn)
+    params = {"d": sql.key(dataset_id), "names": sql.array(entities)}
+    return [(i, str(k), str(n), int(c)) for i, k, n, c in _rows(conn, sql.named, params)]
+
+
+def _uuid(key: Key) -> uuid.UUID:
+    """An id as the store gave it, as a UUID."""
+    return uuid.UUID(hex=key) if isinstance(key, str) else key
 
 
 async def entities_named_in(db: Database, dataset_id: uuid.UUID, query: str) -> list[str]:
@@ -190,54 +300,65 @@ async def rank(
     # Passages seed by rank (the first stage's scores are flat where it hesitates) and weigh
     # little beside the query's entities (HippoRAG 2 gives them 0.05): a seed passage
     # would otherwise outrank every passage the walk finds beyond it.
-    passage_seed = {c: 1.0 / r for r, (c, _) in enumerate(seed_passages, 1)}
+    sql = _STATEMENTS["sqlite" if db.is_sqlite else "postgresql"]
+    passage_seed = {sql.key(c): 1.0 / r for r, (c, _) in enumerate(seed_passages, 1)}
+    only = None if data_ids is None else {sql.key(d) for d in data_ids}
     local = await db.run_read(
-        lambda conn: _neighbourhood(conn, dataset_id, entity_seed, passage_seed, data_ids)
+        lambda conn: _neighbourhood(conn, dataset_id, entity_seed, passage_seed, only)
     )
 
-    index: dict[uuid.UUID | str, int] = {}
+    # The walk's nodes, numbered in the order they are met: passages and entities apart
+    # (a passage's key may be a string too).
+    chunk_index: dict[Key, int] = {}
+    entity_index: dict[str, int] = {}
 
-    def at(key: uuid.UUID | str) -> int:
-        return index.setdefault(key, len(index))
-
-    seeds: list[uuid.UUID | str] = [*passage_seed, *entity_seed]
+    def at(keys: dict[Any, int], key: Any) -> int:
+        found = keys.get(key)
+        if found is None:
+            found = keys[key] = len(chunk_index) + len(entity_index)
+        return found
 
     sources: list[int] = []
     targets: list[int] = []
     weights: list[float] = []
     for (chunk_id, entity), count in local.mentions.items():
-        a, b = at(chunk_id), at(entity)
+        a, b = at(chunk_index, chunk_id), at(entity_index, entity)
         # A passage passes its walk to the specific entities it names; an entity to the
         # passages that talk about it most.
         sources += [a, b]
         targets += [b, a]
         weights += [1.0 / max(1, local.counts.get(entity, 1)), float(count)]
     for source, target, _, _ in local.relations.values():
-        a, b = at(source), at(target)
+        a, b = at(entity_index, source), at(entity_index, target)
         sources += [a, b]
         targets += [b, a]
         weights += [1.0, 1.0]
-    for seed in seeds:
-        at(seed)
-    restart = np.zeros(len(index))
+    for chunk_id in passage_seed:
+        at(chunk_index, chunk_id)
+    for entity in entity_seed:
+        at(entity_index, entity)
+    restart = np.zeros(len(chunk_index) + len(entity_index))
     for e, w in entity_seed.items():
         # By specificity, not normalised: an entity of one item steers the walk, one that
         # fifty items name barely does (then the passages lead).
-        restart[index[e]] += ENTITY_SEED_MASS * w / max(1, local.counts.get(e, 1))
+        restart[entity_index[e]] += ENTITY_SEED_MASS * w / max(1, local.counts.get(e, 1))
     for c, w in passage_seed.items():
-        restart[index[c]] += PASSAGE_SEED_MASS * w / sum(passage_seed.values())
+        restart[chunk_index[c]] += PASSAGE_SEED_MASS * w / sum(passage_seed.values())
     if restart.sum() == 0:
         return GraphResult([])
     restart /= restart.sum()
-    scores = _pagerank(len(index), np.array(sources), np.array(targets), np.array(weights), restart)
+    scores = _pagerank(
+        len(restart), np.array(sources), np.array(targets), np.array(weights), restart
+    )
 
-    passages = [
+    found = [
         (key, float(scores[i]))
-        for key, i in index.items()
-        if isinstance(key, uuid.UUID) and key in local.chunk_item and scores[i] > 0
+        for key, i in chunk_index.items()
+        if key in local.chunk_item and scores[i] > 0
     ]
-    passages.sort(key=lambda p: -p[1])
-    entity_scores = {e: float(scores[i]) for e, i in index.items() if isinstance(e, str)}
+    found.sort(key=lambda p: -p[1])
+    passages = [(_uuid(key), score) for key, score in found[: max(k, 1)]]
+    entity_scores = {e: float(scores[i]) for e, i in entity_index.items()}
     triplets = sorted(
         (
             Triplet(
@@ -255,7 +376,7 @@ async def rank(
         ((local.names.get(e, e), entity_scores.get(e, 0.0)) for e in entity_seed),
         key=lambda x: -x[1],
     )
-    return GraphResult(passages[: max(k, 1)], triplets, linked)
+    return GraphResult(passages, triplets, linked)
 
 
 async def _query_entities(
@@ -285,25 +406,19 @@ class _Neighbourhood:
 
     names: dict[str, str] = field(default_factory=dict)  # entity -> a node's name
     counts: dict[str, int] = field(default_factory=dict)  # entity -> items naming it
-    chunk_item: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
-    mentions: dict[tuple[uuid.UUID, str], int] = field(default_factory=dict)
-    relations: dict[uuid.UUID, tuple[str, str, str, str]] = field(default_factory=dict)
-    normalised: dict[uuid.UUID, str] = field(default_factory=dict)  # chunk -> its words
+    chunk_item: dict[Key, Key] = field(default_factory=dict)
+    mentions: dict[tuple[Key, str], int] = field(default_factory=dict)
+    relations: dict[Key, tuple[str, str, str, str]] = field(default_factory=dict)
+    normalised: dict[Key, str] = field(default_factory=dict)  # chunk -> its words
 
-    def _count_in(self, entity: str, chunk_id: uuid.UUID, chunk_text: str) -> int:
+    def _count_in(self, entity: str, chunk_id: Key, chunk_text: str) -> int:
         """How often a chunk names an entity (normalised, whole words)."""
         words = self.normalised.get(chunk_id)
         if words is None:
             words = self.normalised[chunk_id] = f" {normalize_name(chunk_text)} "
         return words.count(f" {entity} ") if entity else 0
 
-    def link(
-        self,
-        chunks: list[tuple[uuid.UUID, str]],
-        data_id: uuid.UUID,
-        entity: str,
-        mentions: int,
-    ) -> None:
+    def link(self, chunks: list[tuple[Key, str]], data_id: Key, entity: str, mentions: int) -> None:
         """Link an entity to the chunks of an item that supports it: a one-chunk item's
         chunk by the item's mention count, otherwise the chunks that name it."""
         for chunk_id, chunk_text in chunks:
@@ -318,26 +433,29 @@ def _neighbourhood(
     conn: Connection,
     dataset_id: uuid.UUID,
     entity_seed: dict[str, float],
-    passage_seed: dict[uuid.UUID, float],
-    data_ids: Collection[uuid.UUID] | None,
+    passage_seed: dict[Key, float],
+    data_ids: Collection[Key] | None,
 ) -> _Neighbourhood:
     """Seed passages and the entities they name; the query's entities and their relation
     neighbours; and the passages of all those entities that are not hubs. One read
     (`Database.run_read`): ~7 statements on one connection, one snapshot."""
+    sql = _sql(conn)
     local = _Neighbourhood()
-    seed_chunks: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = defaultdict(list)
-    for chunk_id, data_id, chunk_text in _rows(conn, _CHUNKS, {"ids": list(passage_seed)}):
+    seed_chunks: dict[Key, list[tuple[Key, str]]] = defaultdict(list)
+    for chunk_id, data_id, chunk_text in _rows(conn, sql.chunks, {"ids": sql.array(passage_seed)}):
         seed_chunks[data_id].append((chunk_id, chunk_text))
         local.chunk_item[chunk_id] = data_id
-    for data_id, key, name, mentions in _rows(conn, _NODES_OF_ITEMS, {"ids": list(seed_chunks)}):
+    for data_id, key, name, mentions in _rows(
+        conn, sql.nodes_of_items, {"ids": sql.array(seed_chunks)}
+    ):
         entity = entity_of(key)
         local.names.setdefault(entity, name)
         local.link(seed_chunks[data_id], data_id, entity, mentions)
 
     entities = set(entity_seed) | {e for _, e in local.mentions}
-    node_entity: dict[uuid.UUID, str] = {}
+    node_entity: dict[Key, str] = {}
 
-    def add(node_id: uuid.UUID, key: str, name: str, items: int) -> None:
+    def add(node_id: Key, key: str, name: str, items: int) -> None:
         entity = node_entity[node_id] = entity_of(key)
         local.names.setdefault(entity, name)
         local.counts[entity] = local.counts.get(entity, 0) + items
@@ -346,10 +464,12 @@ def _neighbourhood(
         add(node_id, key, name, items)
     seed_nodes = [n for n, e in node_entity.items() if e in entity_seed]
     if seed_nodes:
-        edges = _rows(conn, _EDGES_OF_NODES, {"ids": seed_nodes})
+        edges = _rows(conn, sql.edges, {"ids": sql.array(seed_nodes)})
         ends = {n for _, s, t, _, _ in edges for n in (s, t)} - node_entity.keys()
         if ends:
-            for node_id, name, key, items in _rows(conn, _COUNTED_NODES, {"ids": list(ends)}):
+            for node_id, name, key, items in _rows(
+                conn, sql.counted_nodes, {"ids": sql.array(ends)}
+            ):
                 add(node_id, key, name, int(items))
         for edge_id, source, target, relation, description in edges[:MAX_NEIGHBOURS]:
             local.relations[edge_id] = (
@@ -365,8 +485,8 @@ def _neighbourhood(
         for n, e in node_entity.items()
         if local.counts.get(e, 0) <= MAX_ITEMS_PER_ENTITY
     }
-    supports: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
-    sizes: dict[uuid.UUID, int] = {}
+    supports: dict[Key, dict[str, int]] = defaultdict(dict)
+    sizes: dict[Key, int] = {}
     for node_id, data_id, mentions, size in _expanded_items(conn, specificity, data_ids):
         entity = node_entity[node_id]
         supports[data_id][entity] = supports[data_id].get(entity, 0) + mentions
@@ -389,88 +509,39 @@ def _neighbourhood(
     return local
 
 
-_EXPANDED = """
-WITH wanted(node_id, n) AS (VALUES {values}),
-found AS (
-    SELECT s.node_id, s.data_id, s.mentions, w.n FROM node_sources AS s
-    JOIN wanted AS w ON s.node_id = w.node_id {filter}
-),
-chosen AS (
-    SELECT data_id, min(n) AS first FROM found GROUP BY data_id
-    ORDER BY first, data_id LIMIT :items
-)
-SELECT f.node_id, f.data_id, f.mentions,
-    (SELECT count(*) FROM chunks AS c WHERE c.data_id = chosen.data_id) AS size
-FROM found AS f JOIN chosen ON chosen.data_id = f.data_id
-ORDER BY chosen.first, f.data_id, f.n
-"""
-
-
 def _expanded_items(
-    conn: Connection, specificity: dict[uuid.UUID, int], data_ids: Collection[uuid.UUID] | None
-) -> list[tuple[uuid.UUID, uuid.UUID, int, int]]:
+    conn: Connection, specificity: dict[Key, int], data_ids: Collection[Key] | None
+) -> list[tuple[Key, Key, int, int]]:
     """(node, item, mentions, the item's chunks) for the MAX_EXPANDED_ITEMS items that
     support the most specific of these nodes (the fewest items name their entity), every
     node of them each item supports, most specific items first. The choice is made by the
     database: only the chosen items' rows travel."""
     if not specificity or (data_ids is not None and not data_ids):
         return []
-    if conn.dialect.name == "sqlite":
-        row = "(:n{i}, :c{i})"
-    else:
-        row = "(CAST(:n{i} AS uuid), CAST(:c{i} AS integer))"
-    values = ", ".join(row.format(i=i) for i in range(len(specificity)))
-    binds = [bindparam(f"n{i}", type_=Uuid()) for i in range(len(specificity))]
-    params: dict[str, object] = {"items": MAX_EXPANDED_ITEMS}
-    for i, (node_id, count) in enumerate(specificity.items()):
-        params[f"n{i}"], params[f"c{i}"] = node_id, count
-    where = ""
+    sql = _sql(conn)
+    params = sql.rows(nodes=list(specificity), counts=list(specificity.values()))
+    params["items"] = MAX_EXPANDED_ITEMS
+    statement = sql.expanded
     if data_ids is not None:
-        where = "WHERE s.data_id IN :only"
-        binds.append(bindparam("only", expanding=True, type_=Uuid()))
-        params["only"] = list(data_ids)
-    statement = (
-        text(_EXPANDED.format(values=values, filter=where))
-        .bindparams(*binds)
-        .columns(node_id=Uuid(), data_id=Uuid())
-    )
+        statement, params["only"] = sql.expanded_in, sql.array(data_ids)
     return [(n, d, int(m), int(c)) for n, d, m, c in _rows(conn, statement, params)]
 
 
-_MENTIONS = """
-WITH pairs(data_id, entity, mentions) AS (VALUES {values})
-SELECT c.id, c.data_id, p.entity,
-    CASE WHEN one.data_id IS NULL THEN p.mentions ELSE 1 END AS n
-FROM pairs AS p
-JOIN chunks AS c ON c.data_id = p.data_id
-LEFT JOIN chunks AS one ON one.data_id = p.data_id AND one.idx = 1
-WHERE one.data_id IS NULL OR {find}(lower(c.text), p.entity) > 0
-"""
-
-
 def _mentioning_chunks(
-    conn: Connection, pairs: list[tuple[uuid.UUID, str, int]]
-) -> list[tuple[uuid.UUID, uuid.UUID, str, int]]:
+    conn: Connection, pairs: list[tuple[Key, str, int]]
+) -> list[tuple[Key, Key, str, int]]:
     """For (item, entity, mentions) pairs: (chunk, item, entity, weight) of the item's
     chunks that name the entity (weight 1); a one-chunk item's chunk with the item's count.
     The texts are searched by the database: they never travel."""
     if not pairs:
         return []
-    if conn.dialect.name == "sqlite":
-        row, find = "(:d{i}, :e{i}, :m{i})", "instr"
-    else:
-        row = "(CAST(:d{i} AS uuid), CAST(:e{i} AS text), CAST(:m{i} AS integer))"
-        find = "strpos"
-    values = ", ".join(row.format(i=i) for i in range(len(pairs)))
-    statement = (
-        text(_MENTIONS.format(values=values, find=find))
-        .bindparams(*(bindparam(f"d{i}", type_=Uuid()) for i in range(len(pairs))))
-        .columns(id=Uuid(), data_id=Uuid())
+    sql = _sql(conn)
+    params = sql.rows(
+        items=[d for d, _, _ in pairs],
+        entities=[e for _, e, _ in pairs],
+        counts=[m for _, _, m in pairs],
     )
-    params: dict[str, object] = {}
-    for i, (data_id, entity, mentions) in enumerate(pairs):
-        params[f"d{i}"], params[f"e{i}"], params[f"m{i}"] = data_id, entity, mentions
-    rows = _rows(conn, statement, params)
+    rows = _rows(conn, sql.mentions, params)
     return [(c, d, str(e), int(n)) for c, d, e, n in rows if n]
 
 

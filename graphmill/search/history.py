@@ -8,12 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from graphmill.db import Database, dialect_insert
+from graphmill.db import Bulk, Database
 from graphmill.db.models import SearchHistory, utcnow
 
 MAX_STORED_CHARS = 65_536
+
+# Compiled once, run through the writer's own connection (`Database.run`): a search's
+# record costs one insert, not an ORM session's flush through the async driver.
+_INSERT = Bulk(
+    insert(SearchHistory),
+    ["id", "user_id", "query_id", "dataset_id", "role", "search_type", "text", "created_at"],
+)
 
 
 @dataclass(frozen=True)
@@ -71,8 +78,7 @@ async def record(
         }
         for i, (dataset_id, result) in enumerate(answers)
     ]
-    async with db.write() as session:
-        await session.execute(dialect_insert(session)(SearchHistory).values(rows))
+    await db.run(lambda conn: _INSERT.execute(conn, rows))
 
 
 async def entries(db: Database, user_id: uuid.UUID, limit: int, offset: int) -> list[HistoryEntry]:

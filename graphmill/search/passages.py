@@ -55,8 +55,10 @@ _SUMMARIES = select(DocumentSummary.data_id, DocumentSummary.text).where(
 )
 
 Span = tuple[int, int] | None
-# What str.split() splits on, as code points.
-_WHITESPACE = np.array([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
+# Whether a code point is what str.split() splits on (all such are below U+3001): one
+# lookup per character; the last entry stands for every code point above.
+_IS_SPACE = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
+_IS_SPACE[-1] = False
 
 
 def chunk_spans(document: str, chunks: Sequence[str]) -> list[Span]:
@@ -64,11 +66,12 @@ def chunk_spans(document: str, chunks: Sequence[str]) -> list[Span]:
     # The document with every run of whitespace made one space, and where each of its
     # characters came from: vectorised, a long document costs microseconds, not a loop.
     codes = np.frombuffer(document.encode("utf-32-le"), dtype=np.uint32)
-    space = np.isin(codes, _WHITESPACE)
+    space = _IS_SPACE[np.minimum(codes, _IS_SPACE.shape[0] - 1)]
     keep = ~space
     keep[1:] |= space[1:] & ~space[:-1]  # the first character of a whitespace run
     origin = np.flatnonzero(keep)
-    spaced_codes = np.where(space[origin], 32, codes[origin]).astype(np.uint32)
+    spaced_codes = codes[origin]
+    spaced_codes[space[origin]] = 32
     spaced = spaced_codes.tobytes().decode("utf-32-le")
     spans: list[Span] = []
     hint = 0
@@ -141,7 +144,7 @@ class Passages:
                 by_document.setdefault(hashes[p.chunk_id], []).append(p)
             texts: dict[str, list[str]] = {}
             for content_hash, document in await self.db.read_rows(
-                _TEXTS, {"hashes": list(by_document)}
+                _TEXTS, {"hashes": list(by_document)}, inline=True
             ):
                 texts.setdefault(content_hash, []).append(document)
             for content_hash, chunks in by_document.items():

@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.types import Uuid
 
-from graphmill.auth.permissions import visible_ids
+from graphmill.auth.permissions import readable_dataset_ids
 from graphmill.auth.users import UserInfo
 from graphmill.cognify.tools import Tools
 from graphmill.config import Settings
@@ -78,6 +79,34 @@ _YEAR = re.compile(r"\b(1\d{3}|20\d{2})(s)?\b")
 _QUESTION = re.compile(
     r"^\s*(who|whom|whose|what|which|when|where|why|how|is|are|was|were|did|does|do|can)\b", re.I
 )
+
+
+# The datasets a caller may read, built once with the caller as parameters (the access
+# rule, `readable_dataset_ids`): a statement built per request costs more to build and to
+# find in SQLAlchemy's cache than the read itself.
+_SCOPE = (
+    select(
+        Dataset.id,
+        Dataset.name,
+        Dataset.owner_id,
+        DatasetConfig.embedding_model,
+        DatasetConfig.embedding_dimension,
+        Dataset.tenant_id,
+    )
+    .outerjoin(DatasetConfig, DatasetConfig.dataset_id == Dataset.id)
+    .where(
+        Dataset.id.in_(
+            readable_dataset_ids(
+                bindparam("user_id", type_=Uuid()), bindparam("tenant_id", type_=Uuid())
+            )
+        )
+    )
+)
+_SCOPE_BY_ID = _SCOPE.where(Dataset.id.in_(bindparam("ids", expanding=True, type_=Uuid())))
+_SCOPE_BY_NAME = _SCOPE.where(Dataset.name.in_(bindparam("names", expanding=True))).order_by(
+    Dataset.created_at
+)
+_SCOPE = _SCOPE.order_by(Dataset.created_at)
 
 
 @dataclass(frozen=True)
@@ -227,21 +256,10 @@ class SearchService:
     ) -> list[ScopedDataset]:
         """Ids win over names. A name means the caller's own dataset of that name, else the
         readable ones shared under it. Nothing named: every readable dataset."""
-        statement = (
-            select(
-                Dataset.id,
-                Dataset.name,
-                Dataset.owner_id,
-                DatasetConfig.embedding_model,
-                DatasetConfig.embedding_dimension,
-                Dataset.tenant_id,
-            )
-            .outerjoin(DatasetConfig, DatasetConfig.dataset_id == Dataset.id)
-            .where(Dataset.id.in_(visible_ids(user)))
-        )
+        caller = {"user_id": user.id, "tenant_id": user.tenant_id}
         if dataset_ids:
             wanted = list(dict.fromkeys(dataset_ids))
-            rows = await self.db.read_rows(statement.where(Dataset.id.in_(wanted)), inline=True)
+            rows = await self.db.read_rows(_SCOPE_BY_ID, {**caller, "ids": wanted}, inline=True)
             by_id = {row[0]: _scoped(row) for row in rows}
             if len(by_id) < len(wanted):
                 raise DatasetNotFound()
@@ -249,8 +267,7 @@ class SearchService:
         if names:
             wanted_names = list(dict.fromkeys(names))
             rows = await self.db.read_rows(
-                statement.where(Dataset.name.in_(wanted_names)).order_by(Dataset.created_at),
-                inline=True,
+                _SCOPE_BY_NAME, {**caller, "names": wanted_names}, inline=True
             )
             found: list[ScopedDataset] = []
             for name in wanted_names:
@@ -260,7 +277,7 @@ class SearchService:
                     raise DatasetNotFound()
                 found += [_scoped(r) for r in own or named]
             return list(dict.fromkeys(found))
-        rows = await self.db.read_rows(statement.order_by(Dataset.created_at), inline=True)
+        rows = await self.db.read_rows(_SCOPE, caller, inline=True)
         return [_scoped(row) for row in rows]
 
     # --- models ------------------------------------------------------------------------

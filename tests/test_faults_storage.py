@@ -289,6 +289,30 @@ def test_database_full_during_cognify(full_store: FullStore) -> None:
     assert wait_consistent(settings).consistent
 
 
+def test_a_run_takes_no_more_items_once_the_store_is_full(full_store: FullStore) -> None:
+    """Once an item finds the store full at its commit, the run starts no other (each would
+    do, and with an LLM pay for, all its work only to fail the same way): at most the items
+    already in flight fail with store_full, the rest stay pending for the next run, and the
+    run ends failed with store_full."""
+    settings, api = full_store.settings, full_store.api
+    ds = add_files(api, "letters", [_letters(i) for i in range(12)]).json()["dataset_id"]
+    fillers = full_store.fill()
+    full_store.make_room(fillers[:2], kib=256)  # room for a few items, not for twelve
+    run = _cognify(api, ds)
+    left = _ended_explained(api, settings, ds, run)
+    assert len(left) > settings.item_concurrency, "the store did not fill up early in the run"
+    states = _cognify_states(api, ds)
+    failed = [i for i in left if states[i]["state"] == "failed"]
+    assert len(failed) <= settings.item_concurrency  # those in flight when it filled up
+    assert run["error"]["class"] == "store_full", run
+    # With more room, the next run takes the items up again and completes more of them.
+    full_store.make_room(fillers[2:], kib=16384)
+    again = _cognify(api, ds)
+    done = again.get("state") == "completed"
+    still_left = set() if done else _ended_explained(api, settings, ds, again)
+    assert len(still_left) < len(left)
+
+
 @pytest.mark.parametrize("store_overrides", [{"cognify_steps": "tests.fault_steps:pipeline"}])
 def test_runs_end_explained_when_not_even_their_failure_fits(full_store: FullStore) -> None:
     """The store fills to the last byte while a run works (a step takes the room, as another

@@ -149,6 +149,9 @@ class RunExecutor:
         # step per item would cost more than the steps themselves on a single writer.
         self._stages: dict[tuple[uuid.UUID, uuid.UUID], tuple[RunInfo, uuid.UUID, str]] = {}
         self.item_slots = asyncio.Semaphore(settings.item_concurrency)
+        # Runs an item of which found the store full: they start no more items (each would
+        # do, and pay for, all its work only to fail at its commit) and end failed with it.
+        self._store_full: dict[uuid.UUID, StoreFull] = {}
 
     async def execute_run(self, run_id: uuid.UUID) -> None:
         """Claim the run if it is free and process its pending items; a no-op otherwise."""
@@ -190,6 +193,7 @@ class RunExecutor:
                 await self._fail_run(run, _cause(exc))
             finally:
                 self.running.pop(run.id, None)
+                self._store_full.pop(run.id, None)
 
     async def _fail_run(self, run: RunInfo, exc: BaseException) -> None:
         """Record the run's failure. On a store so full that not even that fits, try again
@@ -234,6 +238,8 @@ class RunExecutor:
                 async with asyncio.TaskGroup() as group:
                     for item in items:
                         group.create_task(self._process(run, pipeline, item))
+                if (full := self._store_full.pop(run.id, None)) is not None:
+                    raise full  # the run ends failed with it; unstarted items stay pending
                 if not await self._still_ours(run):
                     break  # cancelled or lease lost: stop taking new items
             finished = await ledger.finish_run(self.db, run, self.owner)
@@ -261,6 +267,8 @@ class RunExecutor:
 
     async def _process_item(self, run: RunInfo, pipeline: Pipeline[Any], item: ItemRef) -> None:
         async with self.item_slots:
+            if run.id in self._store_full:
+                return  # left pending for the next run, once there is room
             attempt = await ledger.start_item(self.db, run, self.owner, item.data_id)
             if attempt is None:
                 return  # cancelled, taken over, or no longer ours
@@ -304,6 +312,8 @@ class RunExecutor:
                 await asyncio.shield(self._write_kept(ctx))
                 raise
             except Exception as exc:
+                if isinstance(exc, StoreFull):
+                    self._store_full.setdefault(run.id, exc)
                 await self._write_kept(ctx)
                 await self._fail(ctx, exc)
                 return

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import psycopg
 from sqlalchemy import select
 
 from graphmill.config import Settings
@@ -167,8 +168,15 @@ def small_pg_database(pg: PgServer, size_mib: int) -> Iterator[SmallVolume]:
         pg.execute(f"CREATE TABLESPACE {name} LOCATION '{point}'")
         try:
             pg.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB} TABLESPACE {name}")
+            url = pg.url_for(name)
+            # Vacuumed while there is room: the catalogs copied from the template hold the
+            # migrations' dead rows, and autovacuum cleaning them mid-test dropped the
+            # relation cache's init file, which the next new connection then had to write
+            # to the full volume ("could not write init file").
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(b"VACUUM (ANALYZE)")
             try:
-                yield SmallVolume(pg.url_for(name), point)
+                yield SmallVolume(url, point)
             finally:
                 pg.execute(f"DROP DATABASE {name} WITH (FORCE)")
         finally:

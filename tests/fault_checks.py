@@ -64,7 +64,34 @@ def _objects(settings: Settings) -> frozenset[str]:
     )
 
 
+# Connections to the disk-full test databases, by URL, opened while they had room.
+_KEPT: dict[str, psycopg.Connection[Any]] = {}
+
+
+def kept_rows(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...]] | None:
+    """The rows of `sql` through the kept connection of the settings' database, if it is a
+    disk-full test database; None otherwise."""
+    conn = _KEPT.get(settings.database_url or "")
+    return None if conn is None else conn.execute(sql.encode(), params).fetchall()
+
+
 def inventory(settings: Settings) -> Inventory:
+    staging = settings.data_dir / "staging"
+    staged = tuple(sorted(str(p) for p in staging.rglob("*") if p.is_file()))
+    blob_rows = kept_rows(settings, "SELECT sha256 FROM blobs")
+    if blob_rows is not None:
+        used = kept_rows(settings, "SELECT content_hash FROM data") or []
+        running = kept_rows(
+            settings, "SELECT pipeline_name, state FROM pipeline_runs WHERE state = 'running'"
+        )
+        return Inventory(
+            _objects(settings),
+            frozenset(r[0] for r in blob_rows),
+            frozenset(r[0] for r in used),
+            staged,
+            tuple(sorted(f"{name}:{state}" for name, state in running or [])),
+        )
+
     async def rows() -> tuple[set[str], set[str], list[str]]:
         db = Database(settings.sqlalchemy_url)
         try:
@@ -82,8 +109,6 @@ def inventory(settings: Settings) -> Inventory:
         return blobs, used, runs
 
     blobs, used, runs = asyncio.run(rows())
-    staging = settings.data_dir / "staging"
-    staged = tuple(sorted(str(p) for p in staging.rglob("*") if p.is_file()))
     return Inventory(
         _objects(settings), frozenset(blobs), frozenset(used), staged, tuple(sorted(runs))
     )
@@ -169,15 +194,15 @@ def small_pg_database(pg: PgServer, size_mib: int) -> Iterator[SmallVolume]:
         try:
             pg.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB} TABLESPACE {name}")
             url = pg.url_for(name)
-            # Vacuumed while there is room: the catalogs copied from the template hold the
-            # migrations' dead rows, and autovacuum cleaning them mid-test dropped the
-            # relation cache's init file, which the next new connection then had to write
-            # to the full volume ("could not write init file").
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(b"VACUUM (ANALYZE)")
+            # The checks below read through a connection opened now, while there is room: a
+            # new connection may have to write the relation cache's init file (dropped
+            # whenever autovacuum cleans a catalog), which the full volume refuses ("could
+            # not write init file"). graphmill's own pool keeps its connections open.
+            _KEPT[url] = psycopg.connect(url, autocommit=True)
             try:
                 yield SmallVolume(url, point)
             finally:
+                _KEPT.pop(url).close()
                 pg.execute(f"DROP DATABASE {name} WITH (FORCE)")
         finally:
             pg.execute(f"DROP TABLESPACE {name}")

@@ -18,11 +18,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 import psycopg
-from sqlalchemy import select
+from sqlalchemy import text
 
 from graphmill.config import Settings
 from graphmill.db import Database
-from graphmill.db.models import Blob, Data, PipelineRun, RunState
+from graphmill.db.models import RunState
 from tests.conftest import TEMPLATE_DB, PgServer
 
 BOUNDARY = "graphmill-fault-boundary"
@@ -75,42 +75,38 @@ def kept_rows(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...
     return None if conn is None else conn.execute(sql.encode(), params).fetchall()
 
 
+def _rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of `sql` (no parameters): through the kept connection of a disk-full test
+    database, else through a store opened for the query."""
+    kept = kept_rows(settings, sql)
+    if kept is not None:
+        return kept
+
+    async def read() -> list[tuple[Any, ...]]:
+        db = Database(settings.sqlalchemy_url)
+        try:
+            return [tuple(row) for row in await db.read_rows(text(sql))]
+        finally:
+            await db.dispose()
+
+    return asyncio.run(read())
+
+
 def inventory(settings: Settings) -> Inventory:
     staging = settings.data_dir / "staging"
     staged = tuple(sorted(str(p) for p in staging.rglob("*") if p.is_file()))
-    blob_rows = kept_rows(settings, "SELECT sha256 FROM blobs")
-    if blob_rows is not None:
-        used = kept_rows(settings, "SELECT content_hash FROM data") or []
-        running = kept_rows(
-            settings, "SELECT pipeline_name, state FROM pipeline_runs WHERE state = 'running'"
-        )
-        return Inventory(
-            _objects(settings),
-            frozenset(r[0] for r in blob_rows),
-            frozenset(r[0] for r in used),
-            staged,
-            tuple(sorted(f"{name}:{state}" for name, state in running or [])),
-        )
-
-    async def rows() -> tuple[set[str], set[str], list[str]]:
-        db = Database(settings.sqlalchemy_url)
-        try:
-            async with db.read() as session:
-                blobs = set(await session.scalars(select(Blob.sha256)))
-                used = set(await session.scalars(select(Data.content_hash)))
-                runs = [
-                    f"{r.pipeline_name}:{r.state}"
-                    for r in await session.scalars(
-                        select(PipelineRun).where(PipelineRun.state == RunState.RUNNING)
-                    )
-                ]
-        finally:
-            await db.dispose()
-        return blobs, used, runs
-
-    blobs, used, runs = asyncio.run(rows())
+    blobs = _rows(settings, "SELECT sha256 FROM blobs")
+    used = _rows(settings, "SELECT content_hash FROM data")
+    running = _rows(
+        settings,
+        f"SELECT pipeline_name, state FROM pipeline_runs WHERE state = '{RunState.RUNNING}'",
+    )
     return Inventory(
-        _objects(settings), frozenset(blobs), frozenset(used), staged, tuple(sorted(runs))
+        _objects(settings),
+        frozenset(r[0] for r in blobs),
+        frozenset(r[0] for r in used),
+        staged,
+        tuple(sorted(f"{name}:{state}" for name, state in running)),
     )
 
 

@@ -402,9 +402,13 @@ class Database:
         thread, for short indexed lookups where the hand-off to a thread and back costs
         more than the read (status, cache lookups). A reader never waits for the writer in
         WAL mode, so the loop is held only as long as the read itself."""
+        return await self._read(fn, inline, self.engine)
+
+    async def _read(self, fn: Callable[[Connection], T], inline: bool, pg: AsyncEngine) -> T:
+        """`run_read`, through `pg` on PostgreSQL (in a transaction, or in autocommit)."""
         try:
             if self._sync_reader is None:
-                async with self.engine.connect() as conn:
+                async with pg.connect() as conn:
                     return await conn.run_sync(fn)
             if inline and self._sync_inline is not None:
                 return _read(self._sync_inline, fn)
@@ -440,13 +444,7 @@ class Database:
 
     async def _read_one(self, fn: Callable[[Connection], T], inline: bool) -> T:
         """`run_read` of one statement: on PostgreSQL outside a transaction."""
-        if self._sync_reader is not None:
-            return await self.run_read(fn, inline=inline)
-        try:
-            async with self._autocommit.connect() as conn:
-                return await conn.run_sync(fn)
-        except OperationalError as exc:
-            raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
+        return await self._read(fn, inline, self._autocommit)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
@@ -68,7 +69,12 @@ class OpenAIChat:
         self, system: str, user: str, schema: dict[str, Any], usage: LLMUsage
     ) -> dict[str, Any]:
         """A JSON object valid against `schema`; usage gains every HTTP call made."""
-        name, strict = _PREPARED.get(id(schema)) or (schema_name(schema), is_strict(schema))
+        prepared = _PREPARED.get(id(schema))
+        name, strict = (
+            (prepared.name, prepared.strict)
+            if prepared is not None
+            else (schema_name(schema), is_strict(schema))
+        )
         messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         if name not in self._schema_refused:
             response_format = {
@@ -213,12 +219,12 @@ def parse_json_answer(
     fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", text, flags=re.DOTALL)
     if fenced:
         text = fenced.group(1)
-    fast = _VALIDATORS.get(id(schema))
-    if fast is not None:
+    prepared = _PREPARED.get(id(schema))
+    if prepared is not None:
         # A built-in schema: parsed and checked in one pass by pydantic-core (about a tenth of
         # the generic walk below, which then only runs to say what is wrong).
         try:
-            return fast.validate_json(text), None
+            return prepared.answer.validate_json(text), None
         except ValidationError:
             pass
     try:
@@ -389,13 +395,6 @@ CHUNK_SCHEMA = _closed(
 )
 
 
-# Schema name and strictness of the built-in schemas, worked out once (module constants: their
-# ids are never reused).
-_PREPARED = {
-    id(schema): (schema_name(schema), is_strict(schema))
-    for schema in (GRAPH_SCHEMA, SUMMARY_SCHEMA, CHUNK_SCHEMA)
-}
-
 # The built-in schemas as typed dicts, for `parse_json_answer`'s one-pass check: closed objects
 # (extra fields refused), every field required, strings only as JSON strings (strict: no
 # coercion), exactly what `schema_errors` accepts for the schemas above (a test compares them).
@@ -433,10 +432,23 @@ class _SummaryAnswer(TypedDict):
     summary: str
 
 
-_VALIDATORS: dict[int, TypeAdapter[Any]] = {
-    id(GRAPH_SCHEMA): TypeAdapter(_GraphAnswer),
-    id(CHUNK_SCHEMA): TypeAdapter(_ChunkAnswer),
-    id(SUMMARY_SCHEMA): TypeAdapter(_SummaryAnswer),
+@dataclass(frozen=True)
+class _Prepared:
+    """What a built-in schema needs per call, worked out once."""
+
+    name: str
+    strict: bool
+    answer: TypeAdapter[Any]  # the one-pass check of `parse_json_answer`
+
+
+# By the schemas' ids (module constants: their ids are never reused).
+_PREPARED = {
+    id(schema): _Prepared(schema_name(schema), is_strict(schema), TypeAdapter(answer))
+    for schema, answer in (
+        (GRAPH_SCHEMA, _GraphAnswer),
+        (CHUNK_SCHEMA, _ChunkAnswer),
+        (SUMMARY_SCHEMA, _SummaryAnswer),
+    )
 }
 
 

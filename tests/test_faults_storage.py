@@ -343,9 +343,14 @@ def test_runs_end_explained_when_not_even_their_failure_fits(full_store: FullSto
         assert {s["state"] for s in states.values()} <= {"completed", "pending"}, states
         assert {data_id for data_id, _ in stored_chunks(settings, dataset)} == done
     assert inventory(settings).consistent
-    # Still full: a new request finds no room to queue a run (its event), and says so.
-    refused = api.post("/api/v1/cognify", json={"datasetIds": [ds]})
-    assert refused.status_code == 507 and "full" in refused.json()["error"], refused.text
+    # Still full: a new request finds no room to queue a run (its event) and says so (507),
+    # or, where PostgreSQL still finds a few bytes in some page for the run's rows, its run
+    # ends failed with store_full at once; never a run left waiting.
+    again = _cognify(api, ds)
+    if "refused" in again:
+        assert "full" in again["refused"]["error"], again
+    else:
+        assert again["state"] == "failed" and again["error"]["class"] == "store_full", again
 
     full_store.make_room([filler], kib=8192)
     for dataset, count in ((ds, 3), (waiting, 2)):

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import Engine, create_engine, make_url, text
+
+from graphmill.config import Settings
+from tests.conftest import LiveServer
 from tests.support import Api, add_files
 
 COMPLETED = "DATASET_PROCESSING_COMPLETED"
@@ -113,3 +117,39 @@ def test_parse_query_gives_the_pairs_parse_qsl_gives() -> None:
 
     for raw in (b"", b"a=1&&b=&c&d=x=y", b"a=%20+b&c=d", b"a;b=c", b"x=\xc3\xa9&=v", b"&&"):
         assert parse_query(raw) == parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+
+
+def _writer_engine(settings: Settings) -> Engine:
+    """A synchronous engine on the server's store, beside the server's own."""
+    url = make_url(settings.sqlalchemy_url)
+    sqlite = url.drivername.startswith("sqlite")
+    return create_engine(url.set(drivername="sqlite+pysqlite" if sqlite else "postgresql+psycopg"))
+
+
+def test_status_answers_while_another_writer_holds_the_store(
+    alice: Api, server: LiveServer
+) -> None:
+    """Reads never wait behind writes: with another connection in the middle of a write
+    transaction on the very rows status reads (SQLite: holding the file's write lock), status
+    and the dataset list answer at once, from what is committed. Were they to wait, they
+    would wait for the writer (SQLite's busy timeout is 30 s) and the client give up first."""
+    a = _dataset(alice, "a")
+    engine = _writer_engine(server.settings)
+    try:
+        with engine.connect() as writer:
+            changed = writer.execute(text("UPDATE pipeline_runs SET state = 'failed'"))
+            assert changed.rowcount >= 1  # the write lock (SQLite) or the row locks are held
+            with Api(base_url=server.base_url, headers=alice.headers, timeout=10) as reader:
+                r = reader.get("/api/v1/datasets/status", params={"pipeline": "add_pipeline"})
+                assert r.status_code == 200, r.text
+                assert r.json() == {a: COMPLETED}  # the committed state, not the writer's
+                r = reader.get("/api/v1/datasets/status", params={"dataset": a})
+                assert r.status_code == 200 and r.json() == {}
+                listed = reader.get("/api/v1/datasets")
+                assert listed.status_code == 200
+                assert [d["id"] for d in listed.json()] == [a]
+            writer.rollback()
+    finally:
+        engine.dispose()
+    r = alice.get("/api/v1/datasets/status", params={"dataset": a, "pipeline": "add_pipeline"})
+    assert r.json() == {a: COMPLETED}

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from graphmill.db import Bulk, Database, bind_ids, in_ids, migrate
+from graphmill.db.engine import is_store_full
 from graphmill.db.models import User
 from tests.test_graph_store import db_url  # noqa: F401  (the fixture: both backends)
 
@@ -148,3 +149,28 @@ def test_bulk_writes_rows_through_the_column_types_and_refuses_missing_defaults(
     found = asyncio.run(main())
     assert [(i, e) for i, e, _ in found] == [(i, f"b{n}@x.org") for n, i in enumerate(ids)]
     assert all(created == now for _, _, created in found)  # UTC and aware, as the ORM reads it
+
+
+class _DriverError(Exception):
+    def __init__(self, message: str, sqlstate: str | None = None) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("message", "sqlstate", "full"),
+    [
+        ("could not extend file: No space left on device", "53100", True),
+        ("database or disk is full", None, True),
+        # A new PostgreSQL session on a full volume: FATAL before its first statement.
+        ("could not write init file", "XX000", True),
+        ("cache lookup failed for relation 1234", "XX000", False),
+        ("database is locked", None, False),
+    ],
+)
+def test_store_full_is_told_by_sqlstate_or_by_the_message(
+    message: str, sqlstate: str | None, full: bool
+) -> None:
+    error = DBAPIError("SELECT 1", {}, _DriverError(message, sqlstate))
+    assert is_store_full(error) is full
+    assert not is_store_full(_DriverError(message, sqlstate))  # only the store's errors

@@ -123,8 +123,12 @@ def lock_dataset_in(conn: Connection, dataset_id: uuid.UUID) -> None:
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 
 
-# PostgreSQL: disk_full; SQLite: SQLITE_FULL (the disk, or max_page_count).
+# PostgreSQL: disk_full.
 _FULL_SQLSTATES = frozenset({"53100"})
+# SQLite's SQLITE_FULL (the disk, or max_page_count); a new PostgreSQL session that cannot
+# write its relation-cache init file on a full volume (FATAL, sqlstate XX000 like any
+# internal error).
+_FULL_MESSAGES = ("database or disk is full", "could not write init file")
 
 
 def is_store_full(exc: BaseException) -> bool:
@@ -133,7 +137,8 @@ def is_store_full(exc: BaseException) -> bool:
         return False
     if getattr(exc.orig, "sqlstate", None) in _FULL_SQLSTATES:
         return True
-    return "database or disk is full" in str(exc.orig)
+    message = str(exc.orig)
+    return any(sign in message for sign in _FULL_MESSAGES)
 
 
 def _raise_if_full(exc: DBAPIError) -> None:

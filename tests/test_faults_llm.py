@@ -38,7 +38,10 @@ FAILING = {
 def llm_server(settings_factory: Any, fake_llm: FakeOpenAI) -> Iterator[tuple[Settings, Api]]:
     settings = settings_factory(
         **llm_env(fake_llm),
-        llm_timeout_seconds=0.5,
+        # Well under the "hang" fault's 3 s, and far over an answer's time on a loaded
+        # machine: at 0.5 s an instant answer once took longer in CI, and the 429 test's
+        # item (its first attempt spent on the 429) failed on the timeout.
+        llm_timeout_seconds=1.5,
         max_attempts=2,
         retry_base_seconds=0.01,
     )

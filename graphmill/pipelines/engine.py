@@ -296,6 +296,9 @@ class RunExecutor:
                     self._stages[(run.id, item.data_id)] = (run, item.data_id, step.name)
                     async with asyncio.timeout(self.settings.step_timeout_seconds):
                         await step.run(ctx)
+                    # A step that did not wait held the event loop for all its work: let the
+                    # requests that arrived meanwhile be answered before the next one.
+                    await asyncio.sleep(0)
                 writers = [*ctx.kept, *ctx.writers]
                 if await ledger.complete_item(self.db, run, item.data_id, ctx.usage, writers):
                     ctx.kept.clear()

@@ -84,24 +84,22 @@ async def record_completed_run(
     await session.flush()
     if completed:
         # Items are new rows of this request (their data rows were just inserted): one
-        # multi-row insert.
+        # executemany of one compiled statement. (A multi-row VALUES is compiled anew for
+        # every row count: 35 ms of the event loop for 100 rows.)
         await session.execute(
-            dialect_insert(session)(ItemStatus)
-            .values(
-                [
-                    {
-                        "data_id": data_id,
-                        "pipeline_name": pipeline_name,
-                        "run_id": run.id,
-                        "state": ItemState.COMPLETED,
-                        "stage": "stored",
-                        "attempts": 1,
-                        "updated_at": now,
-                    }
-                    for data_id in completed
-                ]
-            )
-            .on_conflict_do_nothing()
+            dialect_insert(session)(ItemStatus).on_conflict_do_nothing(),
+            [
+                {
+                    "data_id": data_id,
+                    "pipeline_name": pipeline_name,
+                    "run_id": run.id,
+                    "state": ItemState.COMPLETED,
+                    "stage": "stored",
+                    "attempts": 1,
+                    "updated_at": now,
+                }
+                for data_id in completed
+            ],
         )
     return run
 

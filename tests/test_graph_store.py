@@ -43,7 +43,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'graphmill.db'}"
     pg = request.getfixturevalue("pg")
-    return Settings(_env_file=None, database_url=pg.create_database()).sqlalchemy_url
+    return Settings(_env_file=None, database_url=pg.create_database(request)).sqlalchemy_url
 
 
 def run(db_url: str, tmp_path: Path, scenario: Callable[[Graphs], Awaitable[T]]) -> T:

@@ -52,7 +52,8 @@ def test_concurrent_migrations_of_an_empty_store_are_safe(
 ) -> None:
     overrides = {}
     if backend == "postgresql-s3":
-        overrides["database_url"] = request.getfixturevalue("pg").create_database("template0")
+        pg = request.getfixturevalue("pg")
+        overrides["database_url"] = pg.create_database(request, "template0")
     settings = settings_factory(**overrides)
 
     async def run() -> None:

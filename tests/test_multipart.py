@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import shutil
 import socket
+import tempfile
 import threading
 import time
 import warnings
@@ -34,6 +37,8 @@ from tests.test_add_limits import (
 )
 
 MiB = 1024 * 1024
+# Temporary files that a disk writes (the usual place; TMPDIR may be in RAM: scripts/test).
+DISK_TMP = "/var/tmp" if os.path.isdir("/var/tmp") else None
 
 
 def file_head(file_name: str) -> bytes:
@@ -97,7 +102,18 @@ def test_file_bytes_reach_staging_while_the_body_is_still_arriving(
     assert raw.content == PDF_HEADER + b"\x00" * (9 * MiB)
 
 
-def test_a_large_upload_is_written_to_disk_once(tmp_path: Path) -> None:
+@pytest.fixture
+def on_disk(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder on the disk, also made this process's temporary folder (where a spooled copy
+    of the body would go): scripts/test keeps TMPDIR in RAM, whose writes no disk counts."""
+    folder = Path(tempfile.mkdtemp(prefix="graphmill-disk-", dir=DISK_TMP))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_large_upload_is_written_to_disk_once(on_disk: Path) -> None:
+    tmp_path = on_disk
     size = 32 * MiB
     content = pdf(size, b"\x07")
     calibration = tmp_path / "calibration"

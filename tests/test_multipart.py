@@ -113,17 +113,16 @@ def on_disk(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def test_a_large_upload_is_written_to_disk_once(on_disk: Path) -> None:
-    tmp_path = on_disk
     size = 32 * MiB
     content = pdf(size, b"\x07")
-    calibration = tmp_path / "calibration"
+    calibration = on_disk / "calibration"
     before = disk_writes()
     calibration.write_bytes(content)
     once = disk_writes() - before
     calibration.unlink()
     assert once >= size, "this filesystem does not account writes: the measure means nothing"
 
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data", log_level="WARNING")
+    settings = Settings(_env_file=None, data_dir=on_disk / "data", log_level="WARNING")
     with LiveServer(settings) as live:
         api = sign_up(live.base_url)
         before = disk_writes()

@@ -162,9 +162,10 @@ def fake_address(process: Process) -> tuple[str, str]:
     """(base URL, API key) that the fake OpenAI server prints once it listens."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        line = process.log.read_text(errors="replace").strip().splitlines()
-        if line and line[0].startswith("http"):
-            base, key = line[0].split()
+        # Only a whole line: the log may be read while the server is still writing it.
+        first, newline, _ = process.log.read_text(errors="replace").partition("\n")
+        if newline and first.startswith("http"):
+            base, key = first.split()
             return base, key
         if process.popen.poll() is not None:
             break

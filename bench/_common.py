@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import math
 import os
@@ -130,17 +131,38 @@ def timed(fn: Callable[[], Any], repeat: int, warmup: int = 3) -> list[float]:
 
 
 def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time a process (on this machine) has used so far; 0 if unknown."""
+    """User + system CPU time a server (on this machine) has used so far; 0 if unknown."""
     return sum(cpu_times(pid))
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its live descendants (`graphmill serve`'s pipeline process and the
+    document parsers it starts)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                todo += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 def cpu_times(pid: int | None) -> tuple[float, float]:
-    """(user, system) CPU seconds a process has used so far; zeros if unknown."""
+    """(user, system) CPU seconds a server has used so far: its process, its live descendants
+    and the children they have reaped; zeros if unknown."""
     if pid is None:
         return 0.0, 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick
+    user = system = 0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it exited meanwhile
+        user += int(fields[11]) + int(fields[13])
+        system += int(fields[12]) + int(fields[14])
+    return user / tick, system / tick
 
 
 def header(title: str) -> None:

@@ -9,6 +9,8 @@ Set-ups (`--setups`, comma-separated, in this order by default):
 * `embedded-default-fake`: the real steps (`graphmill.cognify.steps:pipeline`) with the
   LLM and the embeddings served instantly by tests/fake_openai.py (a separate process), as
   SPEC.md section 6 measures overhead: LLM and embedding time excluded.
+* `embedded-inline-fake`: the same with GRAPHMILL_PIPELINE_PROCESS=false: the pipelines in
+  the server's own process, as before `graphmill serve` had a pipeline process.
 * `embedded-default`: the real steps as configured out of the box: no LLM (offline
   extraction) and the bundled local embedder, which is compute-bound; fewer documents.
 * `embedded-pg-noop`: executor local on PostgreSQL (pgserver), no-op steps: the database
@@ -20,6 +22,8 @@ Set-ups (`--setups`, comma-separated, in this order by default):
 Every set-up gets a fresh data folder (and a fresh PostgreSQL database); processes run with
 LOG_LEVEL=WARNING and PYTHONPATH=<repo root>, so `bench.noop_steps` imports. Everything is
 stopped at the end (PostgreSQL too). Arguments after `--` go to pipeline_overhead.py.
+`--server-cpus 1` puts graphmill's processes on core 1 and everything else (the launcher, the
+benchmark's clients, the fake model server, PostgreSQL) on the other cores.
 `--ref HEAD` serves a snapshot of graphmill/ at that git ref (put first on PYTHONPATH), so
 edits of the work tree during the run change nothing.
 
@@ -30,6 +34,7 @@ edits of the work tree during the run change nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
@@ -47,6 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from _common import process_tree
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -62,6 +68,7 @@ class Setup:
     workers: int = 0  # > 0: GRAPHMILL_EXECUTOR=procrastinate and that many `graphmill worker`
     fake_openai: bool = False  # LLM and embeddings from the fake OpenAI-compatible server
     bench_args: tuple[str, ...] = ()  # defaults for pipeline_overhead.py (yours come after)
+    env: tuple[tuple[str, str], ...] = ()  # more settings
 
 
 # The real steps with the bundled local embedder are compute-bound (about 20 texts/s on
@@ -72,6 +79,9 @@ SETUPS: dict[str, Setup] = {
     "embedded-noop": Setup("sqlite", NOOP),
     "embedded-commit": Setup("sqlite", COMMIT),
     "embedded-default-fake": Setup("sqlite", DEFAULT, fake_openai=True),
+    "embedded-inline-fake": Setup(
+        "sqlite", DEFAULT, fake_openai=True, env=(("GRAPHMILL_PIPELINE_PROCESS", "false"),)
+    ),
     "embedded-default": Setup("sqlite", DEFAULT, bench_args=SMALL),
     "embedded-pg-noop": Setup("postgresql", NOOP),
     "distributed-noop": Setup("postgresql", NOOP, workers=2),
@@ -97,7 +107,12 @@ def free_port() -> int:
 class Process:
     """A graphmill process with its output in a log file."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    # --server-cpus: graphmill's processes run on these cores (their children inherit them)
+    server_cpus: set[int] | None = None
+
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, graphmill: bool = False
+    ) -> None:
         self.args = args
         self.log = log
         self.out = log.open("wb")
@@ -106,6 +121,8 @@ class Process:
         self.popen = subprocess.Popen(
             args, env=env, cwd=log.parent, stdout=self.out, stderr=subprocess.STDOUT
         )
+        if graphmill and self.server_cpus:
+            os.sched_setaffinity(self.popen.pid, self.server_cpus)
         print(f"# started pid {self.popen.pid}: {shlex.join(args)}", flush=True)
 
     def stop(self) -> None:
@@ -174,13 +191,14 @@ def fake_address(process: Process) -> tuple[str, str]:
 
 
 def rss_mb(pid: int) -> str:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS"):
-                return f"{int(line.split()[1]) / 1024:.0f} MB"
-    except OSError:
-        pass
-    return "?"
+    """Resident memory of a process and its descendants (serve's pipeline process)."""
+    kb = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS"):
+                    kb += int(line.split()[1])
+    return f"{kb / 1024:.0f} MB" if kb else "?"
 
 
 def run_setup(
@@ -208,6 +226,7 @@ def run_setup(
         shown["GRAPHMILL_DATABASE_URL"] = database_url(*pg)
     if setup.workers:
         shown["GRAPHMILL_EXECUTOR"] = "procrastinate"
+    shown |= dict(setup.env)
     processes: list[Process] = []
     if setup.fake_openai:
         fake = Process([python, "-c", FAKE_SERVER], env, data_dir / "fake_openai.log")
@@ -237,14 +256,18 @@ def run_setup(
     print(f"# graphmill imported from {where.stdout.strip() or where.stderr.strip()}")
     try:
         started = time.monotonic()
-        api = Process([*graphmill, "serve", "--port", str(port)], env, data_dir / "serve.log")
+        api = Process(
+            [*graphmill, "serve", "--port", str(port)], env, data_dir / "serve.log", graphmill=True
+        )
         servers = [api]
         print(
             f"# start-up to healthy: {wait_healthy(base_url, api, started):.2f} s",
             flush=True,
         )
         for i in range(setup.workers):
-            servers.append(Process([*graphmill, "worker"], env, data_dir / f"worker{i}.log"))
+            servers.append(
+                Process([*graphmill, "worker"], env, data_dir / f"worker{i}.log", graphmill=True)
+            )
         if setup.workers:
             time.sleep(2)  # let the workers connect and listen
             for p in servers[1:]:
@@ -301,6 +324,12 @@ def main() -> None:
     parser.add_argument("--json-dir", help="keep each set-up's figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     parser.add_argument(
+        "--server-cpus",
+        help="comma-separated cores for graphmill's processes; everything else (the benchmark's "
+        "clients, the fake model server, PostgreSQL) on the other cores: on a small machine, "
+        "the server's figures apart from the benchmark's own load",
+    )
+    parser.add_argument(
         "--ref",
         help="serve the graphmill/ of this git ref (a snapshot immune to edits of the work "
         "tree during the run) instead of the work tree",
@@ -316,6 +345,13 @@ def main() -> None:
 
     print(f"# graphmill pipeline benchmarks, {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}")
     print(f"# machine: {os.cpu_count()} cores, {os.uname().sysname} {os.uname().release}")
+    if args.server_cpus:
+        Process.server_cpus = {int(c) for c in args.server_cpus.split(",")}
+        others = os.sched_getaffinity(0) - Process.server_cpus
+        if not others:
+            raise SystemExit("--server-cpus must leave a core for the rest")
+        os.sched_setaffinity(0, others)  # inherited by every process started from here on
+        print(f"# graphmill on cores {sorted(Process.server_cpus)}, the rest on {sorted(others)}")
     head = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
         capture_output=True,

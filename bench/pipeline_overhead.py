@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Dist, base_parser, check, client, header
+from _common import Dist, base_parser, check, client, cpu_times, header
 
 STATUS = "/api/v1/datasets/status"
 COMPLETED = "DATASET_PROCESSING_COMPLETED"
@@ -220,10 +220,11 @@ class CpuMeter:
         return total
 
     def read(self) -> tuple[float, float]:
+        """(the server's processes with their descendants, PostgreSQL)."""
         app = 0.0
         for pid in self.pids:
             with contextlib.suppress(OSError):
-                app += cpu_seconds(pid)
+                app += sum(cpu_times(pid))
         return app, self._pg()
 
 

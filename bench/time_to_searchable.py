@@ -31,6 +31,7 @@ Reported:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import random
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Dist, base_parser, check, client, cpu_times, header
+from _common import Dist, base_parser, check, client, cpu_times, header, process_tree
 
 COGNEE_OVERHEAD_PER_DOC = 0.5  # s; SPEC.md section 6, cognee 1.6.5, instant fake LLM/embeddings
 TERMINAL = {"completed", "completed_with_errors", "failed", "cancelled"}
@@ -184,10 +185,14 @@ def corpus(count: int, seed: int, min_words: int, max_words: int) -> list[tuple[
 
 
 def proc_status_kb(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    return 0
+    """A /proc/PID/status figure summed over the server's processes (API, pipeline process)."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith(key + ":"):
+                    total += int(line.split()[1])
+    return total
 
 
 @dataclass

@@ -163,6 +163,22 @@ class Settings(BaseSettings):
         description="Who runs pipelines: this process (local) or `graphmill worker` processes "
         "through procrastinate (needs PostgreSQL).",
     )
+    pipeline_process: bool = Field(
+        True,
+        validation_alias=_env("GRAPHMILL_PIPELINE_PROCESS"),
+        description="With the local executor, `graphmill serve` runs pipelines in a child "
+        "process of its own (a `graphmill worker` on the same data folder) at a lower CPU "
+        "priority, so that requests never wait behind pipeline work; false: in the server's "
+        "own process.",
+    )
+    pipeline_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        validation_alias=_env("GRAPHMILL_PIPELINE_NICE"),
+        description="How much lower the pipeline process's CPU priority is than the server's "
+        "(Unix nice increment; 0 = the same).",
+    )
     lease_seconds: float = Field(
         60.0,
         gt=0,

@@ -18,7 +18,7 @@ from graphmill.cognify.tools import Tools, open_tools
 from graphmill.config import Settings
 from graphmill.db import Database, migrate
 from graphmill.pipelines.engine import load_pipeline
-from graphmill.pipelines.executors import Runtime
+from graphmill.pipelines.executors import PipelineChild, Runtime
 from graphmill.pipelines.ledger import COGNIFY_PIPELINE, MEMIFY_PIPELINE
 
 log = logging.getLogger("graphmill")
@@ -42,7 +42,7 @@ class Services:
     def require_embedder(self) -> None:
         """EmbeddingModelMissing (naming the install command) when this process executes
         runs and the default embedding model is not installed; workers check their own."""
-        if self.runtime.executor is not None:
+        if self.runtime.runs_here:
             self.tools.require_embedder()
 
     @property
@@ -54,12 +54,16 @@ class Services:
         }
 
 
-async def open_services(settings: Settings, role: str = "api") -> Services:
+async def open_services(
+    settings: Settings, role: str = "api", *, pipeline_process: bool = False
+) -> Services:
     """Create the data folder, migrate the store, check every backend; fail loudly.
 
-    An API process executes runs itself when embedded; a worker always does; a "client"
-    (a CLI command or Python API call that only reads or adds) never does. A missing
-    default embedding model does not stop start-up: cognify and search name the fix.
+    An API process executes runs itself when embedded, or has its pipeline process do it
+    (`pipeline_process`: for `graphmill serve`, unless GRAPHMILL_PIPELINE_PROCESS=false); a
+    worker always executes them; a "client" (a CLI command or Python API call that only reads
+    or adds) never does. A missing default embedding model does not stop start-up: cognify
+    and search name the fix.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.sqlalchemy_url, settings.sqlite_max_bytes)
@@ -70,8 +74,11 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
         blobs = open_blob_store(settings)
         await blobs.check()
         local_user = None if settings.require_authentication else await ensure_local_user(db)
-        # Embedded: this process executes runs. Distributed: workers do; we only enqueue.
-        executes = role == "worker" or (role == "api" and settings.executor == "local")
+        # Embedded: this process executes runs, or its pipeline process does. Distributed:
+        # workers do; we only enqueue.
+        embedded = role == "api" and settings.executor == "local"
+        child = PipelineChild(settings) if embedded and pipeline_process else None
+        executes = role == "worker" or (embedded and child is None)
         pipelines = (
             {
                 COGNIFY_PIPELINE: load_pipeline(settings.cognify_steps)(tools),
@@ -80,7 +87,7 @@ async def open_services(settings: Settings, role: str = "api") -> Services:
             if executes
             else None
         )
-        runtime = Runtime(db, blobs, settings, pipelines)
+        runtime = Runtime(db, blobs, settings, pipelines, child)
         await runtime.start()
     except BaseException:
         await tools.aclose()

@@ -97,8 +97,16 @@ class ServerProcess:
         assert self.process is not None
         return self.process.pid
 
+    @property
+    def pids(self) -> list[int]:
+        """The server's process and its children (the pipeline process, which executes the
+        runs when the executor is local): whichever holds a run's lease is one of them."""
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        return [self.pid, *map(int, children)]
+
     def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, leases are left behind."""
+        """SIGKILL: no shutdown code runs, leases are left behind (the pipeline process
+        dies with the server)."""
         assert self.process is not None
         self.process.kill()
         self.process.wait(timeout=30)

@@ -21,7 +21,8 @@ def test_a_serving_app_freezes_its_start_up_heap_and_full_collections_get_short(
         with TestClient(create_app(Settings(data_dir=tmp_path / "plain"))) as client:
             assert client.get("/health").status_code == 200
             assert gc.get_freeze_count() == 0  # only when asked (tests build many apps)
-        with TestClient(create_app(Settings(data_dir=tmp_path / "served"), freeze_heap=True)):
+        served = Settings(data_dir=tmp_path / "served", pipeline_process=False)
+        with TestClient(create_app(served, standalone=True)):
             frozen = gc.get_freeze_count()
             walked = len(gc.get_objects())  # what a full collection walks now
         assert frozen > 50_000  # modules, models, statements: what start-up made

@@ -159,7 +159,7 @@ def test_restarting_one_of_two_processes_leaves_the_others_run_alone(shared: Set
         wait_completed_items(api, run_id, 2)
         owner = api.get(f"/api/v1/runs/{run_id}").json()["lease"]["owner"]
         # Either process may have claimed the run; restart the one that did not.
-        running = next(p for p in processes if f":{p.pid}:" in owner)
+        running = next(p for p in processes if any(f":{pid}:" in owner for pid in p.pids))
         idle = next(p for p in processes if p is not running)
         api.base_url = running.base_url  # type: ignore[assignment]
         idle.stop()

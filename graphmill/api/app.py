@@ -20,9 +20,11 @@ from graphmill.services import close_services, freeze_startup_heap, open_service
 UI = Path(__file__).parent / "ui"  # the web app's build (webapp/), committed
 
 
-def create_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
-    """The REST API, cognee-compatible under /api/v1. `freeze_heap`: for a process that
-    serves only this app (`graphmill serve`), `services.freeze_startup_heap` once open."""
+def create_app(settings: Settings, *, standalone: bool = False) -> FastAPI:
+    """The REST API, cognee-compatible under /api/v1. `standalone`: for a process that
+    serves only this app (`graphmill serve`): its pipelines in a process of their own (with
+    the local executor, unless GRAPHMILL_PIPELINE_PROCESS=false) and
+    `services.freeze_startup_heap` once open."""
     from graphmill.api import (
         activity,
         add,
@@ -45,9 +47,11 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = app.state.services = await open_services(settings)
+        services = app.state.services = await open_services(
+            settings, pipeline_process=standalone and settings.pipeline_process
+        )
         app.state.search = SearchService(services.db, services.tools, settings)
-        if freeze_heap:
+        if standalone:
             freeze_startup_heap()
         try:
             yield

@@ -89,7 +89,7 @@ def serve(conn: Connection, host: str, port: int, data_dir: Path | None) -> int:
     settings = _server_settings(conn, data_dir)
     configure_logging(settings)
     uvicorn.run(
-        create_app(settings, freeze_heap=True),
+        create_app(settings, standalone=True),
         host=host,
         port=port,
         http=http_protocol(settings.max_header_bytes),
@@ -102,13 +102,18 @@ def serve(conn: Connection, host: str, port: int, data_dir: Path | None) -> int:
 @cli.command()
 @click.option("--concurrency", type=int, default=4, show_default=True, help="Runs at once.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Data folder.")
+@click.option("--for-server", type=int, hidden=True, help="Be this server's pipeline process.")
 @pass_connection
-def worker(conn: Connection, concurrency: int, data_dir: Path | None) -> int:
+def worker(
+    conn: Connection, concurrency: int, data_dir: Path | None, for_server: int | None
+) -> int:
     """Execute pipeline runs taken from PostgreSQL."""
     from graphmill.logs import configure_logging
-    from graphmill.pipelines.executors import work
+    from graphmill.pipelines.executors import die_with, serve_pipelines, work
     from graphmill.services import close_services, freeze_startup_heap, open_services
 
+    if for_server is not None:
+        die_with(for_server)
     settings = _server_settings(conn, data_dir)
     configure_logging(settings)
 
@@ -116,7 +121,10 @@ def worker(conn: Connection, concurrency: int, data_dir: Path | None) -> int:
         services = await open_services(settings, role="worker")
         freeze_startup_heap()
         try:
-            await work(services.runtime, concurrency)
+            if for_server is not None:
+                await serve_pipelines(services.runtime)
+            else:
+                await work(services.runtime, concurrency)
         finally:
             await close_services(services)
 

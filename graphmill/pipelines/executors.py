@@ -1,4 +1,5 @@
-"""How runs reach an executor: in-process tasks (embedded) or procrastinate jobs (workers).
+"""How runs reach an executor: in-process tasks, `graphmill serve`'s pipeline process
+(embedded), or procrastinate jobs (workers).
 
 Every process also runs a janitor: it renews the leases of the runs it executes, recovers
 runs whose lease expired (whoever held them), and dispatches requested runs still queued.
@@ -10,7 +11,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
+import sys
 import uuid
 from typing import Any
 
@@ -38,6 +41,95 @@ def procrastinate_app(settings: Settings) -> Any:
     return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
 
 
+class PipelineChild:
+    """`graphmill serve`'s pipeline process (executor local): a `graphmill worker` on the
+    same data folder and settings, at a lower CPU priority, handed run ids on its stdin.
+
+    The server's event loop then only answers requests, and the operating system gives the
+    server the CPU first whenever both want it: a status read never waits behind a step's
+    Python work (on one process, any step's stretch between two awaits held every request).
+    The child dies with the server (SIGKILL on Linux, else at the end of its stdin), so a
+    killed server leaves its runs to lease recovery exactly as when it ran them itself; a
+    child that exits on its own is started again, and finds the queued runs at once.
+    """
+
+    RESTART_SECONDS = (1.0, 30.0)  # first delay, longest
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.process: asyncio.subprocess.Process | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._spawn()
+        self._supervisor = asyncio.create_task(self._supervise(), name="graphmill-pipelines")
+
+    async def _spawn(self) -> None:
+        env = {**os.environ, "GRAPHMILL_DATA_DIR": str(self.settings.data_dir)}
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "graphmill.cli",
+            "worker",
+            "--for-server",
+            str(os.getpid()),
+            stdin=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        if self.settings.pipeline_nice and hasattr(os, "setpriority"):
+            with contextlib.suppress(OSError):  # it exited already: the supervisor sees it
+                os.setpriority(os.PRIO_PROCESS, self.process.pid, self.settings.pipeline_nice)
+        log.info(
+            "pipeline process started",
+            extra={"action": "pipelines.start", "pid": self.process.pid},
+        )
+
+    async def _supervise(self) -> None:
+        """Start the child again whenever it exits; quickly after a long life, then backing
+        off while it keeps failing (a broken setting should not spin the machine)."""
+        first, longest = self.RESTART_SECONDS
+        delay = first
+        loop = asyncio.get_running_loop()
+        while True:
+            assert self.process is not None
+            started = loop.time()
+            code = await self.process.wait()
+            delay = first if loop.time() - started > 60 else delay
+            log.error(
+                "pipeline process exited with code %s; starting it again in %.0f s",
+                code,
+                delay,
+                extra={"action": "pipelines.exit", "pid": self.process.pid, "code": code},
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, longest)
+            await self._spawn()
+
+    async def dispatch(self, run_id: uuid.UUID) -> None:
+        process = self.process
+        if process is None or process.stdin is None or process.returncode is not None:
+            return  # starting again: a new child takes every queued run at its start
+        with contextlib.suppress(ConnectionError):
+            process.stdin.write(f"{run_id}\n".encode())
+            await process.stdin.drain()
+
+    async def stop(self) -> None:
+        """SIGTERM: the child stops its runs and hands their leases back; SIGKILL if it
+        has not exited in time."""
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.wait({self._supervisor})
+        process = self.process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), self.settings.worker_shutdown_seconds + 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
 class Runtime:
     """Dispatch and supervision of pipeline runs for one process."""
 
@@ -47,8 +139,10 @@ class Runtime:
         blobs: BlobStore,
         settings: Settings,
         pipelines: dict[str, Pipeline[Any]] | None,
+        child: PipelineChild | None = None,
     ) -> None:
-        """With `pipelines`, this process executes runs; without, it only dispatches them."""
+        """With `pipelines`, this process executes runs; with `child`, its pipeline process
+        does; with neither, workers do and this process only enqueues them."""
         self.db = db
         self.settings = settings
         self.owner = new_owner_id()
@@ -58,6 +152,7 @@ class Runtime:
             if pipelines is not None
             else None
         )
+        self.child = child
         self.app: Any = procrastinate_app(settings) if self.distributed else None
         self._tasks: set[asyncio.Task[None]] = set()
         self._janitor: asyncio.Task[None] | None = None
@@ -67,7 +162,15 @@ class Runtime:
     def mode(self) -> str:
         return "procrastinate" if self.distributed else "local"
 
+    @property
+    def runs_here(self) -> bool:
+        """Runs are executed on this machine with this process's settings (by it or by its
+        pipeline process)."""
+        return self.executor is not None or self.child is not None
+
     async def start(self) -> None:
+        if self.child is not None:
+            await self.child.start()
         if self.app is not None:
             await self.app.open_async()
             self.app.task(name=RUN_TASK, pass_context=False)(self._run_job)
@@ -88,11 +191,15 @@ class Runtime:
                 await ledger.release_run(self.db, run_id, self.owner)
         if self.app is not None:
             await self.app.close_async()
+        if self.child is not None:
+            await self.child.stop()
 
     async def dispatch(self, run_id: uuid.UUID) -> None:
         """Hand a queued run to whoever executes runs; safe to call more than once."""
         if self.app is not None:
             await self._defer(run_id)
+        elif self.child is not None:
+            await self.child.dispatch(run_id)
         elif self.executor is not None and run_id not in self.executor.running:
             task = asyncio.create_task(self._execute(run_id), name=f"run-{run_id}")
             self._tasks.add(task)
@@ -173,7 +280,7 @@ class Runtime:
             log.warning("run recovered", extra={"action": "run.recover", "run_id": str(run_id)})
         if self.app is not None:
             await self._close_stalled_jobs()
-        if self.executor is not None or self.app is not None:
+        if self.executor is not None or self.app is not None or self.child is not None:
             for run_id in await ledger.queued_runs(self.db):
                 await self.dispatch(run_id)
 
@@ -181,7 +288,10 @@ class Runtime:
 async def work(runtime: Runtime, concurrency: int) -> None:
     """Be a `graphmill worker`: take pipeline jobs from procrastinate until stopped."""
     if runtime.app is None:
-        raise RuntimeError("graphmill worker needs GRAPHMILL_EXECUTOR=procrastinate")
+        raise RuntimeError(
+            "graphmill worker needs GRAPHMILL_EXECUTOR=procrastinate (with the local executor, "
+            "`graphmill serve` starts its own pipeline process)"
+        )
     settings = runtime.settings
     await runtime.app.run_worker_async(
         concurrency=concurrency,
@@ -195,3 +305,40 @@ async def work(runtime: Runtime, concurrency: int) -> None:
         update_heartbeat_interval=settings.heartbeat_seconds,
         stalled_worker_timeout=settings.lease_seconds,
     )
+
+
+def die_with(parent_pid: int) -> None:
+    """Linux: the kernel kills this process when its parent dies, even by SIGKILL."""
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # it died before the line above
+        os._exit(1)
+
+
+async def serve_pipelines(runtime: Runtime) -> None:
+    """Be `graphmill serve`'s pipeline process: execute the runs whose ids the server
+    writes to stdin (and, through the janitor, the queued ones: at once, then every
+    heartbeat) until stdin ends (the server is gone) or SIGTERM/SIGINT; running runs are
+    stopped and their leases handed back (`Runtime.stop`)."""
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+
+    async def take() -> None:
+        while line := await reader.readline():
+            with contextlib.suppress(ValueError):
+                await runtime.dispatch(uuid.UUID(line.decode().strip()))
+
+    taking = asyncio.create_task(take())
+    stopping = asyncio.create_task(stopped.wait())
+    await asyncio.wait({taking, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (taking, stopping):
+        task.cancel()
+    await asyncio.gather(taking, stopping, return_exceptions=True)

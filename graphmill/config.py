@@ -164,7 +164,7 @@ class Settings(BaseSettings):
         "through procrastinate (needs PostgreSQL).",
     )
     pipeline_process: bool = Field(
-        True,
+        False,
         validation_alias=_env("GRAPHMILL_PIPELINE_PROCESS"),
         description="With the local executor, `graphmill serve` runs pipelines in a child "
         "process of its own (a `graphmill worker` on the same data folder) at a lower CPU "

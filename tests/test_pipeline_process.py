@@ -20,6 +20,7 @@ FAST = {
     "heartbeat_seconds": 0.3,
     "lease_seconds": 3.0,
     "log_level": "WARNING",
+    "pipeline_process": True,
 }
 
 
@@ -52,7 +53,7 @@ def pipeline_child(server: ServerProcess, timeout: float = 30) -> int:
     while True:
         for pid in server.pids[1:]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if [b"worker", b"--for-server", str(server.pid).encode()] == cmdline[-4:-1]:
+            if cmdline[-4:-1] == [b"worker", b"--for-server", str(server.pid).encode()]:
                 return pid
         assert time.monotonic() < deadline, "no pipeline process"
         time.sleep(0.05)
@@ -98,17 +99,33 @@ def test_the_child_runs_the_pipelines_at_lower_priority_comes_back_and_stops_wit
         child = pipeline_child(server)
         assert nice(child) - nice(server.pid) == 10  # GRAPHMILL_PIPELINE_NICE
         api = sign_up(server.base_url)
+        health = api.get("/health").json()
+        assert health["pipeline_process"] == {
+            "state": "running",
+            "pid": child,
+            "restarts": 0,
+            "last_exit_code": None,
+        }
         _, run_id = cognify(api, "first", 6)
         assert f":{child}:" in lease_owner(api, run_id)  # the child executes it
         assert wait_final(api, run_id)["counts"]["completed"] == 6
 
         # A pipeline process that dies is started again, and runs go on.
-        server_answers = api.get("/health")
-        assert server_answers.status_code == 200
         os.kill(child, signal.SIGKILL)
         assert gone_within(child, 5)
         again = pipeline_child(server)
         assert again != child
+        deadline = time.monotonic() + 10
+        while (health := api.get("/health")).json()["pipeline_process"]["pid"] != again:
+            assert health.status_code == 200  # the server itself never stopped answering
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert health.json()["pipeline_process"] == {
+            "state": "running",
+            "pid": again,
+            "restarts": 1,
+            "last_exit_code": -signal.SIGKILL,
+        }
         _, second = cognify(api, "second", 3)
         assert wait_final(api, second)["state"] == "completed"
     finally:
@@ -138,6 +155,7 @@ def test_without_a_pipeline_process_the_server_runs_the_pipelines_itself(
     try:
         assert server.pids == [server.pid]
         api = sign_up(server.base_url)
+        assert "pipeline_process" not in api.get("/health").json()
         _, run_id = cognify(api, "ds", 3)
         assert f":{server.pid}:" in lease_owner(api, run_id)
         assert wait_final(api, run_id)["state"] == "completed"

@@ -36,6 +36,10 @@ async def health(services: ServicesDep) -> JSONResponse:
         # Not a failure of the server: add, status and downloads work without it.
         "embedder": services.tools.embedder_status,
     }
+    child = services.runtime.child
+    if child is not None:
+        # Neither: runs wait in the queue while it starts again (logged with its exit code).
+        body["pipeline_process"] = child.status
     if problems:
         body["problems"] = problems
     return JSONResponse(body, status_code=200 if healthy else 503)

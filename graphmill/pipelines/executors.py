@@ -59,15 +59,36 @@ class PipelineChild:
         self.settings = settings
         self.process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
+        self.restarts = 0
+        self.last_exit_code: int | None = None
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """For /health: whether runs can start now, and how often the child was lost."""
+        running = self.process is not None and self.process.returncode is None
+        return {
+            "state": "running" if running else "restarting",
+            "pid": self.process.pid if self.process is not None else None,
+            "restarts": self.restarts,
+            "last_exit_code": self.last_exit_code,
+        }
 
     async def start(self) -> None:
         await self._spawn()
         self._supervisor = asyncio.create_task(self._supervise(), name="graphmill-pipelines")
 
     async def _spawn(self) -> None:
-        env = {**os.environ, "GRAPHMILL_DATA_DIR": str(self.settings.data_dir)}
+        # The server's import path, exactly (`-P`: not the working folder before it), so the
+        # child runs the same graphmill and finds the same pipeline modules.
+        path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
+        env = {
+            **os.environ,
+            "GRAPHMILL_DATA_DIR": str(self.settings.data_dir),
+            "PYTHONPATH": path,
+        }
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
+            "-P",
             "-m",
             "graphmill.cli",
             "worker",
@@ -93,7 +114,7 @@ class PipelineChild:
         while True:
             assert self.process is not None
             started = loop.time()
-            code = await self.process.wait()
+            code = self.last_exit_code = await self.process.wait()
             delay = first if loop.time() - started > 60 else delay
             log.error(
                 "pipeline process exited with code %s; starting it again in %.0f s",
@@ -103,6 +124,7 @@ class PipelineChild:
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, longest)
+            self.restarts += 1
             await self._spawn()
 
     async def dispatch(self, run_id: uuid.UUID) -> None:
@@ -327,7 +349,8 @@ async def serve_pipelines(runtime: Runtime) -> None:
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopped.set)
+        with contextlib.suppress(NotImplementedError):  # Windows: the end of stdin only
+            loop.add_signal_handler(signum, stopped.set)
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
 

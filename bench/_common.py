@@ -148,6 +148,18 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def status_kb(pid: int, key: str) -> int:
+    """A /proc/PID/status figure in kB (VmRSS, VmHWM) summed over the process and its live
+    descendants; 0 if unknown."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith(key + ":"):
+                    total += int(line.split()[1])
+    return total
+
+
 def cpu_times(pid: int | None) -> tuple[float, float]:
     """(user, system) CPU seconds a server has used so far: its process, its live descendants
     and the children they have reaped; zeros if unknown."""

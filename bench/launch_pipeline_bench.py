@@ -9,8 +9,8 @@ Set-ups (`--setups`, comma-separated, in this order by default):
 * `embedded-default-fake`: the real steps (`graphmill.cognify.steps:pipeline`) with the
   LLM and the embeddings served instantly by tests/fake_openai.py (a separate process), as
   SPEC.md section 6 measures overhead: LLM and embedding time excluded.
-* `embedded-inline-fake`: the same with GRAPHMILL_PIPELINE_PROCESS=false: the pipelines in
-  the server's own process, as before `graphmill serve` had a pipeline process.
+* `embedded-child-fake`: the same with GRAPHMILL_PIPELINE_PROCESS=true: the pipelines in
+  `graphmill serve`'s child process at a lower CPU priority.
 * `embedded-default`: the real steps as configured out of the box: no LLM (offline
   extraction) and the bundled local embedder, which is compute-bound; fewer documents.
 * `embedded-pg-noop`: executor local on PostgreSQL (pgserver), no-op steps: the database
@@ -34,7 +34,6 @@ edits of the work tree during the run change nothing.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shlex
 import shutil
@@ -52,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from _common import process_tree
+from _common import status_kb
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -79,8 +78,8 @@ SETUPS: dict[str, Setup] = {
     "embedded-noop": Setup("sqlite", NOOP),
     "embedded-commit": Setup("sqlite", COMMIT),
     "embedded-default-fake": Setup("sqlite", DEFAULT, fake_openai=True),
-    "embedded-inline-fake": Setup(
-        "sqlite", DEFAULT, fake_openai=True, env=(("GRAPHMILL_PIPELINE_PROCESS", "false"),)
+    "embedded-child-fake": Setup(
+        "sqlite", DEFAULT, fake_openai=True, env=(("GRAPHMILL_PIPELINE_PROCESS", "true"),)
     ),
     "embedded-default": Setup("sqlite", DEFAULT, bench_args=SMALL),
     "embedded-pg-noop": Setup("postgresql", NOOP),
@@ -192,12 +191,7 @@ def fake_address(process: Process) -> tuple[str, str]:
 
 def rss_mb(pid: int) -> str:
     """Resident memory of a process and its descendants (serve's pipeline process)."""
-    kb = 0
-    for member in process_tree(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS"):
-                    kb += int(line.split()[1])
+    kb = status_kb(pid, "VmRSS")
     return f"{kb / 1024:.0f} MB" if kb else "?"
 
 

@@ -42,14 +42,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import threading
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -186,15 +184,6 @@ def sample_idle(
 # --- server CPU (only when the server's processes run on this machine) -----------------
 
 
-def cpu_seconds(pid: int, children: bool = False) -> float:
-    """utime + stime of a process (+ its reaped children's), from /proc/PID/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
-    if children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 class CpuMeter:
     """CPU seconds of the server's processes and, optionally, of a PostgreSQL postmaster
     with its backends (live ones read directly, exited ones through the postmaster's
@@ -205,19 +194,8 @@ class CpuMeter:
         self.pg_pid = pg_pid
 
     def _pg(self) -> float:
-        if self.pg_pid is None:
-            return 0.0
-        total = cpu_seconds(self.pg_pid, children=True)
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(stat[1]) == self.pg_pid:
-                    total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-            except (OSError, ValueError, IndexError):
-                continue
-        return total
+        """The postmaster, its live backends and the ones it has reaped."""
+        return sum(cpu_times(self.pg_pid)) if self.pg_pid is not None else 0.0
 
     def read(self) -> tuple[float, float]:
         """(the server's processes with their descendants, PostgreSQL)."""

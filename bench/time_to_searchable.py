@@ -31,7 +31,6 @@ Reported:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import random
@@ -45,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import Dist, base_parser, check, client, cpu_times, header, process_tree
+from _common import Dist, base_parser, check, client, cpu_times, header, status_kb
 
 COGNEE_OVERHEAD_PER_DOC = 0.5  # s; SPEC.md section 6, cognee 1.6.5, instant fake LLM/embeddings
 TERMINAL = {"completed", "completed_with_errors", "failed", "cancelled"}
@@ -184,17 +183,6 @@ def corpus(count: int, seed: int, min_words: int, max_words: int) -> list[tuple[
 # --- the server's memory and CPU --------------------------------------------------------
 
 
-def proc_status_kb(pid: int, key: str) -> int:
-    """A /proc/PID/status figure summed over the server's processes (API, pipeline process)."""
-    total = 0
-    for member in process_tree(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith(key + ":"):
-                    total += int(line.split()[1])
-    return total
-
-
 @dataclass
 class Phase:
     name: str
@@ -239,7 +227,7 @@ class ServerProbe:
         assert self.pid is not None
         while not self._stop.is_set():
             try:
-                rss = proc_status_kb(self.pid, "VmRSS")
+                rss = status_kb(self.pid, "VmRSS")
             except OSError:
                 return
             if self.phases:
@@ -247,7 +235,7 @@ class ServerProbe:
             self._stop.wait(self.interval)
 
     def hwm_mb(self) -> float:
-        return proc_status_kb(self.pid, "VmHWM") / 1024 if self.pid is not None else 0.0
+        return status_kb(self.pid, "VmHWM") / 1024 if self.pid is not None else 0.0
 
 
 # --- the server's own record of the run -------------------------------------------------

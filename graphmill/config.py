@@ -166,10 +166,10 @@ class Settings(BaseSettings):
     pipeline_process: bool = Field(
         False,
         validation_alias=_env("GRAPHMILL_PIPELINE_PROCESS"),
-        description="With the local executor, `graphmill serve` runs pipelines in a child "
-        "process of its own (a `graphmill worker` on the same data folder) at a lower CPU "
-        "priority, so that requests never wait behind pipeline work; false: in the server's "
-        "own process.",
+        description="True: with the local executor, `graphmill serve` runs pipelines in a "
+        "child process of its own (a `graphmill worker` on the same data folder) at a lower "
+        "CPU priority, so that requests never wait behind a step's Python work; false: in the "
+        "server's own process.",
     )
     pipeline_nice: int = Field(
         10,

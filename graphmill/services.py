@@ -60,7 +60,7 @@ async def open_services(
     """Create the data folder, migrate the store, check every backend; fail loudly.
 
     An API process executes runs itself when embedded, or has its pipeline process do it
-    (`pipeline_process`: for `graphmill serve`, unless GRAPHMILL_PIPELINE_PROCESS=false); a
+    (`pipeline_process`: for `graphmill serve` with GRAPHMILL_PIPELINE_PROCESS on); a
     worker always executes them; a "client" (a CLI command or Python API call that only reads
     or adds) never does. A missing default embedding model does not stop start-up: cognify
     and search name the fix.

@@ -22,9 +22,9 @@ UI = Path(__file__).parent / "ui"  # the web app's build (webapp/), committed
 
 def create_app(settings: Settings, *, standalone: bool = False) -> FastAPI:
     """The REST API, cognee-compatible under /api/v1. `standalone`: for a process that
-    serves only this app (`graphmill serve`): its pipelines in a process of their own (with
-    the local executor, unless GRAPHMILL_PIPELINE_PROCESS=false) and
-    `services.freeze_startup_heap` once open."""
+    serves only this app (`graphmill serve`): `services.freeze_startup_heap` once open, and
+    its pipelines in a process of their own when GRAPHMILL_PIPELINE_PROCESS is on (local
+    executor)."""
     from graphmill.api import (
         activity,
         add,

@@ -70,6 +70,15 @@ class Settings(BaseSettings):
             " are refused with 507 and change nothing. Unset = no limit but the disk's."
         ),
     )
+    store_reserve_bytes: int = Field(
+        256 * 1024,
+        ge=0,
+        validation_alias=_env("GRAPHMILL_STORE_RESERVE_BYTES"),
+        description=(
+            "Room the store of record holds back for ending runs: given up when the store is"
+            " so full that a run's end is refused, taken again once there is room. 0 = none."
+        ),
+    )
     max_request_bytes: int = Field(
         1024 * 1024,
         gt=0,

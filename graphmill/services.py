@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 
 from graphmill.auth import audit
 from graphmill.auth.tokens import TokenReader, load_jwt_secret
@@ -16,9 +17,9 @@ from graphmill.blobs.base import sweep_staging
 from graphmill.catalog.data import sweep_unused_blobs
 from graphmill.cognify.tools import Tools, open_tools
 from graphmill.config import Settings
-from graphmill.db import Database, migrate
+from graphmill.db import Database, migrate, reserve
 from graphmill.pipelines.engine import load_pipeline
-from graphmill.pipelines.executors import PipelineChild, Runtime
+from graphmill.pipelines.executors import PipelineChild, Runtime, every
 from graphmill.pipelines.ledger import COGNIFY_PIPELINE, MEMIFY_PIPELINE
 
 log = logging.getLogger("graphmill")
@@ -71,6 +72,7 @@ async def open_services(
     try:
         await db.ping()
         await migrate(db, settings.data_dir)
+        await reserve.keep(db, settings.store_reserve_bytes)
         blobs = open_blob_store(settings)
         await blobs.check()
         local_user = None if settings.require_authentication else await ensure_local_user(db)
@@ -105,7 +107,9 @@ async def open_services(
         tools,
         TokenReader(secret),
     )
-    services.janitor = asyncio.create_task(_sweep_forever(services))
+    services.janitor = asyncio.create_task(
+        every(lambda: SWEEP_SECONDS, partial(sweep, services), "sweep")
+    )
     log.info(
         "graphmill %s ready: database=%s blobs=%s executor=%s auth=%s data_dir=%s",
         role,
@@ -123,17 +127,12 @@ async def open_services(
 SWEEP_SECONDS = 600.0
 
 
-async def _sweep_forever(services: Services) -> None:
-    while True:
-        await sweep(services)
-        await asyncio.sleep(SWEEP_SECONDS)
-
-
 async def sweep(services: Services) -> None:
     """One pass of the janitor: remove what killed processes left (staged uploads cut off
-    mid-body, objects whose add or delete never finished: recorded, used by no item), and
-    audit events past their retention. Failures are logged and retried at the next pass;
-    a pass never stops the process, and one part failing does not skip the other."""
+    mid-body, objects whose add or delete never finished: recorded, used by no item), take
+    the store's reserve again if a run's end gave it up, and delete audit events past their
+    retention. Failures are logged and retried at the next pass; a pass never stops the
+    process, and one part failing does not skip the others."""
     db, blobs = services.db, services.blobs
     try:
         await asyncio.to_thread(sweep_staging, blobs.staging_root)
@@ -146,6 +145,10 @@ async def sweep(services: Services) -> None:
             )
     except Exception:
         log.exception("sweep failed; retried later", extra={"action": "blob.sweep"})
+    try:
+        await reserve.keep(db, services.settings.store_reserve_bytes)  # given up meanwhile
+    except Exception:
+        log.exception("store reserve not taken; retried later", extra={"action": "reserve"})
     try:
         pruned = await audit.prune(db, services.settings.audit_retention_days)
         if pruned:

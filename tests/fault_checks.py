@@ -75,7 +75,7 @@ def kept_rows(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...
     return None if conn is None else conn.execute(sql.encode(), params).fetchall()
 
 
-def _rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
+def query_rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
     """The rows of `sql` (no parameters): through the kept connection of a disk-full test
     database, else through a store opened for the query."""
     kept = kept_rows(settings, sql)
@@ -95,9 +95,9 @@ def _rows(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
 def inventory(settings: Settings) -> Inventory:
     staging = settings.data_dir / "staging"
     staged = tuple(sorted(str(p) for p in staging.rglob("*") if p.is_file()))
-    blobs = _rows(settings, "SELECT sha256 FROM blobs")
-    used = _rows(settings, "SELECT content_hash FROM data")
-    running = _rows(
+    blobs = query_rows(settings, "SELECT sha256 FROM blobs")
+    used = query_rows(settings, "SELECT content_hash FROM data")
+    running = query_rows(
         settings,
         f"SELECT pipeline_name, state FROM pipeline_runs WHERE state = '{RunState.RUNNING}'",
     )

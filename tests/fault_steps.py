@@ -4,7 +4,8 @@ GRAPHMILL_IMPROVE_STEPS).
 Directives in an item's text: `@sleep=S` waits S seconds; `@fail` raises a permanent error;
 `@transient=N` raises a connection error on the first N attempts; `@hang` never returns;
 `@crash` kills the process on the spot; `@waitfor=PATH` waits until the file PATH exists;
-`@fillstore` takes all the room left in the store of record (once per item).
+`@fillstore` takes all the room left in the store of record (once per item); `@storefull`
+raises the store's StoreFull, as a commit refused for room does.
 Then the item's text becomes one chunk, written in the transaction that completes the item
 (the engine's contract, without model costs).
 """
@@ -45,6 +46,8 @@ async def misbehave(ctx: ItemContext[State]) -> None:
             await asyncio.sleep(3600)
         elif name == "crash":
             os._exit(17)
+    if "@storefull" in text:
+        raise StoreFull()
     if "@fillstore" in text and ctx.item.data_id not in _FILLED:
         _FILLED.add(ctx.item.data_id)
         await fill_store(ctx)

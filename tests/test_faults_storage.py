@@ -7,6 +7,7 @@ staged file), the stores still agree, and the same request succeeds once the fau
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -25,11 +26,14 @@ import pytest
 from graphmill.blobs.base import sweep_staging
 from graphmill.blobs.local import LocalBlobStore
 from graphmill.config import Settings
+from graphmill.db import Database
+from graphmill.services import close_services, open_services
 from tests.conftest import LiveServer, S3Server
 from tests.fault_checks import (
     SmallVolume,
     inventory,
     multipart_stream,
+    query_rows,
     small_pg_database,
     text_chunks,
     wait_consistent,
@@ -108,8 +112,8 @@ def test_blob_store_unwritable_mid_upload(backend: str, store_settings: Settings
 class FullStore:
     """A server whose store of record fills up, and how an operator makes room again.
 
-    SQLite: a file that may not grow past 1 MiB (330 KiB when migrated), the real
-    SQLITE_FULL path; deleting data makes room. PostgreSQL: a database on a 6 MiB volume
+    SQLite: a file that may not grow past 1 MiB (330 KiB when migrated) besides its reserve,
+    the real SQLITE_FULL path; deleting data makes room. PostgreSQL: a database on a 6 MiB volume
     (~3 MiB when migrated), the real `disk_full`; a delete cannot make room there (it is
     audited, so it needs room itself, and PostgreSQL reuses deleted rows' room only after
     VACUUM): it is refused with 507 and changes nothing, and the operator grows the volume."""
@@ -162,7 +166,9 @@ def full_store(
     with contextlib.ExitStack() as stack:
         volume = None
         if backend == "sqlite-local":
-            settings = settings_factory(sqlite_max_bytes=MIB, **store_overrides)
+            # 1 MiB besides the store's reserve (kept for ending runs, not for data)
+            reserve = Settings.model_fields["store_reserve_bytes"].default
+            settings = settings_factory(sqlite_max_bytes=MIB + reserve, **store_overrides)
         else:
             volume = stack.enter_context(small_pg_database(request.getfixturevalue("pg"), 6))
             settings = settings_factory(database_url=volume.url, **store_overrides)
@@ -359,6 +365,83 @@ def test_runs_end_explained_when_not_even_their_failure_fits(full_store: FullSto
         assert {s["state"] for s in _cognify_states(api, dataset).values()} == {"completed"}
         assert len(stored_chunks(settings, dataset)) == count
     assert wait_consistent(settings).consistent
+
+
+# Refuses to end a run as a store full to the last byte does (a changed row needs a new
+# page, which the volume has no room for), as long as the store still holds its reserve: a
+# page-level condition that filling a volume cannot produce on demand, raised with the real
+# error of each backend (PostgreSQL's disk_full, SQLite's "database or disk is full").
+_REFUSE_RUN_END = {
+    "postgresql": [
+        """CREATE FUNCTION refuse_run_end() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.state = 'failed' AND EXISTS (SELECT 1 FROM store_reserve) THEN
+                RAISE EXCEPTION 'could not extend file: No space left on device'
+                    USING ERRCODE = 'disk_full';
+            END IF;
+            RETURN NEW;
+        END $$""",
+        """CREATE TRIGGER refuse_run_end BEFORE UPDATE ON pipeline_runs
+        FOR EACH ROW EXECUTE FUNCTION refuse_run_end()""",
+    ],
+    "sqlite": [
+        """CREATE TRIGGER refuse_run_end BEFORE UPDATE ON pipeline_runs
+        WHEN NEW.state = 'failed' AND EXISTS (SELECT 1 FROM store_reserve)
+        BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END""",
+    ],
+}
+
+
+def test_a_run_ends_on_the_store_reserve_when_not_even_its_end_fits(
+    settings_factory: Any,
+) -> None:
+    """A store so full that even the in-place change ending a run is refused (seen in CI on
+    PostgreSQL: a new row version of the item status index had no page): the run gave up and
+    retried every heartbeat, staying `running`, and the blocking cognify waiting for it never
+    answered. Now the store's reserve is given up and the run ends `failed`, `store_full`;
+    the next sweep takes the reserve again once there is room."""
+    settings = settings_factory(cognify_steps="tests.fault_steps:pipeline")
+    with LiveServer(settings) as live:
+        api = sign_up(live.base_url)
+        ds = add_files(api, "letters", [("a.txt", b"@storefull ledger1")]).json()["dataset_id"]
+        assert _reserve_held(settings)  # taken at start-up
+        _sql(settings, _REFUSE_RUN_END[settings.database_backend])
+        run = _cognify(api, ds)  # blocking: it answers once the run has ended
+        assert run["state"] == "failed", run
+        assert run["error"]["class"] == "store_full", run
+        assert not _reserve_held(settings)  # given up for the run's end
+        _sql(
+            settings,
+            ["DROP TRIGGER refuse_run_end ON pipeline_runs"]
+            if settings.database_backend == "postgresql"
+            else ["DROP TRIGGER refuse_run_end"],
+        )
+
+        async def sweep_once() -> None:
+            services = await open_services(settings, role="client")
+            await close_services(services)
+
+        asyncio.run(sweep_once())  # a process starting (or a sweep) takes it again
+        assert _reserve_held(settings)
+        (item,) = _cognify_states(api, ds).values()
+        assert item["state"] == "failed" and item["errorClass"] == "store_full", item
+
+
+def _sql(settings: Settings, statements: list[str]) -> None:
+    async def run() -> None:
+        db = Database(settings.sqlalchemy_url)
+        try:
+            async with db.engine.begin() as conn:
+                for statement in statements:
+                    await conn.exec_driver_sql(statement)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+def _reserve_held(settings: Settings) -> bool:
+    return query_rows(settings, "SELECT count(*) FROM store_reserve") == [(1,)]
 
 
 def test_staging_sweep_removes_only_what_dead_processes_left(tmp_path: Path) -> None:

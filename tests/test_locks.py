@@ -1,4 +1,6 @@
-"""`Database.key_lock` on SQLite excludes other processes sharing the same file."""
+"""`Database.key_lock`: on SQLite it excludes other processes sharing the same file; on both
+backends a waiter cut off (a cancelled task) ends cancelled, so the janitors that take keys
+stop when their process closes."""
 
 from __future__ import annotations
 
@@ -10,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from graphmill.catalog.data import blob_lock_key
+from graphmill.config import Settings
 from graphmill.db import Database
+from graphmill.db.models import Blob
+from graphmill.pipelines.executors import every
+from graphmill.services import close_services, open_services
 
 KEY = "blob:" + "ab" * 32
 
@@ -31,13 +38,14 @@ def url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'graphmill.db'}"
 
 
-async def _acquired_within(db: Database, seconds: float) -> bool:
-    async def take() -> None:
-        async with db.key_lock(KEY):
-            pass
+async def take(db: Database) -> None:
+    async with db.key_lock(KEY):
+        pass
 
+
+async def _acquired_within(db: Database, seconds: float) -> bool:
     try:
-        await asyncio.wait_for(take(), seconds)
+        await asyncio.wait_for(take(db), seconds)
     except TimeoutError:
         return False
     return True
@@ -88,3 +96,93 @@ async def _exclude_within_one_process(url: str) -> None:
     assert order.index("a out") < order.index("b in")
     assert order.index("c out") < order.index("a out")
     await db.engine.dispose()
+
+
+def test_a_waiter_cancelled_ends_cancelled_and_the_key_stays_usable(settings: Settings) -> None:
+    async def main() -> None:
+        db = Database(settings.sqlalchemy_url)
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with db.key_lock(KEY):
+                held.set()
+                await release.wait()
+
+        try:
+            holder = asyncio.create_task(hold())
+            await held.wait()
+            waiter = asyncio.create_task(take(db))
+            await asyncio.sleep(0.3)  # waiting for the key (PostgreSQL: in pg_advisory_lock)
+            waiter.cancel()
+            await asyncio.wait({waiter})
+            # PostgreSQL's driver invalidates a connection whose wait was cut off; the
+            # unlock that followed on it raised in place of the cancellation.
+            assert waiter.cancelled(), waiter.exception()
+            release.set()
+            await holder
+            assert await _acquired_within(db, 10), "the key stayed taken"
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
+def test_a_loop_whose_pass_turns_its_cancellation_into_an_error_still_stops() -> None:
+    passes = 0
+
+    async def one_pass() -> None:
+        nonlocal passes
+        passes += 1
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            raise RuntimeError("clean-up failed") from None
+
+    async def main() -> None:
+        loop = asyncio.create_task(every(lambda: 600.0, one_pass, "test"))
+        await asyncio.sleep(0.1)
+        loop.cancel()
+        # Before: the error was logged as a failed pass and the loop slept 600 s.
+        await asyncio.wait({loop}, timeout=10)
+        assert loop.done() and loop.cancelled()
+
+    asyncio.run(main())
+    assert passes == 1
+
+
+def test_closing_the_services_while_their_sweep_waits_for_a_key_is_prompt(
+    settings: Settings,
+) -> None:
+    """The Python API opens the services for each call and closes them after it; a call
+    that closed them while the sweep (started at opening) waited for a blob's key hung for
+    the sweep's 600 s interval on PostgreSQL."""
+    sha = "cd" * 32
+
+    async def main() -> None:
+        services = await open_services(settings, role="client")
+        async with services.db.write() as session:  # recorded, used by no item
+            session.add(Blob(sha256=sha, size=1, location="orphan"))
+        await close_services(services)
+        other = Database(settings.sqlalchemy_url)  # another process's add of those bytes
+        held, release = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with other.key_lock(blob_lock_key(sha)):
+                held.set()
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        try:
+            await held.wait()
+            services = await open_services(settings, role="client")
+            await asyncio.sleep(0.5)  # its sweep found the orphan and waits for the key
+            closing = asyncio.create_task(close_services(services))
+            done, _ = await asyncio.wait({closing}, timeout=30)
+            assert done, "closing waited for the sweep's next pass"
+            closing.result()
+        finally:
+            release.set()
+            await holder
+            await other.dispose()
+
+    asyncio.run(main())

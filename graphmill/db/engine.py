@@ -506,8 +506,12 @@ class Database:
                 await conn.commit()
                 yield
             finally:
-                await conn.execute(text("SELECT pg_advisory_unlock_all()"))
-                await conn.commit()
+                # A wait for a lock cut off (a cancelled task) invalidates the connection:
+                # closing it ends the session and its locks; a statement on it would raise
+                # in place of the cancellation (a janitor then never stopped).
+                if not conn.invalidated:
+                    await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+                    await conn.commit()
 
     async def reset_pool(self) -> None:
         """Close pooled connections, so new ones see types that migrations created."""

@@ -387,6 +387,15 @@ class ItemStatus(Base):
     __table_args__ = (Index("ix_item_status_run", "run_id", "state"),)
 
 
+class StoreReserve(Base):
+    """Room held back in the store of record (`graphmill.db.reserve`): one row of bytes."""
+
+    __tablename__ = "store_reserve"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    filler: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Event(Base):
     """One state change of a run or an item, in the order the changes committed."""
 

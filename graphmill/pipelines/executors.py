@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphmill.blobs import BlobStore
@@ -39,6 +40,25 @@ def procrastinate_app(settings: Settings) -> Any:
     assert settings.database_url is not None
     conninfo = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
     return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
+
+
+async def every(
+    seconds: Callable[[], float], one_pass: Callable[[], Awaitable[None]], what: str
+) -> None:
+    """Run `one_pass` now and then every `seconds()` until the task is cancelled. A pass
+    that fails is logged and tried again next time; a cancellation always stops the loop,
+    even one that a pass's clean-up turned into an error (a database driver's, for a query
+    cut off mid-wait), which would otherwise have been logged as a failure and slept on."""
+    task = asyncio.current_task()
+    while True:
+        try:
+            await one_pass()
+        except Exception:
+            if task is None or not task.cancelling():
+                log.exception("%s failed; retried later", what, extra={"action": what})
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
+        await asyncio.sleep(seconds())
 
 
 class PipelineChild:
@@ -196,7 +216,10 @@ class Runtime:
         if self.app is not None:
             await self.app.open_async()
             self.app.task(name=RUN_TASK, pass_context=False)(self._run_job)
-        self._janitor = asyncio.create_task(self._janitor_loop(), name="graphmill-janitor")
+        self._janitor = asyncio.create_task(
+            every(lambda: self.settings.heartbeat_seconds, self.tick, "janitor"),
+            name="graphmill-janitor",
+        )
 
     async def stop(self) -> None:
         if self._janitor is not None:
@@ -280,16 +303,6 @@ class Runtime:
                 "job of a dead worker closed",
                 extra={"action": "job.stalled", "job_id": job.id, "run_id": job.task_kwargs},
             )
-
-    async def _janitor_loop(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("janitor pass failed", extra={"action": "janitor"})
-            await asyncio.sleep(self.settings.heartbeat_seconds)
 
     async def tick(self) -> None:
         """One pass: renew our leases, recover expired ones, dispatch queued runs."""

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import ColumnElement
 
-from graphmill.db import Database, retrying
+from graphmill.db import Database, reserve, retrying
 from graphmill.db.engine import bind_ids, dialect_insert, in_ids, lock_dataset, lock_dataset_in
 from graphmill.db.models import (
     ACTIVE_RUN_STATES,
@@ -1038,7 +1038,8 @@ async def _end_failed(
 ) -> None:
     """The run -> failed if `conditions` hold, its items in progress pending again. On a
     store so full that even the event (a new row) has no room, the rows are changed without
-    it, in place, which needs no new page: the run still ends, explained."""
+    it, in place; should even that be refused, the store's reserve is given up for it: the
+    run still ends, explained."""
     now = utcnow()
     statement = (
         update(PipelineRun)
@@ -1073,10 +1074,20 @@ async def _end_failed(
                     error_message=error_message,
                 )
 
+    async def end_as_it_fits() -> None:
+        try:
+            await end(with_event=True)
+        except StoreFull:
+            await end(with_event=False)
+
     try:
-        await end(with_event=True)
+        await end_as_it_fits()
     except StoreFull:
-        await end(with_event=False)
+        # Not even in place (a row version needed a new page): the store's reserve is for
+        # this. Without one left, the caller tries again later.
+        if not await reserve.give_up(db):
+            raise
+        await end_as_it_fits()
 
 
 async def latest_states_json(

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
+from graphmill.ingest import add as add_module
 from tests.support import Api, add_files
 
 
@@ -67,3 +70,38 @@ def test_labels_metadata_and_node_set_are_stored(alice: Api) -> None:
     assert items["b"]["label"] is None
     assert items["a"]["externalMetadata"] == {"source": "crm", "node_set": ["n1", "n2"]}
     assert items["b"]["externalMetadata"] == {"node_set": ["n1", "n2"]}
+
+
+def test_one_add_mixing_new_known_and_repeated_contents(
+    alice: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows go in as multi-row INSERTs (batches of 2 here, so that several are needed): each
+    file's entry, in the request's order, names its item; a content the dataset holds, or
+    that came earlier in the same add, is the existing item, and no row is made twice."""
+    monkeypatch.setattr(add_module, "INSERT_BATCH", 2)
+    known = add_files(alice, "ds_mix", [("known.txt", b"known")]).json()
+    [known_entry] = known["data_ingestion_info"]
+    files = [
+        ("n1.txt", b"new one"),
+        ("known-again.txt", b"known"),
+        ("n2.txt", b"new two"),
+        ("n1-again.txt", b"new one"),
+        ("n3.txt", b"new three"),
+    ]
+    r = add_files(alice, "ds_mix", files)
+    assert r.status_code == 200, r.text
+    entries = r.json()["data_ingestion_info"]
+    ids = [e["data_id"] for e in entries]
+    statuses = [e["run_info"]["status"] for e in entries]
+    assert ids[1] == known_entry["data_id"]
+    assert ids[3] == ids[0]
+    assert len({ids[0], ids[2], ids[4], known_entry["data_id"]}) == 4
+    assert statuses == [
+        "PipelineRunCompleted",
+        "PipelineRunAlreadyCompleted",
+        "PipelineRunCompleted",
+        "PipelineRunAlreadyCompleted",
+        "PipelineRunCompleted",
+    ]
+    items = alice.get(f"/api/v1/datasets/{known['dataset_id']}/data").json()
+    assert sorted(i["name"] for i in items) == ["known", "n1", "n2", "n3"]

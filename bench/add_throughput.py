@@ -10,6 +10,8 @@
   right before each upload (a shared disk's speed drifts), with the ratio upload : disk.
   With --pid, also the bytes the server wrote per byte uploaded (/proc/PID/io wchar:
   1.0 means each byte was written once).
+* Then (unless --keep) it deletes every dataset it made, timing each delete: the latency
+  distribution per number of files in the dataset.
 
     python bench/add_throughput.py --base-url http://127.0.0.1:8000
 """
@@ -48,7 +50,7 @@ def small_files(count: int, size: int, tag: str) -> list[tuple[str, tuple[str, b
     return files
 
 
-CREATED: list[str] = []  # datasets to delete at the end
+CREATED: list[tuple[str, int]] = []  # datasets to delete at the end, with their file counts
 
 
 def add_batch(api: httpx.Client, count: int, size: int) -> float:
@@ -58,7 +60,7 @@ def add_batch(api: httpx.Client, count: int, size: int) -> float:
     response = api.post("/api/v1/add", files=files, data={"datasetName": f"bench_add_{tag}"})
     elapsed = time.perf_counter() - start
     body = check(response).json()
-    CREATED.append(str(body["dataset_id"]))
+    CREATED.append((str(body["dataset_id"]), count))
     items = body.get("data_ingestion_info") or []
     if len(items) != count:
         raise SystemExit(f"expected {count} items in the add answer, got {len(items)}")
@@ -145,7 +147,7 @@ def main() -> None:
             cpu_before = cpu_seconds(args.pid)
             written_before = written_bytes(args.pid)
             response, elapsed = upload_streamed(api, upload)
-            CREATED.append(str(response.json()["dataset_id"]))
+            CREATED.append((str(response.json()["dataset_id"]), 1))
             cpu = cpu_seconds(args.pid) - cpu_before
             written = written_bytes(args.pid) - written_before
             rates.append(mib_per_s(large, elapsed))
@@ -162,8 +164,14 @@ def main() -> None:
             print(f"upload : disk             {Dist.of(ratios).plain('', '8.2f')}")
 
     if not args.keep:
-        for dataset_id in CREATED:
+        header("deleting what it added: DELETE /api/v1/datasets/{id}, by files per dataset")
+        deletes: dict[int, list[float]] = {}
+        for dataset_id, count in CREATED:
+            start = time.perf_counter()
             check(api.delete(f"/api/v1/datasets/{dataset_id}"))
+            deletes.setdefault(count, []).append(time.perf_counter() - start)
+        for count, times in sorted(deletes.items()):
+            print(f"delete a dataset of {count:>4} files  {Dist.of(times).ms()}", flush=True)
 
     header("summary")
     for count, dist, rate in results:

@@ -150,15 +150,16 @@ def test_kill_9_during_a_delete(shared: Settings) -> None:
         api = sign_up(first.base_url)
         ds = add_files(api, "doomed", files).json()["dataset_id"]
         assert len(inventory(shared).objects) == 12
-        # Garbage collection goes through the hashes in order; it stops at the 5th, whose lock
-        # this test holds, after removing 4 objects: the process is killed right there.
+        # Garbage collection takes the locks of a batch of hashes in order, then removes the
+        # objects no item uses; it stops at the 5th lock, which this test holds, once the
+        # dataset's rows are gone: the process is killed right there.
         _, release = _hold_blob_lock(shared, hashes[4])
         deleter = threading.Thread(
             target=lambda: _quietly(lambda: api.delete(f"/api/v1/datasets/{ds}"))
         )
         deleter.start()
         deadline = time.monotonic() + 30
-        while len(inventory(shared).objects) > 8:
+        while inventory(shared).data_hashes:
             assert time.monotonic() < deadline, inventory(shared)
             time.sleep(0.02)
         time.sleep(0.2)
@@ -166,7 +167,8 @@ def test_kill_9_during_a_delete(shared: Settings) -> None:
         release.set()
         deleter.join(timeout=30)
         left = inventory(shared)
-        assert len(left.objects) == 8 and not left.data_hashes  # rows gone, objects orphaned
+        assert len(left.objects) == 12 and len(left.blob_rows) == 12  # all orphaned
+        assert not left.data_hashes
     finally:
         first.stop()
     with restarted(shared, api) as found:

@@ -218,19 +218,25 @@ async def record_download(
     )
 
 
+# Objects per garbage-collection batch (and rows per insert of `record_blobs`).
+GC_BATCH = 100
+
+
 async def record_blobs(db: Database, blobs: BlobStore, sizes: dict[str, int]) -> None:
     """Record objects about to be stored (the caller holds their locks), before they are.
 
     Until an item uses it, such a row marks an object that may exist: garbage collection
     removes both if the add never completes (a failure, or the process killed).
     """
+    rows = [
+        {"sha256": sha, "size": size, "location": blobs.location(sha)}
+        for sha, size in sorted(sizes.items())
+    ]
     async with db.write() as session:
         insert = dialect_insert(session)
-        for sha, size in sorted(sizes.items()):
+        for start in range(0, len(rows), GC_BATCH):
             await session.execute(
-                insert(Blob)
-                .values(sha256=sha, size=size, location=blobs.location(sha))
-                .on_conflict_do_nothing()
+                insert(Blob).values(rows[start : start + GC_BATCH]).on_conflict_do_nothing()
             )
 
 
@@ -243,14 +249,15 @@ async def collect_garbage(
     the rest to the sweep, so that the caller's own outcome (an item deleted, an add's real
     error) is what its user sees.
 
-    Runs under the blob's lock, which `add` holds from recording the object until its items
+    Runs under the blobs' locks, which `add` holds from recording the object until its items
     commit, so an object is never removed under a concurrent add of the same bytes. The
     object goes before its row: a process killed in between leaves a row that the next
     collection (`sweep_unused_blobs`) finishes, never an object nothing records.
     """
+    ordered = sorted(set(hashes))
     try:
-        for sha in sorted(set(hashes)):
-            await _collect(db, blobs, sha)
+        for start in range(0, len(ordered), GC_BATCH):
+            await _collect(db, blobs, ordered[start : start + GC_BATCH])
     except StorageError:
         if not defer_failure:
             raise
@@ -259,22 +266,29 @@ async def collect_garbage(
         )
 
 
-async def _collect(db: Database, blobs: BlobStore, sha: str) -> None:
-    """Remove one object and its row if no item uses it, under its lock (see above)."""
-    async with db.key_lock(blob_lock_key(sha)):
-        async with db.read() as session:
-            used = await session.scalar(select(exists().where(Data.content_hash == sha)))
-            recorded = await session.scalar(select(exists().where(Blob.sha256 == sha)))
-        if used or not recorded:
-            return
-        await blobs.delete(sha)
-        async with db.write() as session:
-            await session.execute(
-                delete(Blob).where(
-                    Blob.sha256 == sha, ~exists().where(Data.content_hash == Blob.sha256)
+async def _collect(db: Database, blobs: BlobStore, shas: list[str]) -> None:
+    """Remove the objects of `shas` no item uses, and their rows, under their locks (see
+    above): one query and one write for the batch (a query, a write and a lock of its own
+    per object made a 1,000-item dataset's delete ~1,400 event-loop stretches)."""
+    unused_blob = ~exists().where(Data.content_hash == Blob.sha256)
+    removed: list[str] = []
+    async with db.key_lock(*(blob_lock_key(sha) for sha in shas)):
+        unused = await db.read_rows(
+            select(Blob.sha256).where(Blob.sha256.in_(shas), unused_blob).order_by(Blob.sha256)
+        )
+        try:
+            for (sha,) in unused:
+                await blobs.delete(sha)
+                removed.append(sha)
+        finally:  # the rows of the objects gone, even when a later one could not go
+            if removed:
+                await db.run(
+                    lambda conn: conn.execute(
+                        delete(Blob).where(Blob.sha256.in_(removed), unused_blob)
+                    )
                 )
-            )
-        log.info("blob removed", extra={"action": "blob.gc", "sha256": sha})
+    if removed:
+        log.info("blobs removed: %d", len(removed), extra={"action": "blob.gc"})
 
 
 async def sweep_unused_blobs(db: Database, blobs: BlobStore) -> int:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from graphmill.db import Bulk, Database, bind_ids, in_ids, migrate
 from graphmill.db.engine import is_store_full
 from graphmill.db.models import User
+from graphmill.errors import StoreFull
 from tests.test_graph_store import db_url  # noqa: F401  (the fixture: both backends)
 
 
@@ -174,3 +175,28 @@ def test_store_full_is_told_by_sqlstate_or_by_the_message(
     error = DBAPIError("SELECT 1", {}, _DriverError(message, sqlstate))
     assert is_store_full(error) is full
     assert not is_store_full(_DriverError(message, sqlstate))  # only the store's errors
+
+
+def test_a_read_refused_for_room_is_store_full(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """A new PostgreSQL session on a full volume fails before its first statement ("could
+    not write init file"): for a read too, that is the store being full (507), not a 500."""
+
+    def refused() -> DBAPIError:
+        return DBAPIError("SELECT 1", {}, _DriverError("could not write init file", "XX000"))
+
+    def read(conn: Connection) -> None:
+        raise refused()
+
+    async def main() -> None:
+        db = await _open(db_url, tmp_path)
+        try:
+            for inline in (False, True):
+                with pytest.raises(StoreFull):
+                    await db.run_read(read, inline=inline)
+            with pytest.raises(StoreFull):
+                async with db.read():
+                    raise refused()
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())

@@ -147,6 +147,15 @@ def _raise_if_full(exc: DBAPIError) -> None:
         raise StoreFull() from exc
 
 
+def _raise_for_read(exc: DBAPIError) -> None:
+    """A read's error as the store's: StoreFull when even a read is refused for room (a new
+    PostgreSQL session writes its relation-cache file first: "could not write init file"
+    on a full volume was a 500), BackendUnavailable when the store cannot be reached."""
+    _raise_if_full(exc)
+    if isinstance(exc, OperationalError):
+        raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
+
+
 def is_retryable(exc: BaseException) -> bool:
     """A store error that a fresh attempt of the same transaction can get past: a deadlock or
     serialisation failure on PostgreSQL, "database is locked" on SQLite."""
@@ -418,8 +427,9 @@ class Database:
             if inline and self._sync_inline is not None:
                 return _read(self._sync_inline, fn)
             return await self._in_thread(self._reader_threads, _read, self._sync_reader, fn)
-        except OperationalError as exc:
-            raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
+        except DBAPIError as exc:
+            _raise_for_read(exc)
+            raise
 
     @staticmethod
     async def _in_thread(
@@ -457,8 +467,9 @@ class Database:
         async with self._read_sessions() as session:
             try:
                 yield session
-            except OperationalError as exc:
-                raise BackendUnavailable(f"store of record unavailable: {exc.orig}") from exc
+            except DBAPIError as exc:
+                _raise_for_read(exc)
+                raise
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:

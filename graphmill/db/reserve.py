@@ -13,13 +13,14 @@ It is taken again at start-up and at each sweep once there is room.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
 from sqlalchemy import delete, exists, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from graphmill.db.engine import Database
+from graphmill.db.engine import Database, is_store_full
 from graphmill.db.models import StoreReserve
 from graphmill.errors import StoreFull
 
@@ -35,28 +36,31 @@ async def keep(db: Database, size: int) -> bool:
     otherwise have to create, on a volume with no room for them."""
     if size <= 0:
         return False
-    if await db.read_scalar(select(exists().where(StoreReserve.id == 1)), inline=True):
-        return True
-    filler = os.urandom(size)  # incompressible: it takes its size on disk
     try:
+        if await db.read_scalar(select(exists().where(StoreReserve.id == 1)), inline=True):
+            return True
+        filler = os.urandom(size)  # incompressible: it takes its size on disk
         await db.run(lambda conn: conn.execute(insert(StoreReserve).values(id=1, filler=filler)))
     except StoreFull:
         return False
     except IntegrityError:
         return True  # another process took it first
     if not db.is_sqlite:
-        await _vacuum(db)
+        with contextlib.suppress(StoreFull):  # the maps then wait for the next VACUUM
+            await _vacuum(db)
     log.info("store reserve held", extra={"action": "reserve.keep", "bytes": size})
     return True
 
 
 async def give_up(db: Database) -> bool:
-    """Release the reserve's room to the store; False when there was none to give."""
+    """Release the reserve's room to the store; False when there was none to give. StoreFull
+    when PostgreSQL refuses even the VACUUM (its pages stay taken; the next give-up vacuums
+    again, the row already gone)."""
     released = await db.run(lambda conn: conn.execute(delete(StoreReserve)).rowcount)
-    if not released:
-        return False
     if not db.is_sqlite:
         await _vacuum(db)
+    if not released:
+        return False
     log.warning(
         "the store of record is full: its reserve was given up to end a run",
         extra={"action": "reserve.give_up"},
@@ -65,6 +69,11 @@ async def give_up(db: Database) -> bool:
 
 
 async def _vacuum(db: Database) -> None:
-    async with db.engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(_VACUUM)
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(_VACUUM)
+    except DBAPIError as exc:
+        if is_store_full(exc):
+            raise StoreFull() from exc
+        raise

@@ -13,8 +13,9 @@ import anyio
 import boto3
 import pytest
 
-from graphmill.blobs import BlobRef, BlobStore, LocalBlobStore, S3BlobStore
+from graphmill.blobs import BlobRef, BlobStore, LocalBlobStore
 from graphmill.blobs.base import CHUNK, shard
+from graphmill.blobs.s3 import S3BlobStore
 from graphmill.errors import BackendUnavailable, BlobUnreadable, UploadTooLarge
 from tests.conftest import S3Server
 

@@ -52,6 +52,10 @@ from tests.support import Api, free_port, sign_up  # noqa: E402
 GRAPHMILL_HASHER = tokens._hasher
 tokens._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
+# The fake OpenAI-compatible server's fixtures (`fake_llm`), for every test module: declared
+# in a test module, they existed only when that module was collected too.
+pytest_plugins = ["tests.fake_openai"]
+
 BACKENDS = ["sqlite-local", "postgresql-s3"]
 TEMPLATE_DB = "graphmill_template"
 

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from tests.fake_openai import FakeOpenAI
 
 # The shared fake OpenAI server and its fixtures (see tests/test_llm.py for why a plugin).
-pytest_plugins = ["tests.fake_openai"]
 
 CHAT = {"model": "gpt-test", "messages": [{"role": "user", "content": "Alice met Bob."}]}
 

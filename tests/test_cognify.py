@@ -21,7 +21,6 @@ from tests.support import Api, add_files, sign_up
 if TYPE_CHECKING:
     from tests.fake_openai import FakeOpenAI
 
-pytest_plugins = ["tests.fake_openai"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SUPPORTED = [

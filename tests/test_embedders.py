@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 # The shared fake OpenAI server and its fixtures (see tests/test_llm.py for why a plugin).
-pytest_plugins = ["tests.fake_openai"]
 
 FIXTURE = Path(__file__).parent / "data" / "minilm_reference.json"
 REFERENCE = json.loads(FIXTURE.read_text(encoding="utf-8"))

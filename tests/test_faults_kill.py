@@ -44,7 +44,6 @@ from tests.test_recovery import FAST, LEASE, wait_completed_items
 if TYPE_CHECKING:
     from tests.fake_openai import FakeOpenAI
 
-pytest_plugins = ["tests.fake_openai"]
 
 MIB = 1024 * 1024
 

@@ -24,7 +24,6 @@ from tests.test_faults_kill import llm_env
 if TYPE_CHECKING:
     from tests.fake_openai import FakeOpenAI
 
-pytest_plugins = ["tests.fake_openai"]
 
 # Each fault: the fake's modes, and the item's error class and a word of its message.
 FAILING = {

@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 
 # Imported as a plugin (not with `import`) so that pytest rewrites its asserts and finds its
 # fixtures; once tests/conftest.py names it in its own pytest_plugins this line can go.
-pytest_plugins = ["tests.fake_openai"]
 
 TEXT = "Alice works at Acme in Paris. She met Bob there last spring."
 T = TypeVar("T")

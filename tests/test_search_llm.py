@@ -15,7 +15,6 @@ from tests.support import Api, add_files, sign_up
 if TYPE_CHECKING:
     from tests.fake_openai import FakeOpenAI
 
-pytest_plugins = ["tests.fake_openai"]
 
 PASSAGE = (
     "Greymouth Harbour\n\nThe harbour master of Greymouth in 1890 was Anders Holt, a "

@@ -21,7 +21,6 @@ from tests.support import ServerProcess, settings_env
 if TYPE_CHECKING:
     from tests.fake_openai import FakeOpenAI
 
-pytest_plugins = ["tests.fake_openai"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # One minute on the embedded default (CI time: every other API test runs on both backend

@@ -75,18 +75,20 @@ def test_labels_metadata_and_node_set_are_stored(alice: Api) -> None:
 def test_one_add_mixing_new_known_and_repeated_contents(
     alice: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rows go in as multi-row INSERTs (batches of 2 here, so that several are needed): each
-    file's entry, in the request's order, names its item; a content the dataset holds, or
-    that came earlier in the same add, is the existing item, and no row is made twice."""
-    monkeypatch.setattr(add_module, "INSERT_BATCH", 2)
-    known = add_files(alice, "ds_mix", [("known.txt", b"known")]).json()
-    [known_entry] = known["data_ingestion_info"]
+    """Rows go in as one multi-row INSERT, contents already there are looked up in batches
+    (of 1 here, so that several are needed): each file's entry, in the request's order, names
+    its item; a content the dataset holds, or that came earlier in the same add, is the
+    existing item, and no row is made twice."""
+    monkeypatch.setattr(add_module, "LOOKUP_BATCH", 1)
+    known = add_files(alice, "ds_mix", [("known.txt", b"known"), ("k2.txt", b"known 2")]).json()
+    known_entry, known_2 = known["data_ingestion_info"]
     files = [
         ("n1.txt", b"new one"),
         ("known-again.txt", b"known"),
         ("n2.txt", b"new two"),
         ("n1-again.txt", b"new one"),
         ("n3.txt", b"new three"),
+        ("k2-again.txt", b"known 2"),
     ]
     r = add_files(alice, "ds_mix", files)
     assert r.status_code == 200, r.text
@@ -95,6 +97,7 @@ def test_one_add_mixing_new_known_and_repeated_contents(
     statuses = [e["run_info"]["status"] for e in entries]
     assert ids[1] == known_entry["data_id"]
     assert ids[3] == ids[0]
+    assert ids[5] == known_2["data_id"]
     assert len({ids[0], ids[2], ids[4], known_entry["data_id"]}) == 4
     assert statuses == [
         "PipelineRunCompleted",
@@ -102,6 +105,7 @@ def test_one_add_mixing_new_known_and_repeated_contents(
         "PipelineRunCompleted",
         "PipelineRunAlreadyCompleted",
         "PipelineRunCompleted",
+        "PipelineRunAlreadyCompleted",
     ]
     items = alice.get(f"/api/v1/datasets/{known['dataset_id']}/data").json()
-    assert sorted(i["name"] for i in items) == ["known", "n1", "n2", "n3"]
+    assert sorted(i["name"] for i in items) == ["k2", "known", "n1", "n2", "n3"]

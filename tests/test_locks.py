@@ -11,10 +11,11 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from graphmill.catalog.data import blob_lock_key
 from graphmill.config import Settings
-from graphmill.db import Database
+from graphmill.db import Database, migrate
 from graphmill.db.models import Blob
 from graphmill.pipelines.executors import every
 from graphmill.services import close_services, open_services
@@ -36,6 +37,20 @@ def _hold(url: str, held: Event, release: Event) -> None:
 @pytest.fixture
 def url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'data' / 'graphmill.db'}"
+
+
+async def _someone_waits_for_a_key(db: Database) -> None:
+    """Until a session waits for an advisory lock (PostgreSQL); on SQLite, whose file locks
+    cannot be watched, a moment."""
+    if db.is_sqlite:
+        await asyncio.sleep(0.5)
+        return
+    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    for _ in range(500):
+        if await db.read_scalar(waiting):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("nobody waits for a key")
 
 
 async def take(db: Database) -> None:
@@ -112,7 +127,7 @@ def test_a_waiter_cancelled_ends_cancelled_and_the_key_stays_usable(settings: Se
             holder = asyncio.create_task(hold())
             await held.wait()
             waiter = asyncio.create_task(take(db))
-            await asyncio.sleep(0.3)  # waiting for the key (PostgreSQL: in pg_advisory_lock)
+            await _someone_waits_for_a_key(db)
             waiter.cancel()
             await asyncio.wait({waiter})
             # PostgreSQL's driver invalidates a connection whose wait was cut off; the
@@ -159,11 +174,11 @@ def test_closing_the_services_while_their_sweep_waits_for_a_key_is_prompt(
     sha = "cd" * 32
 
     async def main() -> None:
-        services = await open_services(settings, role="client")
-        async with services.db.write() as session:  # recorded, used by no item
-            session.add(Blob(sha256=sha, size=1, location="orphan"))
-        await close_services(services)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         other = Database(settings.sqlalchemy_url)  # another process's add of those bytes
+        await migrate(other, settings.data_dir)  # no services yet: no sweep before the orphan
+        async with other.write() as session:  # recorded, used by no item
+            session.add(Blob(sha256=sha, size=1, location="orphan"))
         held, release = asyncio.Event(), asyncio.Event()
 
         async def hold() -> None:
@@ -175,7 +190,7 @@ def test_closing_the_services_while_their_sweep_waits_for_a_key_is_prompt(
         try:
             await held.wait()
             services = await open_services(settings, role="client")
-            await asyncio.sleep(0.5)  # its sweep found the orphan and waits for the key
+            await _someone_waits_for_a_key(other)  # the sweep, at the orphan's key
             closing = asyncio.create_task(close_services(services))
             done, _ = await asyncio.wait({closing}, timeout=30)
             assert done, "closing waited for the sweep's next pass"

@@ -218,7 +218,7 @@ async def record_download(
     )
 
 
-# Objects per garbage-collection batch (and rows per insert of `record_blobs`).
+# Objects per garbage-collection batch.
 GC_BATCH = 100
 
 
@@ -234,10 +234,7 @@ async def record_blobs(db: Database, blobs: BlobStore, sizes: dict[str, int]) ->
     ]
     async with db.write() as session:
         insert = dialect_insert(session)
-        for start in range(0, len(rows), GC_BATCH):
-            await session.execute(
-                insert(Blob).values(rows[start : start + GC_BATCH]).on_conflict_do_nothing()
-            )
+        await session.execute(insert(Blob).on_conflict_do_nothing(), rows)
 
 
 async def collect_garbage(

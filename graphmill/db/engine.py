@@ -510,11 +510,20 @@ class Database:
                 yield
             return
         lock_ids = [advisory_key(k.encode()) for k in ordered]
-        async with self.engine.connect() as conn:
+        async with AsyncExitStack() as stack:
             try:
-                for lock_id in lock_ids:
-                    await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_id})
-                await conn.commit()
+                conn = await stack.enter_async_context(self.engine.connect())
+            except DBAPIError as exc:
+                _raise_for_read(exc)  # a new session on a full volume: StoreFull
+                raise
+            try:
+                try:
+                    for lock_id in lock_ids:
+                        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_id})
+                    await conn.commit()
+                except DBAPIError as exc:
+                    _raise_for_read(exc)
+                    raise
                 yield
             finally:
                 # A wait for a lock cut off (a cancelled task) invalidates the connection:

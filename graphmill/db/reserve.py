@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from graphmill.db.engine import Database, is_store_full
 from graphmill.db.models import StoreReserve
-from graphmill.errors import StoreFull
+from graphmill.errors import StorageError, StoreFull
 
 log = logging.getLogger("graphmill.db")
 
@@ -46,26 +46,31 @@ async def keep(db: Database, size: int) -> bool:
     except IntegrityError:
         return True  # another process took it first
     if not db.is_sqlite:
-        with contextlib.suppress(StoreFull):  # the maps then wait for the next VACUUM
+        with contextlib.suppress(StorageError, DBAPIError):  # the maps wait for a next VACUUM
             await _vacuum(db)
     log.info("store reserve held", extra={"action": "reserve.keep", "bytes": size})
     return True
 
 
 async def give_up(db: Database) -> bool:
-    """Release the reserve's room to the store; False when there was none to give. StoreFull
-    when PostgreSQL refuses even the VACUUM (its pages stay taken; the next give-up vacuums
-    again, the row already gone)."""
-    released = await db.run(lambda conn: conn.execute(delete(StoreReserve)).rowcount)
-    if not db.is_sqlite:
-        await _vacuum(db)
-    if not released:
+    """Release the reserve's room to the store: True when room may have been returned (the
+    row deleted; on PostgreSQL, the VACUUM that returns its pages done, which also returns
+    those of a row deleted by an earlier give-up whose VACUUM was refused). Never raises:
+    a failure here is logged, and the caller's own error stands."""
+    try:
+        released = await db.run(lambda conn: conn.execute(delete(StoreReserve)).rowcount)
+        if not db.is_sqlite:
+            await _vacuum(db)
+            released = True
+    except Exception:
+        log.warning("store reserve not given up", exc_info=True, extra={"action": "reserve"})
         return False
-    log.warning(
-        "the store of record is full: its reserve was given up to end a run",
-        extra={"action": "reserve.give_up"},
-    )
-    return True
+    if released:
+        log.warning(
+            "the store of record is full: its reserve was given up to end a run",
+            extra={"action": "reserve.give_up"},
+        )
+    return bool(released)
 
 
 async def _vacuum(db: Database) -> None:

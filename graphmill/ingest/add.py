@@ -24,7 +24,7 @@ from graphmill.catalog.datasets import (
     ensure_owned_dataset,
     touch_dataset,
 )
-from graphmill.db import Database, dialect_insert
+from graphmill.db import Database, dialect_insert, lock_dataset
 from graphmill.db.models import Data, Permission
 from graphmill.errors import (
     EmptyUpload,
@@ -294,6 +294,9 @@ async def _record(
                 else:
                     assert dataset_name is not None
                     dataset = await ensure_owned_dataset(session, user, dataset_name)
+                # First, as every writer of the dataset: a concurrent delete of an item whose
+                # content this add finds already present cannot slip in before it is read.
+                await lock_dataset(session, dataset.id)
                 items = await _insert_rows(session, dataset.id, user.id, prepared, node_set)
                 run = await record_completed_run(
                     session,
@@ -317,8 +320,8 @@ async def _record(
     return AddResult(run.id, info, items)
 
 
-# Rows per INSERT of an add: 12 parameters each, well under SQLite's 32,766 per statement.
-INSERT_BATCH = 500
+# Contents per query of an add that looks up those already in the dataset.
+LOOKUP_BATCH = 500
 
 
 async def _insert_rows(
@@ -328,9 +331,11 @@ async def _insert_rows(
     prepared: list[_Prepared],
     node_set: list[str] | None,
 ) -> list[AddedItem]:
-    """The items' rows, one multi-row INSERT per `INSERT_BATCH` distinct contents (a row per
-    file cost a round trip each: ~100 for a 100-file add); contents the dataset already
-    holds, or that came twice in this add, are its existing items."""
+    """The items' rows, in one `INSERT ... RETURNING` run with all of them (SQLAlchemy's
+    "insertmanyvalues": multi-row statements made from one compiled statement; a row per
+    file cost a round trip each, and a `.values(rows)` statement was compiled anew for each
+    add: ~80 ms for 500 rows, holding the event loop); contents the dataset already holds,
+    or that came twice in this add, are its existing items."""
     first: dict[str, _Prepared] = {}  # each content's first file
     for item in prepared:
         first.setdefault(item.staged.sha256, item)
@@ -352,21 +357,19 @@ async def _insert_rows(
         for sha, item in first.items()
     ]
     insert = dialect_insert(session)
-    ids: dict[str, tuple[uuid.UUID, bool]] = {}
-    for start in range(0, len(rows), INSERT_BATCH):
-        inserted = await session.execute(
-            insert(Data)
-            .values(rows[start : start + INSERT_BATCH])
-            .on_conflict_do_nothing(index_elements=["dataset_id", "content_hash"])
-            .returning(Data.content_hash, Data.id)
-        )
-        ids.update({row.content_hash: (row.id, False) for row in inserted})
+    inserted = await session.execute(
+        insert(Data)
+        .on_conflict_do_nothing(index_elements=["dataset_id", "content_hash"])
+        .returning(Data.content_hash, Data.id),
+        rows,
+    )
+    ids: dict[str, tuple[uuid.UUID, bool]] = {row.content_hash: (row.id, False) for row in inserted}
     present = [sha for sha in first if sha not in ids]
-    for start in range(0, len(present), INSERT_BATCH):
+    for start in range(0, len(present), LOOKUP_BATCH):
         found = await session.execute(
             select(Data.content_hash, Data.id).where(
                 Data.dataset_id == dataset_id,
-                Data.content_hash.in_(present[start : start + INSERT_BATCH]),
+                Data.content_hash.in_(present[start : start + LOOKUP_BATCH]),
             )
         )
         ids.update({row.content_hash: (row.id, True) for row in found})

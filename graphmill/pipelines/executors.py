@@ -53,6 +53,11 @@ async def every(
     while True:
         try:
             await one_pass()
+        except asyncio.CancelledError:
+            if task is None or task.cancelling():
+                raise
+            # Not this loop's cancellation (something the pass awaited was cancelled).
+            log.exception("%s cut off; retried later", what, extra={"action": what})
         except Exception:
             if task is None or not task.cancelling():
                 log.exception("%s failed; retried later", what, extra={"action": what})

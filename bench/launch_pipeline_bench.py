@@ -11,6 +11,8 @@ Set-ups (`--setups`, comma-separated, in this order by default):
   SPEC.md section 6 measures overhead: LLM and embedding time excluded.
 * `embedded-child-fake`: the same with GRAPHMILL_PIPELINE_PROCESS=true: the pipelines in
   `graphmill serve`'s child process at a lower CPU priority.
+* `embedded-child-idle-fake`: the same with GRAPHMILL_PIPELINE_IDLE=true: the child under
+  SCHED_IDLE (it runs only when no other process wants the CPU).
 * `embedded-default`: the real steps as configured out of the box: no LLM (offline
   extraction) and the bundled local embedder, which is compute-bound; fewer documents.
 * `embedded-pg-noop`: executor local on PostgreSQL (pgserver), no-op steps: the database
@@ -80,6 +82,12 @@ SETUPS: dict[str, Setup] = {
     "embedded-default-fake": Setup("sqlite", DEFAULT, fake_openai=True),
     "embedded-child-fake": Setup(
         "sqlite", DEFAULT, fake_openai=True, env=(("GRAPHMILL_PIPELINE_PROCESS", "true"),)
+    ),
+    "embedded-child-idle-fake": Setup(
+        "sqlite",
+        DEFAULT,
+        fake_openai=True,
+        env=(("GRAPHMILL_PIPELINE_PROCESS", "true"), ("GRAPHMILL_PIPELINE_IDLE", "true")),
     ),
     "embedded-default": Setup("sqlite", DEFAULT, bench_args=SMALL),
     "embedded-pg-noop": Setup("postgresql", NOOP),

@@ -188,6 +188,13 @@ class Settings(BaseSettings):
         description="How much lower the pipeline process's CPU priority is than the server's "
         "(Unix nice increment; 0 = the same).",
     )
+    pipeline_idle: bool = Field(
+        False,
+        validation_alias=_env("GRAPHMILL_PIPELINE_IDLE"),
+        description="True (Linux): the pipeline process runs under SCHED_IDLE, getting the CPU "
+        "only when nothing else wants it, and any other process that wakes up takes it at "
+        "once (instead of GRAPHMILL_PIPELINE_NICE).",
+    )
     lease_seconds: float = Field(
         60.0,
         gt=0,

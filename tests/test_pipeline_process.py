@@ -161,3 +161,19 @@ def test_without_a_pipeline_process_the_server_runs_the_pipelines_itself(
         assert wait_final(api, run_id)["state"] == "completed"
     finally:
         server.stop()
+
+
+def test_an_idle_pipeline_process_runs_under_sched_idle_and_still_completes_runs(
+    store: Settings,
+) -> None:
+    server = ServerProcess(settings_env(store) | {"GRAPHMILL_PIPELINE_IDLE": "true"}).start()
+    try:
+        child = pipeline_child(server)
+        assert os.sched_getscheduler(child) == os.SCHED_IDLE  # GRAPHMILL_PIPELINE_IDLE
+        assert os.sched_getscheduler(server.pid) == os.SCHED_OTHER
+        api = sign_up(server.base_url)
+        _, run_id = cognify(api, "ds", 3)
+        assert f":{child}:" in lease_owner(api, run_id)
+        assert wait_final(api, run_id)["state"] == "completed"
+    finally:
+        server.stop()

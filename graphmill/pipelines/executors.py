@@ -122,8 +122,10 @@ class PipelineChild:
             stdin=asyncio.subprocess.PIPE,
             env=env,
         )
-        if self.settings.pipeline_nice and hasattr(os, "setpriority"):
-            with contextlib.suppress(OSError):  # it exited already: the supervisor sees it
+        with contextlib.suppress(OSError):  # it exited already: the supervisor sees it
+            if self.settings.pipeline_idle and hasattr(os, "SCHED_IDLE"):
+                os.sched_setscheduler(self.process.pid, os.SCHED_IDLE, os.sched_param(0))
+            elif self.settings.pipeline_nice and hasattr(os, "setpriority"):
                 os.setpriority(os.PRIO_PROCESS, self.process.pid, self.settings.pipeline_nice)
         log.info(
             "pipeline process started",

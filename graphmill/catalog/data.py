@@ -9,13 +9,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import String, delete, exists, func, select
 
 from graphmill.auth.audit import record
 from graphmill.auth.permissions import authorize
 from graphmill.auth.users import UserInfo
 from graphmill.blobs import BlobStore
-from graphmill.db import Database, dialect_insert, lock_dataset
+from graphmill.db import Database, bind_strings, dialect_insert, in_ids, lock_dataset
 from graphmill.db.models import (
     AuditAction,
     Blob,
@@ -268,10 +268,12 @@ async def _collect(db: Database, blobs: BlobStore, shas: list[str]) -> None:
     above): one query and one write for the batch (a query, a write and a lock of its own
     per object made a 1,000-item dataset's delete ~1,400 event-loop stretches)."""
     unused_blob = ~exists().where(Data.content_hash == Blob.sha256)
+    among = in_ids(Blob.sha256, "shas", db.is_sqlite, String)
     removed: list[str] = []
     async with db.key_lock(*(blob_lock_key(sha) for sha in shas)):
         unused = await db.read_rows(
-            select(Blob.sha256).where(Blob.sha256.in_(shas), unused_blob).order_by(Blob.sha256)
+            select(Blob.sha256).where(among, unused_blob).order_by(Blob.sha256),
+            {"shas": bind_strings(shas, db.is_sqlite)},
         )
         try:
             for (sha,) in unused:
@@ -279,10 +281,9 @@ async def _collect(db: Database, blobs: BlobStore, shas: list[str]) -> None:
                 removed.append(sha)
         finally:  # the rows of the objects gone, even when a later one could not go
             if removed:
+                gone = {"shas": bind_strings(removed, db.is_sqlite)}
                 await db.run(
-                    lambda conn: conn.execute(
-                        delete(Blob).where(Blob.sha256.in_(removed), unused_blob)
-                    )
+                    lambda conn: conn.execute(delete(Blob).where(among, unused_blob), gone)
                 )
     if removed:
         log.info("blobs removed: %d", len(removed), extra={"action": "blob.gc"})

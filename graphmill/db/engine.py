@@ -42,6 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -513,25 +514,24 @@ class Database:
         async with AsyncExitStack() as stack:
             try:
                 conn = await stack.enter_async_context(self.engine.connect())
+                stack.push_async_callback(_unlock_all, conn)  # also after a failed acquisition
+                for lock_id in lock_ids:
+                    await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_id})
+                await conn.commit()
             except DBAPIError as exc:
                 _raise_for_read(exc)  # a new session on a full volume: StoreFull
                 raise
-            try:
-                try:
-                    for lock_id in lock_ids:
-                        await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": lock_id})
-                    await conn.commit()
-                except DBAPIError as exc:
-                    _raise_for_read(exc)
-                    raise
-                yield
-            finally:
-                # A wait for a lock cut off (a cancelled task) invalidates the connection:
-                # closing it ends the session and its locks; a statement on it would raise
-                # in place of the cancellation (a janitor then never stopped).
-                if not conn.invalidated:
-                    await conn.execute(text("SELECT pg_advisory_unlock_all()"))
-                    await conn.commit()
+            yield
+
+    async def execute_outside_transaction(self, statement: Any) -> None:
+        """One statement in autocommit (PostgreSQL's VACUUM cannot run in a transaction);
+        StoreFull when the store has no room for it."""
+        try:
+            async with self._autocommit.connect() as conn:
+                await conn.execute(statement)
+        except DBAPIError as exc:
+            _raise_if_full(exc)
+            raise
 
     async def reset_pool(self) -> None:
         """Close pooled connections, so new ones see types that migrations created."""
@@ -555,6 +555,16 @@ class Database:
         for threads in (self._writer_thread, self._reader_threads):
             if threads is not None:
                 threads.shutdown(wait=False)
+
+
+async def _unlock_all(conn: AsyncConnection) -> None:
+    """Release a `key_lock` connection's advisory locks. A wait for a lock cut off (a
+    cancelled task) invalidates the connection: closing it ends the session and its locks,
+    and a statement on it would raise in place of the cancellation (a janitor then never
+    stopped)."""
+    if not conn.invalidated:
+        await conn.execute(text("SELECT pg_advisory_unlock_all()"))
+        await conn.commit()
 
 
 def _transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:

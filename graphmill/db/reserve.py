@@ -20,7 +20,7 @@ import os
 from sqlalchemy import delete, exists, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from graphmill.db.engine import Database, is_store_full
+from graphmill.db.engine import Database
 from graphmill.db.models import StoreReserve
 from graphmill.errors import StorageError, StoreFull
 
@@ -47,7 +47,7 @@ async def keep(db: Database, size: int) -> bool:
         return True  # another process took it first
     if not db.is_sqlite:
         with contextlib.suppress(StorageError, DBAPIError):  # the maps wait for a next VACUUM
-            await _vacuum(db)
+            await db.execute_outside_transaction(_VACUUM)
     log.info("store reserve held", extra={"action": "reserve.keep", "bytes": size})
     return True
 
@@ -60,7 +60,7 @@ async def give_up(db: Database) -> bool:
     try:
         released = await db.run(lambda conn: conn.execute(delete(StoreReserve)).rowcount)
         if not db.is_sqlite:
-            await _vacuum(db)
+            await db.execute_outside_transaction(_VACUUM)
             released = True
     except Exception:
         log.warning("store reserve not given up", exc_info=True, extra={"action": "reserve"})
@@ -71,14 +71,3 @@ async def give_up(db: Database) -> bool:
             extra={"action": "reserve.give_up"},
         )
     return bool(released)
-
-
-async def _vacuum(db: Database) -> None:
-    try:
-        async with db.engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(_VACUUM)
-    except DBAPIError as exc:
-        if is_store_full(exc):
-            raise StoreFull() from exc
-        raise

@@ -10,7 +10,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphmill.auth.permissions import authorize
@@ -24,7 +24,7 @@ from graphmill.catalog.datasets import (
     ensure_owned_dataset,
     touch_dataset,
 )
-from graphmill.db import Database, dialect_insert, lock_dataset
+from graphmill.db import Database, bind_strings, dialect_insert, in_ids, lock_dataset
 from graphmill.db.models import Data, Permission
 from graphmill.errors import (
     EmptyUpload,
@@ -365,13 +365,13 @@ async def _insert_rows(
     )
     ids: dict[str, tuple[uuid.UUID, bool]] = {row.content_hash: (row.id, False) for row in inserted}
     present = [sha for sha in first if sha not in ids]
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    lookup = select(Data.content_hash, Data.id).where(
+        Data.dataset_id == dataset_id, in_ids(Data.content_hash, "hashes", sqlite, String)
+    )
     for start in range(0, len(present), LOOKUP_BATCH):
-        found = await session.execute(
-            select(Data.content_hash, Data.id).where(
-                Data.dataset_id == dataset_id,
-                Data.content_hash.in_(present[start : start + LOOKUP_BATCH]),
-            )
-        )
+        hashes = bind_strings(present[start : start + LOOKUP_BATCH], sqlite)
+        found = await session.execute(lookup, {"hashes": hashes})
         ids.update({row.content_hash: (row.id, True) for row in found})
     items: list[AddedItem] = []
     seen: set[str] = set()

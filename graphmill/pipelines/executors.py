@@ -50,18 +50,19 @@ async def every(
     even one that a pass's clean-up turned into an error (a database driver's, for a query
     cut off mid-wait), which would otherwise have been logged as a failure and slept on."""
     task = asyncio.current_task()
+    assert task is not None  # a loop of its own, started with create_task
     while True:
         try:
             await one_pass()
         except asyncio.CancelledError:
-            if task is None or task.cancelling():
+            if task.cancelling():
                 raise
             # Not this loop's cancellation (something the pass awaited was cancelled).
             log.exception("%s cut off; retried later", what, extra={"action": what})
         except Exception:
-            if task is None or not task.cancelling():
+            if not task.cancelling():
                 log.exception("%s failed; retried later", what, extra={"action": what})
-        if task is not None and task.cancelling():
+        if task.cancelling():
             raise asyncio.CancelledError
         await asyncio.sleep(seconds())
 

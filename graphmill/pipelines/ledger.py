@@ -1082,14 +1082,12 @@ async def _end_failed(
 
     try:
         await end_as_it_fits()
-        return
-    except StoreFull as exc:
-        full = exc
-    # Not even in place (a row version needed a new page): the store's reserve is for this.
-    # Without one left, the caller tries again later.
-    if not await reserve.give_up(db):
-        raise full
-    await end_as_it_fits()
+    except StoreFull:
+        # Not even in place (a row version needed a new page): the store's reserve is for
+        # this. Without one left, the caller tries again later.
+        if not await reserve.give_up(db):
+            raise
+        await end_as_it_fits()
 
 
 async def latest_states_json(

@@ -97,9 +97,27 @@ class Samples:
 
     by_kind: dict[str, list[float]] = field(default_factory=dict)
     errors: int = 0
+    # (when the request ended, on the perf_counter clock; kind; seconds) of each sample
+    timeline: list[tuple[float, str, float]] = field(default_factory=list)
 
     def add(self, kind: str, seconds: float) -> None:
         self.by_kind.setdefault(kind, []).append(seconds)
+        self.timeline.append((time.perf_counter(), kind, seconds))
+
+    def slowest(self, began: float, ended: float, count: int = 5) -> str:
+        """The `count` slowest samples, each as its latency @ when it began, in ms from the
+        run's request (negative: before it) or, past the run's end, "end+" ms after it."""
+        worst = sorted(self.timeline, key=lambda sample: -sample[2])[:count]
+        parts = []
+        for at, kind, seconds in worst:
+            start = at - seconds
+            where = (
+                f"end+{(start - ended) * 1e3:.0f}"
+                if start > ended
+                else f"{(start - began) * 1e3:+.0f}"
+            )
+            parts.append(f"{seconds * 1e3:.1f} ({kind.split()[0]}) @{where}")
+        return ", ".join(parts)
 
 
 KINDS = ("dataset=<id>", "no params", "GET / (floor)")
@@ -222,6 +240,7 @@ class RunResult:
     samples: Samples | None = None
     cpu_s: float | None = None  # server processes' CPU during the run
     pg_cpu_s: float | None = None  # PostgreSQL's CPU during the run
+    span: tuple[float, float] | None = None  # (request sent, run seen done), perf_counter
 
     @property
     def items_per_s(self) -> float:
@@ -290,6 +309,7 @@ def run_blocking(
         info["status"] == "PipelineRunCompleted",
         [str(info["pipeline_run_id"])],
         samples=samples,
+        span=(began, began + wall),
     )
     result.queue_s, result.engine_s, result.counts = server_times(api, result.run_ids)
     add_cpu(result, cpu_before, cpu_after)
@@ -341,6 +361,7 @@ def run_background(
         all(s == COMPLETED for s in states),
         [str(answer[d]["pipeline_run_id"]) for d in dataset_ids],
         samples=samples,
+        span=(began, began + wall),
     )
     result.queue_s, result.engine_s, result.counts = server_times(api, result.run_ids)
     add_cpu(result, cpu_before, cpu_after)
@@ -397,6 +418,8 @@ def report_status(idle_before: Samples, idle_after: Samples, results: list[RunRe
             during = Dist.of(result.samples.by_kind[kind])
             print(f"  {'during ' + result.phase:<30} {during.ms()}")
             print(f"  {'  ratio during : idle before':<30} {ratios(during, base)}")
+            over = sum(v > 2 * base.p99 for v in result.samples.by_kind[kind])
+            print(f"  {'  over 2x idle p99 before':<30} {over} of {during.n}")
             print(f"  {'  ratio during : idle after':<30} {ratios(during, after)}")
     for result in results:
         if result.samples is not None:
@@ -405,6 +428,9 @@ def report_status(idle_before: Samples, idle_after: Samples, results: list[RunRe
                 print(f"-- polling during {result.phase}: {Dist.of(polls).ms()}")
             if result.samples.errors:
                 print(f"-- {result.phase}: {result.samples.errors} sampler errors")
+            if result.span is not None:
+                print(f"-- slowest during {result.phase}, ms @ ms from its request:")
+                print(f"   {result.samples.slowest(*result.span)}")
 
 
 def dist_json(values: list[float]) -> dict[str, float]:

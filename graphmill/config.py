@@ -70,17 +70,6 @@ class Settings(BaseSettings):
             " are refused with 507 and change nothing. Unset = no limit but the disk's."
         ),
     )
-    sqlite_writer_nice: int = Field(
-        10,
-        ge=0,
-        le=19,
-        validation_alias=_env("GRAPHMILL_SQLITE_WRITER_NICE"),
-        description=(
-            "How much lower the CPU priority of `graphmill serve`'s SQLite writer thread is"
-            " than its event loop's (Linux nice increment; 0 = the same): requests get the CPU"
-            " before the pipelines' writes."
-        ),
-    )
     store_reserve_bytes: int = Field(
         256 * 1024,
         ge=0,

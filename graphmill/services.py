@@ -39,7 +39,6 @@ class Services:
     tools: Tools
     tokens: TokenReader
     janitor: asyncio.Task[None] | None = field(default=None, repr=False)
-    collector: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def require_embedder(self) -> None:
         """EmbeddingModelMissing (naming the install command) when this process executes
@@ -168,51 +167,11 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-# How often `graphmill serve` runs a full garbage collection (see `favour_requests`).
-FULL_COLLECTION_SECONDS = 60.0
-# A count of young collections no process reaches: no full collection by allocation.
-_NEVER = 2**30
-
-
-async def favour_requests(services: Services) -> None:
-    """For `graphmill serve` once its services are open: what its event loop, which answers
-    every request, would otherwise wait behind while pipelines run in the same process.
-
-    * The start-up heap is frozen (`freeze_startup_heap`), and full collections run once a
-      minute instead of when allocation counts say so. Those came every few seconds of a
-      run, each a walk of the ~30k objects the first requests and runs build and keep
-      (SQLAlchemy's and pydantic's lazily built caches): 12-35 ms holding the loop, a
-      status request's worst sample in each 1,000-item run. Young collections go on as
-      before; cyclic garbage that lives long enough to be old waits up to a minute.
-    * The SQLite writer thread runs at a lower CPU priority than the loop
-      (GRAPHMILL_SQLITE_WRITER_NICE): with the pipelines' writes taking a third of the
-      process's CPU, a request otherwise waited for a core behind them.
-    """
-    freeze_startup_heap()
-    services.collector = asyncio.create_task(_full_collections(FULL_COLLECTION_SECONDS))
-    await services.db.lower_writer_priority(services.settings.sqlite_writer_nice)
-
-
-async def _full_collections(seconds: float) -> None:
-    """A full collection every `seconds`, and none by allocation, until cancelled."""
-    threshold = gc.get_threshold()
-    gc.set_threshold(threshold[0], threshold[1], _NEVER)
-    try:
-        await every(lambda: seconds, _collect, "gc")
-    finally:
-        gc.set_threshold(*threshold)
-
-
-async def _collect() -> None:
-    gc.collect()
-
-
 async def close_services(services: Services) -> None:
-    for task in (services.janitor, services.collector):
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    if services.janitor is not None:
+        services.janitor.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await services.janitor
     await services.runtime.stop()
     await services.tools.aclose()
     await services.db.dispose()

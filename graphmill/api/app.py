@@ -15,14 +15,14 @@ from graphmill.api import errors
 from graphmill.api.middleware import BodyLimit, RequestId
 from graphmill.config import Settings
 from graphmill.search.service import SearchService
-from graphmill.services import close_services, favour_requests, open_services
+from graphmill.services import close_services, freeze_startup_heap, open_services
 
 UI = Path(__file__).parent / "ui"  # the web app's build (webapp/), committed
 
 
 def create_app(settings: Settings, *, standalone: bool = False) -> FastAPI:
     """The REST API, cognee-compatible under /api/v1. `standalone`: for a process that
-    serves only this app (`graphmill serve`): `services.favour_requests` once open, and
+    serves only this app (`graphmill serve`): `services.freeze_startup_heap` once open, and
     its pipelines in a process of their own when GRAPHMILL_PIPELINE_PROCESS is on (local
     executor)."""
     from graphmill.api import (
@@ -52,7 +52,7 @@ def create_app(settings: Settings, *, standalone: bool = False) -> FastAPI:
         )
         app.state.search = SearchService(services.db, services.tools, settings)
         if standalone:
-            await favour_requests(services)
+            freeze_startup_heap()
         try:
             yield
         finally:

@@ -13,7 +13,6 @@ import logging
 import operator
 import os
 import random
-import sys
 import threading
 import uuid
 import weakref
@@ -524,14 +523,6 @@ class Database:
                 raise
             yield
 
-    async def lower_writer_priority(self, increment: int) -> None:
-        """Lower the SQLite writer thread's CPU priority by `increment` nice steps (Linux,
-        where a nice value belongs to a thread; elsewhere, and on PostgreSQL, nothing).
-        Requests are answered on the event loop thread: on a busy machine the operating
-        system then runs it before the writer, which works for the pipelines."""
-        if self._writer_thread is not None and increment > 0 and sys.platform == "linux":
-            await asyncio.wrap_future(self._writer_thread.submit(_renice, increment))
-
     async def execute_outside_transaction(self, statement: Any) -> None:
         """One statement in autocommit (PostgreSQL's VACUUM cannot run in a transaction);
         StoreFull when the store has no room for it."""
@@ -574,14 +565,6 @@ async def _unlock_all(conn: AsyncConnection) -> None:
     if not conn.invalidated:
         await conn.execute(text("SELECT pg_advisory_unlock_all()"))
         await conn.commit()
-
-
-def _renice(increment: int) -> None:
-    """Lower the calling thread's CPU priority by `increment` (Linux)."""
-    thread = threading.get_native_id()
-    with contextlib.suppress(OSError):  # as low as it goes already
-        nice = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, nice + increment))
 
 
 def _transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:

@@ -5,7 +5,10 @@ stop when their process closes."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import hashlib
 import multiprocessing
+import threading
 import time
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -19,6 +22,9 @@ from graphmill.db import Database, migrate
 from graphmill.db.models import Blob
 from graphmill.pipelines.executors import every
 from graphmill.services import close_services, open_services
+from tests.conftest import LiveServer
+from tests.fault_checks import inventory
+from tests.support import add_files, sign_up
 
 KEY = "blob:" + "ab" * 32
 
@@ -201,3 +207,40 @@ def test_closing_the_services_while_their_sweep_waits_for_a_key_is_prompt(
             await other.dispose()
 
     asyncio.run(main())
+
+
+def test_a_delete_does_not_wait_for_the_lock_of_content_another_dataset_still_uses(
+    settings: Settings,
+) -> None:
+    """Garbage collection locks only the objects no item uses: a delete of a dataset that
+    shares content with another no longer waits for an add of those bytes elsewhere (which
+    in turn waited for the delete)."""
+    shared, own = b"the same bytes in two datasets", b"bytes only the doomed dataset has"
+    held, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:  # another process's long add of the shared bytes
+        db = Database(settings.sqlalchemy_url)
+        try:
+            async with db.key_lock(blob_lock_key(hashlib.sha256(shared).hexdigest())):
+                held.set()
+                await asyncio.to_thread(release.wait, 60)
+        finally:
+            await db.dispose()
+
+    with LiveServer(settings) as live, concurrent.futures.ThreadPoolExecutor(2) as pool:
+        api = sign_up(live.base_url)
+        kept = add_files(api, "kept", [("a.txt", shared)]).json()["dataset_id"]
+        doomed = add_files(api, "doomed", [("b.txt", shared), ("own.txt", own)])
+        holder = pool.submit(asyncio.run, hold())
+        try:
+            assert held.wait(30)
+            deleting = pool.submit(api.delete, f"/api/v1/datasets/{doomed.json()['dataset_id']}")
+            # Before: the collection took the shared object's lock too and waited here.
+            assert deleting.result(timeout=15).status_code < 300
+        finally:
+            release.set()
+            holder.result(timeout=30)
+        left = inventory(settings)
+        assert left.objects == {hashlib.sha256(shared).hexdigest()}  # its own object went
+        [item] = api.get(f"/api/v1/datasets/{kept}/data").json()
+        assert api.get(f"/api/v1/datasets/{kept}/data/{item['id']}/raw").content == shared

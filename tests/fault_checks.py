@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from urllib.parse import urlparse
 import psycopg
 from sqlalchemy import text
 
+from graphmill.catalog.data import blob_lock_key
 from graphmill.config import Settings
 from graphmill.db import Database
 from graphmill.db.models import RunState
@@ -205,3 +207,22 @@ def small_pg_database(pg: PgServer, size_mib: int) -> Iterator[SmallVolume]:
     finally:
         subprocess.run(["umount", "-l", str(point)], check=True)
         point.rmdir()
+
+
+def hold_blob_lock(settings: Settings, sha256: str) -> tuple[threading.Event, threading.Event]:
+    """Hold a blob's lock (the one an add and garbage collection take) from this process, as
+    another process would, until `release` is set."""
+    held, release = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        db = Database(settings.sqlalchemy_url)
+        try:
+            async with db.key_lock(blob_lock_key(sha256)):
+                held.set()
+                await asyncio.to_thread(release.wait)
+        finally:
+            await db.dispose()
+
+    threading.Thread(target=asyncio.run, args=(hold(),), daemon=True).start()
+    assert held.wait(30)
+    return held, release

@@ -8,7 +8,6 @@ succeeds.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import threading
@@ -20,11 +19,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from graphmill.catalog.data import blob_lock_key
 from graphmill.config import Settings
-from graphmill.db import Database
 from tests.fault_checks import (
     Inventory,
+    hold_blob_lock,
     inventory,
     multipart_stream,
     text_chunks,
@@ -123,24 +121,6 @@ def test_kill_9_during_a_streamed_add(shared: Settings) -> None:
         assert len(wait_consistent(shared).objects) == 1
 
 
-def _hold_blob_lock(settings: Settings, sha256: str) -> tuple[threading.Event, threading.Event]:
-    """Hold the blob's lock (the one blob GC takes) from this process until `release` is set."""
-    held, release = threading.Event(), threading.Event()
-
-    async def hold() -> None:
-        db = Database(settings.sqlalchemy_url)
-        try:
-            async with db.key_lock(blob_lock_key(sha256)):
-                held.set()
-                await asyncio.to_thread(release.wait)
-        finally:
-            await db.dispose()
-
-    threading.Thread(target=asyncio.run, args=(hold(),), daemon=True).start()
-    assert held.wait(30)
-    return held, release
-
-
 def test_kill_9_during_a_delete(shared: Settings) -> None:
     files = [(f"doc{i:02}.txt", f"document number {i}".encode()) for i in range(12)]
     hashes = sorted(hashlib.sha256(content).hexdigest() for _, content in files)
@@ -152,7 +132,7 @@ def test_kill_9_during_a_delete(shared: Settings) -> None:
         # Garbage collection takes the locks of a batch of hashes in order, then removes the
         # objects no item uses; it stops at the 5th lock, which this test holds, once the
         # dataset's rows are gone: the process is killed right there.
-        _, release = _hold_blob_lock(shared, hashes[4])
+        _, release = hold_blob_lock(shared, hashes[4])
         deleter = threading.Thread(
             target=lambda: _quietly(lambda: api.delete(f"/api/v1/datasets/{ds}"))
         )

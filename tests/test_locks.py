@@ -8,7 +8,6 @@ import asyncio
 import concurrent.futures
 import hashlib
 import multiprocessing
-import threading
 import time
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -22,9 +21,8 @@ from graphmill.db import Database, migrate
 from graphmill.db.models import Blob
 from graphmill.pipelines.executors import every
 from graphmill.services import close_services, open_services
-from tests.conftest import LiveServer
-from tests.fault_checks import inventory
-from tests.support import add_files, sign_up
+from tests.fault_checks import hold_blob_lock, inventory
+from tests.support import Api, add_files
 
 KEY = "blob:" + "ab" * 32
 
@@ -210,37 +208,24 @@ def test_closing_the_services_while_their_sweep_waits_for_a_key_is_prompt(
 
 
 def test_a_delete_does_not_wait_for_the_lock_of_content_another_dataset_still_uses(
-    settings: Settings,
+    settings: Settings, alice: Api
 ) -> None:
     """Garbage collection locks only the objects no item uses: a delete of a dataset that
     shares content with another no longer waits for an add of those bytes elsewhere (which
     in turn waited for the delete)."""
     shared, own = b"the same bytes in two datasets", b"bytes only the doomed dataset has"
-    held, release = threading.Event(), threading.Event()
-
-    async def hold() -> None:  # another process's long add of the shared bytes
-        db = Database(settings.sqlalchemy_url)
+    kept = add_files(alice, "kept", [("a.txt", shared)]).json()["dataset_id"]
+    doomed = add_files(alice, "doomed", [("b.txt", shared), ("own.txt", own)])
+    # Another process's long add of the shared bytes holds their lock.
+    _, release = hold_blob_lock(settings, hashlib.sha256(shared).hexdigest())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
         try:
-            async with db.key_lock(blob_lock_key(hashlib.sha256(shared).hexdigest())):
-                held.set()
-                await asyncio.to_thread(release.wait, 60)
-        finally:
-            await db.dispose()
-
-    with LiveServer(settings) as live, concurrent.futures.ThreadPoolExecutor(2) as pool:
-        api = sign_up(live.base_url)
-        kept = add_files(api, "kept", [("a.txt", shared)]).json()["dataset_id"]
-        doomed = add_files(api, "doomed", [("b.txt", shared), ("own.txt", own)])
-        holder = pool.submit(asyncio.run, hold())
-        try:
-            assert held.wait(30)
-            deleting = pool.submit(api.delete, f"/api/v1/datasets/{doomed.json()['dataset_id']}")
+            deleting = pool.submit(alice.delete, f"/api/v1/datasets/{doomed.json()['dataset_id']}")
             # Before: the collection took the shared object's lock too and waited here.
             assert deleting.result(timeout=15).status_code < 300
         finally:
             release.set()
-            holder.result(timeout=30)
-        left = inventory(settings)
-        assert left.objects == {hashlib.sha256(shared).hexdigest()}  # its own object went
-        [item] = api.get(f"/api/v1/datasets/{kept}/data").json()
-        assert api.get(f"/api/v1/datasets/{kept}/data/{item['id']}/raw").content == shared
+    left = inventory(settings)
+    assert left.objects == {hashlib.sha256(shared).hexdigest()}  # its own object went
+    [item] = alice.get(f"/api/v1/datasets/{kept}/data").json()
+    assert alice.get(f"/api/v1/datasets/{kept}/data/{item['id']}/raw").content == shared

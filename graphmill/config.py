@@ -193,7 +193,16 @@ class Settings(BaseSettings):
         validation_alias=_env("GRAPHMILL_PIPELINE_IDLE"),
         description="True (Linux): the pipeline process runs under SCHED_IDLE, getting the CPU "
         "only when nothing else wants it, and any other process that wakes up takes it at "
-        "once (instead of GRAPHMILL_PIPELINE_NICE).",
+        "once (instead of GRAPHMILL_PIPELINE_NICE). A pipeline process that gets less than a "
+        "twentieth of the CPU it waits for over GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS (every "
+        "CPU busy with other work) is moved to GRAPHMILL_PIPELINE_NICE for the server's life.",
+    )
+    pipeline_idle_starved_seconds: float = Field(
+        10.0,
+        gt=0,
+        validation_alias=_env("GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS"),
+        description="How long a SCHED_IDLE pipeline process may starve before it is moved to "
+        "GRAPHMILL_PIPELINE_NICE.",
     )
     lease_seconds: float = Field(
         60.0,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +62,14 @@ class ServerProcess:
     """`graphmill serve` or `graphmill worker` as a real OS process, for crash tests."""
 
     def __init__(
-        self, env: dict[str, str], command: str = "serve", path_first: Path | None = None
+        self,
+        env: dict[str, str],
+        command: str = "serve",
+        path_first: Path | None = None,
+        preexec: Callable[[], None] | None = None,
     ) -> None:
-        """`path_first`: a folder put before everything on the process's import path."""
+        """`path_first`: a folder put before everything on the process's import path;
+        `preexec`: called in the new process before graphmill starts (CPU affinity, rights)."""
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.command = command
@@ -74,10 +79,11 @@ class ServerProcess:
         if command == "serve":
             args += ["--port", str(self.port)]
         self.args = args
+        self.preexec = preexec
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, wait: bool = True) -> ServerProcess:
-        self.process = subprocess.Popen(self.args, env=self.env)
+        self.process = subprocess.Popen(self.args, env=self.env, preexec_fn=self.preexec)
         assert self.process is not None
         if wait and self.command == "serve":
             deadline = time.monotonic() + 60

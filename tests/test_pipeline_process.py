@@ -3,8 +3,13 @@ CPU priority: the server's event loop only answers requests. Real OS processes."
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import signal
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,11 +52,12 @@ def nice(pid: int) -> int:
     return int(fields[16])
 
 
-def pipeline_child(server: ServerProcess, timeout: float = 30) -> int:
-    """The pid of the server's pipeline process, waiting for it (it may be restarting)."""
+def pipeline_child(server: ServerProcess, timeout: float = 30, exclude: int = 0) -> int:
+    """The pid of the server's pipeline process, waiting for it (it may be restarting), or
+    for one other than `exclude`."""
     deadline = time.monotonic() + timeout
     while True:
-        for pid in server.pids[1:]:
+        for pid in set(server.pids[1:]) - {exclude}:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             if cmdline[-4:-1] == [b"worker", b"--for-server", str(server.pid).encode()]:
                 return pid
@@ -83,12 +89,15 @@ def wait_final(api: Api, run_id: str, timeout: float = 60) -> dict[str, Any]:
     return run
 
 
-def lease_owner(api: Api, run_id: str) -> str:
+def lease_owner(api: Api, run_id: str, exclude: int = 0) -> str:
+    """Who holds the run's lease, waiting for someone (other than the process `exclude`)."""
     deadline = time.monotonic() + 30
-    while not (owner := (api.get(f"/api/v1/runs/{run_id}").json()["lease"] or {}).get("owner")):
+    while True:
+        owner = (api.get(f"/api/v1/runs/{run_id}").json()["lease"] or {}).get("owner")
+        if owner and f":{exclude}:" not in owner:
+            return str(owner)
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    return str(owner)
 
 
 def test_the_child_runs_the_pipelines_at_lower_priority_comes_back_and_stops_with_it(
@@ -105,6 +114,8 @@ def test_the_child_runs_the_pipelines_at_lower_priority_comes_back_and_stops_wit
             "pid": child,
             "restarts": 0,
             "last_exit_code": None,
+            "priority": "nice 10",
+            "starved_at": None,
         }
         _, run_id = cognify(api, "first", 6)
         assert f":{child}:" in lease_owner(api, run_id)  # the child executes it
@@ -125,6 +136,8 @@ def test_the_child_runs_the_pipelines_at_lower_priority_comes_back_and_stops_wit
             "pid": again,
             "restarts": 1,
             "last_exit_code": -signal.SIGKILL,
+            "priority": "nice 10",
+            "starved_at": None,
         }
         _, second = cognify(api, "second", 3)
         assert wait_final(api, second)["state"] == "completed"
@@ -132,6 +145,26 @@ def test_the_child_runs_the_pipelines_at_lower_priority_comes_back_and_stops_wit
         server.stop()
     # SIGTERM to the server stops its pipeline process too.
     assert gone_within(again, 5)
+
+
+def test_the_runs_of_a_pipeline_process_that_died_resume_at_once(store: Settings) -> None:
+    """The server reaps its pipeline process, so it knows that process is gone: the leases it
+    held end then, and a new pipeline process resumes its runs at once instead of when the
+    leases would have run out (a minute here)."""
+    server = ServerProcess(settings_env(store) | {"GRAPHMILL_LEASE_SECONDS": "60"}).start()
+    try:
+        child = pipeline_child(server)
+        api = sign_up(server.base_url)
+        _, run_id = cognify(api, "ds", 10)
+        assert f":{child}:" in lease_owner(api, run_id)
+        os.kill(child, signal.SIGKILL)
+        killed = time.monotonic()
+        again = pipeline_child(server, exclude=child)
+        assert f":{again}:" in lease_owner(api, run_id, exclude=child)
+        assert wait_final(api, run_id)["counts"]["completed"] == 10
+        assert time.monotonic() - killed < 30
+    finally:
+        server.stop()
 
 
 def test_a_killed_server_takes_its_pipeline_process_with_it(store: Settings) -> None:
@@ -173,7 +206,121 @@ def test_an_idle_pipeline_process_runs_under_sched_idle_and_still_completes_runs
         assert os.sched_getscheduler(server.pid) == os.SCHED_OTHER
         api = sign_up(server.base_url)
         _, run_id = cognify(api, "ds", 3)
+        # Its pid (a busy host may have made it starve: then it runs on at nice, see below).
         assert f":{child}:" in lease_owner(api, run_id)
         assert wait_final(api, run_id)["state"] == "completed"
+    finally:
+        server.stop()
+
+
+CPU = max(os.sched_getaffinity(0))
+
+
+def pinned() -> None:
+    """In the server's process before it starts: run on one CPU only (its pipeline process
+    inherits this), the one the hog below keeps busy."""
+    os.sched_setaffinity(0, {CPU})
+
+
+def unprivileged() -> None:
+    """`pinned`, and without the right to raise a process's CPU priority (CAP_SYS_NICE, which
+    root has): dropped from the capability bounding set, so the server keeps it no more
+    after exec. RLIMIT_NICE (0 here) then forbids leaving SCHED_IDLE."""
+    import ctypes
+
+    pinned()
+    pr_capbset_drop, cap_sys_nice = 24, 23
+    if os.geteuid() == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(pr_capbset_drop, cap_sys_nice, 0, 0, 0) != 0:
+            os._exit(99)
+
+
+@contextlib.contextmanager
+def hog() -> Iterator[None]:
+    """An ordinary process wanting all of CPU `CPU`, for the length of the block; one at a
+    time across the suite's processes (two would slow each other's server down too)."""
+    code = f"import os\nos.sched_setaffinity(0, {{{CPU}}})\nwhile True: pass"
+    with open(Path(tempfile.gettempdir()) / "graphmill-tests-hog.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        process = subprocess.Popen([sys.executable, "-c", code])
+        try:
+            yield
+        finally:
+            process.kill()
+            process.wait()
+
+
+def policies(pid: int) -> set[tuple[int, int]]:
+    """(scheduling policy, nice) of every thread of the process."""
+    found = set()
+    for tid in map(int, os.listdir(f"/proc/{pid}/task")):
+        with contextlib.suppress(ProcessLookupError):
+            found.add((os.sched_getscheduler(tid), os.getpriority(os.PRIO_PROCESS, tid)))
+    return found
+
+
+STARVING = {
+    "GRAPHMILL_PIPELINE_IDLE": "true",
+    "GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS": "1",
+}
+
+
+def test_an_idle_pipeline_process_that_starves_runs_on_at_nice_in_place(
+    store: Settings,
+) -> None:
+    """Every CPU it may use busy with an ordinary process: under SCHED_IDLE it would get
+    about 0.3 % of one and the run would take for ever; the server sees it starve and moves
+    all of its threads to nice 10 (as root, in place: the same process goes on)."""
+    server = ServerProcess(settings_env(store) | STARVING, preexec=pinned).start()
+    try:
+        child = pipeline_child(server)
+        api = sign_up(server.base_url)
+        _, run_id = cognify(api, "ds", 10)
+        lease_owner(api, run_id)  # started (a busy host may have made it starve already)
+        started = time.monotonic()
+        with hog():
+            while not (health := api.get("/health").json()["pipeline_process"])["starved_at"]:
+                assert time.monotonic() - started < 30, health
+                time.sleep(0.05)
+        assert wait_final(api, run_id)["state"] == "completed"
+        assert health["priority"] == "nice 10"
+        assert health["starved_at"] is not None
+        if os.geteuid() == 0:  # may raise its threads' priority
+            assert (health["pid"], health["restarts"]) == (child, 0)
+            assert policies(child) == {(os.SCHED_OTHER, 10)}
+    finally:
+        server.stop()
+
+
+def test_a_starving_idle_pipeline_process_without_the_right_to_leave_it_is_restarted(
+    store: Settings,
+) -> None:
+    """Without CAP_SYS_NICE nothing may take a process out of SCHED_IDLE: the server starts
+    its pipeline process again at nice 10, and the run goes on."""
+    env = settings_env(store) | STARVING | {"GRAPHMILL_LEASE_SECONDS": "60"}
+    server = ServerProcess(env, preexec=unprivileged).start()
+    try:
+        api = sign_up(server.base_url)
+        _, run_id = cognify(api, "ds", 10)
+        started = time.monotonic()
+        with hog():  # (a busy host may have starved it already: then it was restarted then)
+            while (health := api.get("/health").json()["pipeline_process"])["restarts"] < 1:
+                assert time.monotonic() - started < 30, health
+                time.sleep(0.05)
+            again = pipeline_child(server)
+        # The new process starts without the hog (at nice 10 its start-up would be slow).
+        assert wait_final(api, run_id)["state"] == "completed"
+        health = api.get("/health").json()["pipeline_process"]
+        assert health == {
+            "state": "running",
+            "pid": again,
+            "restarts": 1,  # once: at nice 10 it starves no more
+            "last_exit_code": -signal.SIGKILL,
+            "priority": "nice 10",
+            "starved_at": health["starved_at"],
+        }
+        assert health["starved_at"] is not None
+        assert policies(again) == {(os.SCHED_OTHER, 10)}
     finally:
         server.stop()

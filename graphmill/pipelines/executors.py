@@ -16,12 +16,14 @@ import socket
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from graphmill.blobs import BlobStore
 from graphmill.config import Settings
 from graphmill.db import Database
-from graphmill.pipelines import ledger
+from graphmill.db.models import utcnow
+from graphmill.pipelines import ledger, priority
 from graphmill.pipelines.engine import Pipeline, RunExecutor
 
 log = logging.getLogger("graphmill.pipelines")
@@ -29,8 +31,13 @@ log = logging.getLogger("graphmill.pipelines")
 RUN_TASK = "graphmill.run_pipeline"
 
 
+def owner_prefix(pid: int) -> str:
+    """How the lease owner ids of the process `pid` on this machine begin."""
+    return f"{socket.gethostname()}:{pid}:"
+
+
 def new_owner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{owner_prefix(os.getpid())}{uuid.uuid4().hex[:8]}"
 
 
 def procrastinate_app(settings: Settings) -> Any:
@@ -85,23 +92,35 @@ class PipelineChild:
         self.settings = settings
         self.process: asyncio.subprocess.Process | None = None
         self._supervisor: asyncio.Task[None] | None = None
+        self._guard: asyncio.Task[None] | None = None
         self.restarts = 0
         self.last_exit_code: int | None = None
+        # SCHED_IDLE until the child starves under it (then `nice` for the server's life).
+        self.idle = settings.pipeline_idle and priority.idle_supported()
+        self.priority = ""
+        self.starved_at: datetime | None = None
+        # Called with each child's pid once it has exited (the Runtime frees its leases).
+        self.on_exit: Callable[[int], Awaitable[None]] | None = None
 
     @property
     def status(self) -> dict[str, Any]:
-        """For /health: whether runs can start now, and how often the child was lost."""
+        """For /health: whether runs can start now, how often the child was lost, and its
+        CPU priority (with when SCHED_IDLE was taken away from it for starving it)."""
         running = self.process is not None and self.process.returncode is None
         return {
             "state": "running" if running else "restarting",
             "pid": self.process.pid if self.process is not None else None,
             "restarts": self.restarts,
             "last_exit_code": self.last_exit_code,
+            "priority": self.priority,
+            "starved_at": self.starved_at.isoformat() if self.starved_at else None,
         }
 
     async def start(self) -> None:
         await self._spawn()
         self._supervisor = asyncio.create_task(self._supervise(), name="graphmill-pipelines")
+        if self.idle:
+            self._guard = asyncio.create_task(self._watch_starvation(), name="graphmill-idle")
 
     async def _spawn(self) -> None:
         # The server's import path, exactly (`-P`: not the working folder before it), so the
@@ -124,14 +143,55 @@ class PipelineChild:
             env=env,
         )
         with contextlib.suppress(OSError):  # it exited already: the supervisor sees it
-            if self.settings.pipeline_idle and hasattr(os, "SCHED_IDLE"):
-                os.sched_setscheduler(self.process.pid, os.SCHED_IDLE, os.sched_param(0))
-            elif self.settings.pipeline_nice and hasattr(os, "setpriority"):
-                os.setpriority(os.PRIO_PROCESS, self.process.pid, self.settings.pipeline_nice)
+            self.priority = priority.lower(self.process.pid, self.idle, self.settings.pipeline_nice)
         log.info(
             "pipeline process started",
             extra={"action": "pipelines.start", "pid": self.process.pid},
         )
+
+    async def _watch_starvation(self) -> None:
+        """While the child runs under SCHED_IDLE: once it has got less than a twentieth of
+        the CPU it waited for over GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS (every CPU busy
+        with other work), move it to `pipeline_nice` in place, or, where this process may
+        not (no CAP_SYS_NICE), start it again at that priority (its runs resume at once)."""
+        window = self.settings.pipeline_idle_starved_seconds
+        watch = priority.StarvationWatch(window)
+        loop = asyncio.get_running_loop()
+        while self.idle:
+            await asyncio.sleep(window / 5)
+            process = self.process
+            if process is None or process.returncode is not None:
+                continue
+            verdict = watch.sample(process.pid, loop.time())
+            if verdict is None or not verdict.starved:
+                continue
+            self.idle = False
+            self.starved_at = utcnow()
+            nice = self.settings.pipeline_nice
+            extra = {
+                "action": "pipelines.starved",
+                "pid": process.pid,
+                "share": round(verdict.share, 4),
+                "waiting_s": round(verdict.waiting, 1),
+            }
+            try:
+                priority.lift_idle(process.pid, nice)
+            except PermissionError:
+                log.warning(
+                    "pipeline process starved under SCHED_IDLE (every CPU busy); starting "
+                    "it again at nice %s for the rest of the server's life",
+                    nice,
+                    extra=extra,
+                )
+                process.kill()  # the supervisor starts it again, now at `nice`
+            else:
+                self.priority = f"nice {nice}"
+                log.warning(
+                    "pipeline process starved under SCHED_IDLE (every CPU busy); it runs at "
+                    "nice %s for the rest of the server's life",
+                    nice,
+                    extra=extra,
+                )
 
     async def _supervise(self) -> None:
         """Start the child again whenever it exits; quickly after a long life, then backing
@@ -143,6 +203,8 @@ class PipelineChild:
             assert self.process is not None
             started = loop.time()
             code = self.last_exit_code = await self.process.wait()
+            if self.on_exit is not None:
+                await self.on_exit(self.process.pid)
             delay = first if loop.time() - started > 60 else delay
             log.error(
                 "pipeline process exited with code %s; starting it again in %.0f s",
@@ -157,7 +219,12 @@ class PipelineChild:
 
     async def dispatch(self, run_id: uuid.UUID) -> None:
         process = self.process
-        if process is None or process.stdin is None or process.returncode is not None:
+        if (
+            process is None
+            or process.stdin is None
+            or process.returncode is not None
+            or process.stdin.is_closing()  # dead, not reaped yet
+        ):
             return  # starting again: a new child takes every queued run at its start
         with contextlib.suppress(ConnectionError):
             process.stdin.write(f"{run_id}\n".encode())
@@ -166,9 +233,10 @@ class PipelineChild:
     async def stop(self) -> None:
         """SIGTERM: the child stops its runs and hands their leases back; SIGKILL if it
         has not exited in time."""
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            await asyncio.wait({self._supervisor})
+        for task in (self._guard, self._supervisor):
+            if task is not None:
+                task.cancel()
+                await asyncio.wait({task})
         process = self.process
         if process is None or process.returncode is not None:
             return
@@ -203,6 +271,8 @@ class Runtime:
             else None
         )
         self.child = child
+        if child is not None:
+            child.on_exit = self._child_exited
         self.app: Any = procrastinate_app(settings) if self.distributed else None
         self._tasks: set[asyncio.Task[None]] = set()
         self._janitor: asyncio.Task[None] | None = None
@@ -246,6 +316,16 @@ class Runtime:
             await self.app.close_async()
         if self.child is not None:
             await self.child.stop()
+
+    async def _child_exited(self, pid: int) -> None:
+        """The pipeline process is gone for certain (reaped): its runs need not wait for
+        their leases to run out before they are recovered."""
+        try:
+            ended = await ledger.expire_leases_of(self.db, owner_prefix(pid))
+            if ended:
+                await self.tick()
+        except Exception:  # the leases still run out; recovery then takes the runs
+            log.exception("leases of the pipeline process not ended", extra={"pid": pid})
 
     async def dispatch(self, run_id: uuid.UUID) -> None:
         """Hand a queued run to whoever executes runs; safe to call more than once."""

@@ -814,6 +814,24 @@ async def renew_leases(
         return set(kept)
 
 
+async def expire_leases_of(db: Database, owner_prefix: str) -> list[uuid.UUID]:
+    """End now the leases of a process known to be dead (its parent reaped it): recovery
+    takes its runs at its next pass instead of when the leases would have run out. The ids
+    of the runs whose lease ended."""
+    now = utcnow()
+    async with db.write() as session:
+        ended = await session.scalars(
+            update(PipelineRun)
+            .where(
+                PipelineRun.state == RunState.RUNNING,
+                PipelineRun.lease_owner.startswith(owner_prefix, autoescape=True),
+            )
+            .values(lease_expires_at=now, updated_at=now)
+            .returning(PipelineRun.id)
+        )
+        return list(ended)
+
+
 @retrying()
 async def recover_expired(db: Database, mode: str) -> list[uuid.UUID]:
     """Recover runs whose lease expired (never one still leased): requeue or fail them.

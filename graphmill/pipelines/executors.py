@@ -83,7 +83,8 @@ class PipelineChild:
     Python work (on one process, any step's stretch between two awaits held every request).
     The child dies with the server (SIGKILL on Linux, else at the end of its stdin), so a
     killed server leaves its runs to lease recovery exactly as when it ran them itself; a
-    child that exits on its own is started again, and finds the queued runs at once.
+    child that exits on its own is started again, and finds the queued runs at once (the
+    server ends the leases of the child it reaped: its runs are among them).
     """
 
     RESTART_SECONDS = (1.0, 30.0)  # first delay, longest

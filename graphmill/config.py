@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -173,12 +174,12 @@ class Settings(BaseSettings):
         "through procrastinate (needs PostgreSQL).",
     )
     pipeline_process: bool = Field(
-        False,
+        sys.platform == "linux",
         validation_alias=_env("GRAPHMILL_PIPELINE_PROCESS"),
-        description="True: with the local executor, `graphmill serve` runs pipelines in a "
-        "child process of its own (a `graphmill worker` on the same data folder) at a lower "
-        "CPU priority, so that requests never wait behind a step's Python work; false: in the "
-        "server's own process.",
+        description="True (the default on Linux): with the local executor, `graphmill serve` "
+        "runs pipelines in a child process of its own (a `graphmill worker` on the same data "
+        "folder) at a lower CPU priority, so that requests never wait behind a step's Python "
+        "work; false (elsewhere): in the server's own process.",
     )
     pipeline_nice: int = Field(
         10,
@@ -189,7 +190,7 @@ class Settings(BaseSettings):
         "(Unix nice increment; 0 = the same).",
     )
     pipeline_idle: bool = Field(
-        False,
+        True,
         validation_alias=_env("GRAPHMILL_PIPELINE_IDLE"),
         description="True (Linux): the pipeline process runs under SCHED_IDLE, getting the CPU "
         "only when nothing else wants it, and any other process that wakes up takes it at "
@@ -202,7 +203,8 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=_env("GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS"),
         description="How long a SCHED_IDLE pipeline process may starve before it is moved to "
-        "GRAPHMILL_PIPELINE_NICE.",
+        "GRAPHMILL_PIPELINE_NICE (at most a third of GRAPHMILL_LEASE_SECONDS: its leases must "
+        "not run out meanwhile).",
     )
     lease_seconds: float = Field(
         60.0,

@@ -26,6 +26,7 @@ FAST = {
     "lease_seconds": 3.0,
     "log_level": "WARNING",
     "pipeline_process": True,
+    "pipeline_idle": False,  # nice 10; SCHED_IDLE below
 }
 
 

@@ -152,10 +152,13 @@ class PipelineChild:
 
     async def _watch_starvation(self) -> None:
         """While the child runs under SCHED_IDLE: once it has got less than a twentieth of
-        the CPU it waited for over GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS (every CPU busy
-        with other work), move it to `pipeline_nice` in place, or, where this process may
-        not (no CAP_SYS_NICE), start it again at that priority (its runs resume at once)."""
-        window = self.settings.pipeline_idle_starved_seconds
+        the CPU it waited for over GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS or a third of the
+        lease, whichever is shorter (every CPU busy with other work), move it to
+        `pipeline_nice` in place, or, where this process may not (no CAP_SYS_NICE), start it
+        again at that priority (its runs resume at once)."""
+        # A third of the lease at most: a starving child cannot renew its leases, and they
+        # must not run out (and its runs be recovered elsewhere) before it is moved.
+        window = min(self.settings.pipeline_idle_starved_seconds, self.settings.lease_seconds / 3)
         watch = priority.StarvationWatch(window)
         loop = asyncio.get_running_loop()
         while self.idle:

@@ -187,7 +187,8 @@ class PipelineChild:
                     nice,
                     extra=extra,
                 )
-                process.kill()  # the supervisor starts it again, now at `nice`
+                with contextlib.suppress(ProcessLookupError):  # gone already
+                    process.kill()  # the supervisor starts it again, now at `nice`
             else:
                 self.priority = f"nice {nice}"
                 log.warning(

@@ -412,3 +412,44 @@ def test_server_writes_key_value_lines_by_default(tmp_path: Path) -> None:
             record["status"] = int(record["status"])
         records.append(record)
     check_server_lines(records, seen)
+
+
+def test_a_connection_clean_up_cut_off_by_a_cancellation_is_not_logged_as_an_error(
+    tmp_path: Path,
+) -> None:
+    """SQLAlchemy's pool logs "Exception during reset or similar" with a traceback when handing
+    a connection back is cut off by a cancellation or Ctrl-C (an interrupted `graphmill
+    cognify` printed it, seen in CI); the Database's pools drop those records, and only those."""
+    from graphmill.db import Database
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    seen: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    capture = Capture()
+    pool_loggers = {
+        getattr(engine.pool.logger, "logger", engine.pool.logger)
+        for engine in (db.engine, db.write_engine)
+    }
+    for logger in pool_loggers:
+        logger.addHandler(capture)
+    try:
+        for logger in pool_loggers:
+            for kind in (asyncio.CancelledError, KeyboardInterrupt, OSError):
+                try:
+                    raise kind("cut off")
+                except BaseException:
+                    logger.error(
+                        "Exception during reset or similar (%s)", kind.__name__, exc_info=True
+                    )
+            logger.error("no exception at all")
+    finally:
+        for logger in pool_loggers:
+            logger.removeHandler(capture)
+        asyncio.run(db.dispose())
+    assert seen == ["Exception during reset or similar (OSError)", "no exception at all"] * len(
+        pool_loggers
+    )

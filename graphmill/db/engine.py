@@ -321,6 +321,24 @@ async def _flock(path: Path) -> int:
         raise
 
 
+class CancelledCleanup(logging.Filter):
+    """Drops what SQLAlchemy's pool logs, as an error with a traceback, when handing back or
+    closing a connection is cut off by a cancellation or Ctrl-C (anything not an Exception):
+    the pool then discards that connection and the cancellation goes on, so there is nothing
+    to act on — and an interrupted command printed it as if it had crashed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = record.exc_info[0] if record.exc_info else None
+        return kind is None or issubclass(kind, Exception)
+
+
+def _quiet_cancelled_cleanup(engine: Engine | AsyncEngine) -> None:
+    found: Any = engine.pool.logger
+    logger: logging.Logger = getattr(found, "logger", found)  # an InstanceLogger when echoing
+    if not any(isinstance(f, CancelledCleanup) for f in logger.filters):
+        logger.addFilter(CancelledCleanup())
+
+
 class Database:
     """The store of record, two ways in.
 
@@ -379,6 +397,15 @@ class Database:
             _configure_pgvector(self.engine)
             self._sync_writer = self._sync_reader = self._sync_inline = None
             self._writer_thread = self._reader_threads = None
+        for engine in (
+            self.engine,
+            self.write_engine,
+            self._sync_writer,
+            self._sync_reader,
+            self._sync_inline,
+        ):
+            if engine is not None:
+                _quiet_cancelled_cleanup(engine)
         # One-statement reads on PostgreSQL run without BEGIN/ROLLBACK (two round trips
         # fewer; a statement is its own snapshot either way).
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")

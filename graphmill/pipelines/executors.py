@@ -180,23 +180,18 @@ class PipelineChild:
             }
             try:
                 priority.lift_idle(process.pid, nice)
+                self.priority, how = f"nice {nice}", "it runs"
             except PermissionError:
-                log.warning(
-                    "pipeline process starved under SCHED_IDLE (every CPU busy); starting "
-                    "it again at nice %s for the rest of the server's life",
-                    nice,
-                    extra=extra,
-                )
+                how = "starting it again"  # the supervisor does, now at `nice`
                 with contextlib.suppress(ProcessLookupError):  # gone already
-                    process.kill()  # the supervisor starts it again, now at `nice`
-            else:
-                self.priority = f"nice {nice}"
-                log.warning(
-                    "pipeline process starved under SCHED_IDLE (every CPU busy); it runs at "
-                    "nice %s for the rest of the server's life",
-                    nice,
-                    extra=extra,
-                )
+                    process.kill()
+            log.warning(
+                "pipeline process starved under SCHED_IDLE (every CPU busy); %s at nice %s "
+                "for the rest of the server's life",
+                how,
+                nice,
+                extra=extra,
+            )
 
     async def _supervise(self) -> None:
         """Start the child again whenever it exits; quickly after a long life, then backing
@@ -330,7 +325,10 @@ class Runtime:
             if ended:
                 await self.tick()
         except Exception:  # the leases still run out; recovery then takes the runs
-            log.exception("leases of the pipeline process not ended", extra={"pid": pid})
+            log.exception(
+                "leases of the pipeline process not ended",
+                extra={"action": "pipelines.exit", "pid": pid},
+            )
 
     async def dispatch(self, run_id: uuid.UUID) -> None:
         """Hand a queued run to whoever executes runs; safe to call more than once."""

@@ -814,6 +814,7 @@ async def renew_leases(
         return set(kept)
 
 
+@retrying()
 async def expire_leases_of(db: Database, owner_prefix: str) -> list[uuid.UUID]:
     """End now the leases of a process known to be dead (its parent reaped it): recovery
     takes its runs at its next pass instead of when the leases would have run out. The ids

@@ -31,8 +31,9 @@ def idle_supported() -> bool:
 
 def lower(pid: int, idle: bool, nice: int) -> str:
     """Give a just-started process (one thread; the ones it starts inherit this) its lower
-    priority; returns it as /health shows it."""
-    if idle and idle_supported():
+    priority: SCHED_IDLE when `idle` (where `idle_supported`), else `nice`; returns it as
+    /health shows it."""
+    if idle:
         os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0))
         return "idle"
     if nice and hasattr(os, "setpriority"):

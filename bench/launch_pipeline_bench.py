@@ -28,6 +28,8 @@ LOG_LEVEL=WARNING and PYTHONPATH=<repo root>, so `bench.noop_steps` imports. Eve
 stopped at the end (PostgreSQL too). Arguments after `--` go to pipeline_overhead.py.
 `--server-cpus 1` puts graphmill's processes on core 1 and everything else (the launcher, the
 benchmark's clients, the fake model server, PostgreSQL) on the other cores.
+`--model-server-idle` runs the fake model server under SCHED_IDLE: it stands for a model service
+on other machines, so it gets only CPU nothing else here wants.
 `--ref HEAD` serves a snapshot of graphmill/ at that git ref (put first on PYTHONPATH), so
 edits of the work tree during the run change nothing.
 
@@ -55,7 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from _common import status_kb
+from _common import cpu_times, status_kb
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -125,17 +127,31 @@ class Process:
 
     # --server-cpus: graphmill's processes run on these cores (their children inherit them)
     server_cpus: set[int] | None = None
+    # --model-server-idle: the fake model server under SCHED_IDLE
+    model_server_idle = False
 
     def __init__(
-        self, args: list[str], env: dict[str, str], log: Path, graphmill: bool = False
+        self,
+        args: list[str],
+        env: dict[str, str],
+        log: Path,
+        graphmill: bool = False,
+        idle: bool = False,
     ) -> None:
         self.args = args
         self.log = log
         self.out = log.open("wb")
         # cwd outside the repository: `python -m` puts the cwd first on sys.path, which
-        # would shadow a snapshot given in PYTHONPATH.
+        # would shadow a snapshot given in PYTHONPATH. `idle`: under SCHED_IDLE from the
+        # start, every thread it will start too (this launcher runs no threads: preexec_fn
+        # is safe here).
         self.popen = subprocess.Popen(
-            args, env=env, cwd=log.parent, stdout=self.out, stderr=subprocess.STDOUT
+            args,
+            env=env,
+            cwd=log.parent,
+            stdout=self.out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_sched_idle if idle else None,
         )
         if graphmill and self.server_cpus:
             os.sched_setaffinity(self.popen.pid, self.server_cpus)
@@ -206,6 +222,10 @@ def fake_address(process: Process) -> tuple[str, str]:
     raise SystemExit(f"fake OpenAI server did not start:\n{process.tail()}")
 
 
+def _sched_idle() -> None:
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
 def rss_mb(pid: int) -> str:
     """Resident memory of a process and its descendants (serve's pipeline process)."""
     kb = status_kb(pid, "VmRSS")
@@ -240,7 +260,12 @@ def run_setup(
     shown |= dict(setup.env)
     processes: list[Process] = []
     if setup.fake_openai:
-        fake = Process([python, "-c", FAKE_SERVER], env, data_dir / "fake_openai.log")
+        fake = Process(
+            [python, "-c", FAKE_SERVER],
+            env,
+            data_dir / "fake_openai.log",
+            idle=Process.model_server_idle,
+        )
         processes.append(fake)
         base, key = fake_address(fake)
         shown |= {
@@ -301,6 +326,11 @@ def run_setup(
             + ", ".join(f"pid {p.popen.pid} {rss_mb(p.popen.pid)}" for p in processes),
             flush=True,
         )
+        print(
+            "# CPU seconds (user + system, with descendants): "
+            + ", ".join(f"pid {p.popen.pid} {sum(cpu_times(p.popen.pid)):.1f}" for p in processes),
+            flush=True,
+        )
         for p in processes:
             errors = [
                 line
@@ -341,6 +371,12 @@ def main() -> None:
         "the server's figures apart from the benchmark's own load",
     )
     parser.add_argument(
+        "--model-server-idle",
+        action="store_true",
+        help="run the fake model server under SCHED_IDLE (Linux): it stands for a model "
+        "service on other machines, so it takes only CPU nothing here wants",
+    )
+    parser.add_argument(
         "--ref",
         help="serve the graphmill/ of this git ref (a snapshot immune to edits of the work "
         "tree during the run) instead of the work tree",
@@ -351,6 +387,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown set-ups {unknown}; known: {', '.join(SETUPS)}")
     json_dir = Path(args.json_dir) if args.json_dir else None
+    Process.model_server_idle = args.model_server_idle
     if json_dir is not None:
         json_dir.mkdir(parents=True, exist_ok=True)
 
@@ -363,6 +400,8 @@ def main() -> None:
             raise SystemExit("--server-cpus must leave a core for the rest")
         os.sched_setaffinity(0, others)  # inherited by every process started from here on
         print(f"# graphmill on cores {sorted(Process.server_cpus)}, the rest on {sorted(others)}")
+    if args.model_server_idle:
+        print("# the fake model server under SCHED_IDLE")
     head = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
         capture_output=True,

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from graphmill.config import Settings
@@ -55,12 +56,16 @@ def nice(pid: int) -> int:
 
 def pipeline_child(server: ServerProcess, timeout: float = 30, exclude: int = 0) -> int:
     """The pid of the server's pipeline process, waiting for it (it may be restarting), or
-    for one other than `exclude`."""
+    for one other than `exclude`, until the server's /health names it: the server gives it
+    its CPU priority just after starting it, so its command line shows a moment before."""
     deadline = time.monotonic() + timeout
     while True:
         for pid in set(server.pids[1:]) - {exclude}:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if cmdline[-4:-1] == [b"worker", b"--for-server", str(server.pid).encode()]:
+            if cmdline[-4:-1] != [b"worker", b"--for-server", str(server.pid).encode()]:
+                continue
+            health = httpx.get(f"{server.base_url}/health", timeout=10).json()
+            if health["pipeline_process"]["pid"] == pid:
                 return pid
         assert time.monotonic() < deadline, "no pipeline process"
         time.sleep(0.05)

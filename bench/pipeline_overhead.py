@@ -24,7 +24,9 @@ the end (engine), so polling granularity and HTTP are out of those figures.
 
 The status latency distributions while runs were going are printed next to the idle ones
 (sampled the same way before the first and after the last cognify), with p50/p90/p99/max
-ratios during : idle.
+ratios during : idle. While it samples, this client's own garbage collector is off (as `timeit`
+does; `--client-gc` leaves it on): a full collection of this client took 27-29 ms and was, when
+it fell in a run, that run's slowest sample.
 
     python bench/pipeline_overhead.py --base-url http://127.0.0.1:8000 --docs 1000
 
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import threading
 import time
@@ -155,6 +158,11 @@ class Sampler(threading.Thread):
         self.interval = args.sample_interval
         self.samples = Samples()
         self.stopping = threading.Event()
+        self.pause_gc = not args.client_gc
+
+    def start(self) -> None:
+        pause_collector(self.pause_gc)
+        super().start()
 
     def run(self) -> None:
         try:
@@ -176,7 +184,17 @@ class Sampler(threading.Thread):
     def stop(self) -> Samples:
         self.stopping.set()
         self.join()
+        gc.enable()
         return self.samples
+
+
+def pause_collector(pause: bool) -> None:
+    """This client's own garbage collector off while it measures, as `timeit` does: a full
+    collection of this client (27-29 ms, about once per benchmark) held whichever request was
+    in flight, and was each time the slowest sample of its run. Garbage is collected first."""
+    if pause:
+        gc.collect()
+        gc.disable()
 
 
 def sample_idle(
@@ -189,12 +207,16 @@ def sample_idle(
     sampler = Sampler(args, headers, dataset_ids)
     for _ in range(5):  # warm-up
         status_once(sampler.api, dataset_ids)
-    for _ in range(count):
-        for kind in KINDS:
-            elapsed, _ = probe(sampler.api, kind, dataset_ids)
-            sampler.samples.add(kind, elapsed)
-            if args.sample_interval:
-                time.sleep(args.sample_interval)
+    pause_collector(sampler.pause_gc)
+    try:
+        for _ in range(count):
+            for kind in KINDS:
+                elapsed, _ = probe(sampler.api, kind, dataset_ids)
+                sampler.samples.add(kind, elapsed)
+                if args.sample_interval:
+                    time.sleep(args.sample_interval)
+    finally:
+        gc.enable()
     sampler.api.close()
     return sampler.samples
 
@@ -453,6 +475,11 @@ def main() -> None:
         help="pause of the status sampler between requests (0: back to back)",
     )
     parser.add_argument("--idle-samples", type=int, default=200, help="idle samples per query")
+    parser.add_argument(
+        "--client-gc",
+        action="store_true",
+        help="leave this client's garbage collector on while it samples (off by default)",
+    )
     parser.add_argument("--poll-interval", type=float, default=0.05, help="background polling")
     parser.add_argument("--label", default="", help="shown in the summary")
     parser.add_argument("--json", help="also write the figures to this file")

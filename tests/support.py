@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -19,9 +20,28 @@ _ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A local port nothing is bound to, for a server to listen on, chosen at random below
+    the system's ephemeral range. Not from that range (which binding port 0 picks): the
+    kernel hands its ports to every outgoing connection, and the tests make thousands, so
+    one could take the port before the server binds it (seen in CI: "address already in
+    use"). Other test processes choose at random among ~12,000 ports too."""
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.SystemRandom().randrange(max(1024, low - 12_000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default; macOS and Windows use 49152 and up
 
 
 class Api(httpx.Client):

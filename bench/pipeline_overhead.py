@@ -24,9 +24,12 @@ the end (engine), so polling granularity and HTTP are out of those figures.
 
 The status latency distributions while runs were going are printed next to the idle ones
 (sampled the same way before the first and after the last cognify), with p50/p90/p99/max
-ratios during : idle. While it samples, this client's own garbage collector is off (as `timeit`
-does; `--client-gc` leaves it on): a full collection of this client took 27-29 ms and was, when
-it fell in a run, that run's slowest sample.
+ratios during : idle. On a virtual machine that reports stolen time (`steal` in /proc/stat:
+the hypervisor running something else on its CPUs), the p99 ratio is printed a second time
+counting only the samples, idle and during, in which none was stolen. While it samples,
+this client's own garbage collector is off (as `timeit` does; `--client-gc` leaves it on): a
+full collection of this client took 27-29 ms and was, when it fell in a run, that run's
+slowest sample.
 
     python bench/pipeline_overhead.py --base-url http://127.0.0.1:8000 --docs 1000
 
@@ -99,12 +102,16 @@ class Samples:
     """Status latencies (seconds) per query kind."""
 
     by_kind: dict[str, list[float]] = field(default_factory=dict)
+    # the same, only the samples during which the hypervisor took no CPU time (`stolen`)
+    unstolen: dict[str, list[float]] = field(default_factory=dict)
     errors: int = 0
     # (when the request ended, on the perf_counter clock; kind; seconds) of each sample
     timeline: list[tuple[float, str, float]] = field(default_factory=list)
 
-    def add(self, kind: str, seconds: float) -> None:
+    def add(self, kind: str, seconds: float, stolen: int = 0) -> None:
         self.by_kind.setdefault(kind, []).append(seconds)
+        if not stolen:
+            self.unstolen.setdefault(kind, []).append(seconds)
         self.timeline.append((time.perf_counter(), kind, seconds))
 
     def slowest(self, began: float, ended: float, count: int = 5) -> str:
@@ -133,6 +140,24 @@ def probe(api: httpx.Client, kind: str, dataset_ids: Sequence[str]) -> tuple[flo
         response = api.get("/")
         return time.perf_counter() - began, response.status_code == 200 or None
     return status_once(api, dataset_ids if kind == "dataset=<id>" else None)
+
+
+def stolen_ticks() -> int:
+    """Clock ticks the hypervisor has given this (virtual) machine's CPUs to others since
+    boot (`steal` in /proc/stat); 0 where there is no such count."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return 0
+    return int(fields[8]) if len(fields) > 8 else 0
+
+
+def measured(api: httpx.Client, kind: str, dataset_ids: Sequence[str]) -> tuple[float, Any, int]:
+    """`probe`, and the ticks stolen from the machine meanwhile (read outside its timing)."""
+    before = stolen_ticks()
+    elapsed, body = probe(api, kind, dataset_ids)
+    return elapsed, body, stolen_ticks() - before
 
 
 def status_once(api: httpx.Client, dataset_ids: Sequence[str] | None) -> tuple[float, Any]:
@@ -169,13 +194,13 @@ class Sampler(threading.Thread):
             while not self.stopping.is_set():
                 for kind in KINDS:
                     try:
-                        elapsed, body = probe(self.api, kind, self.dataset_ids)
+                        elapsed, body, stolen = measured(self.api, kind, self.dataset_ids)
                     except httpx.HTTPError:
                         self.samples.errors += 1
                         continue
                     if body is None:
                         self.samples.errors += 1
-                    self.samples.add(kind, elapsed)
+                    self.samples.add(kind, elapsed, stolen)
                     if self.interval:
                         self.stopping.wait(self.interval)
         finally:
@@ -211,8 +236,8 @@ def sample_idle(
     try:
         for _ in range(count):
             for kind in KINDS:
-                elapsed, _ = probe(sampler.api, kind, dataset_ids)
-                sampler.samples.add(kind, elapsed)
+                elapsed, _, stolen = measured(sampler.api, kind, dataset_ids)
+                sampler.samples.add(kind, elapsed, stolen)
                 if args.sample_interval:
                     time.sleep(args.sample_interval)
     finally:
@@ -442,6 +467,14 @@ def report_status(idle_before: Samples, idle_after: Samples, results: list[RunRe
             print(f"  {'  ratio during : idle before':<30} {ratios(during, base)}")
             over = sum(v > 2 * base.p99 for v in result.samples.by_kind[kind])
             print(f"  {'  over 2x idle p99 before':<30} {over} of {during.n}")
+            kept, idle_kept = result.samples.unstolen.get(kind, []), idle_before.unstolen.get(kind)
+            if len(kept) < during.n and kept and idle_kept:
+                clean, clean_base = Dist.of(kept), Dist.of(idle_kept)
+                print(
+                    f"  {'  without stolen CPU':<30} p99 {clean.p99 * 1e3:.2f} ms : idle p99 "
+                    f"{clean_base.p99 * 1e3:.2f} ms = {clean.p99 / clean_base.p99:.2f}x "
+                    f"({len(kept)} of {during.n} samples, {len(idle_kept)} of {base.n} idle)"
+                )
             print(f"  {'  ratio during : idle after':<30} {ratios(during, after)}")
     for result in results:
         if result.samples is not None:

@@ -51,7 +51,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -133,13 +133,17 @@ class Samples:
 KINDS = ("dataset=<id>", "no params", "GET / (floor)")
 
 
-def probe(api: httpx.Client, kind: str, dataset_ids: Sequence[str]) -> tuple[float, Any]:
-    """One request of a sampled kind: the status query with or without ids, or `GET /`."""
+def probe(api: httpx.Client, kind: str, dataset_ids: Sequence[str]) -> tuple[float, Any, int]:
+    """One request of a sampled kind: the status query with or without ids, or `GET /`; with
+    the ticks stolen from the machine meanwhile (read outside the request's timing)."""
+    before = stolen_ticks()
     if kind == "GET / (floor)":
         began = time.perf_counter()
         response = api.get("/")
-        return time.perf_counter() - began, response.status_code == 200 or None
-    return status_once(api, dataset_ids if kind == "dataset=<id>" else None)
+        elapsed, body = time.perf_counter() - began, response.status_code == 200 or None
+    else:
+        elapsed, body = status_once(api, dataset_ids if kind == "dataset=<id>" else None)
+    return elapsed, body, stolen_ticks() - before
 
 
 def stolen_ticks() -> int:
@@ -151,13 +155,6 @@ def stolen_ticks() -> int:
     except OSError:
         return 0
     return int(fields[8]) if len(fields) > 8 else 0
-
-
-def measured(api: httpx.Client, kind: str, dataset_ids: Sequence[str]) -> tuple[float, Any, int]:
-    """`probe`, and the ticks stolen from the machine meanwhile (read outside its timing)."""
-    before = stolen_ticks()
-    elapsed, body = probe(api, kind, dataset_ids)
-    return elapsed, body, stolen_ticks() - before
 
 
 def status_once(api: httpx.Client, dataset_ids: Sequence[str] | None) -> tuple[float, Any]:
@@ -185,16 +182,12 @@ class Sampler(threading.Thread):
         self.stopping = threading.Event()
         self.pause_gc = not args.client_gc
 
-    def start(self) -> None:
-        pause_collector(self.pause_gc)
-        super().start()
-
     def run(self) -> None:
-        try:
+        with self.api, collector_paused(self.pause_gc):
             while not self.stopping.is_set():
                 for kind in KINDS:
                     try:
-                        elapsed, body, stolen = measured(self.api, kind, self.dataset_ids)
+                        elapsed, body, stolen = probe(self.api, kind, self.dataset_ids)
                     except httpx.HTTPError:
                         self.samples.errors += 1
                         continue
@@ -203,23 +196,27 @@ class Sampler(threading.Thread):
                     self.samples.add(kind, elapsed, stolen)
                     if self.interval:
                         self.stopping.wait(self.interval)
-        finally:
-            self.api.close()
 
     def stop(self) -> Samples:
         self.stopping.set()
         self.join()
-        gc.enable()
         return self.samples
 
 
-def pause_collector(pause: bool) -> None:
+@contextlib.contextmanager
+def collector_paused(pause: bool) -> Iterator[None]:
     """This client's own garbage collector off while it measures, as `timeit` does: a full
     collection of this client (27-29 ms, about once per benchmark) held whichever request was
     in flight, and was each time the slowest sample of its run. Garbage is collected first."""
-    if pause:
-        gc.collect()
-        gc.disable()
+    if not pause:
+        yield
+        return
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def sample_idle(
@@ -232,16 +229,13 @@ def sample_idle(
     sampler = Sampler(args, headers, dataset_ids)
     for _ in range(5):  # warm-up
         status_once(sampler.api, dataset_ids)
-    pause_collector(sampler.pause_gc)
-    try:
+    with collector_paused(sampler.pause_gc):
         for _ in range(count):
             for kind in KINDS:
-                elapsed, _, stolen = measured(sampler.api, kind, dataset_ids)
+                elapsed, _, stolen = probe(sampler.api, kind, dataset_ids)
                 sampler.samples.add(kind, elapsed, stolen)
                 if args.sample_interval:
                     time.sleep(args.sample_interval)
-    finally:
-        gc.enable()
     sampler.api.close()
     return sampler.samples
 

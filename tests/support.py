@@ -19,6 +19,11 @@ import httpx
 _ROOT = Path(__file__).resolve().parent.parent
 
 
+# Not the `random` module's shared generator: a test may seed it, and every test process
+# would then draw the same ports.
+_RANDOM = random.SystemRandom()
+
+
 def free_port() -> int:
     """A local port nothing is bound to, for a server to listen on, chosen at random below
     the system's ephemeral range. Not from that range (which binding port 0 picks): the
@@ -27,7 +32,7 @@ def free_port() -> int:
     use"). Other test processes choose at random among ~12,000 ports too."""
     low = _ephemeral_low()
     for _ in range(200):
-        port = random.SystemRandom().randrange(max(1024, low - 12_000), low)
+        port = _RANDOM.randrange(max(1024, low - 12_000), low)
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))

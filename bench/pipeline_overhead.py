@@ -6,10 +6,12 @@ of --batch files):
 1. `blocking`: POST /api/v1/cognify with `runInBackground: false`, --repeat times, each on
    its own dataset, with nothing else going on: items/s and ms per item (wall clock of
    the request / items).
-2. `blocking+sampled`: the same once more while a second thread keeps sampling, in turn,
+2. `blocking+sampled`: the same once more while a sampler keeps sampling, in turn,
    GET /api/v1/datasets/status?dataset=<the running dataset>, GET /api/v1/datasets/status
    (no parameters: every readable dataset) and `GET /` (the HTTP floor, to tell a slower
-   status query from a slower server), pausing --sample-interval seconds after each.
+   status query from a slower server), pausing --sample-interval seconds after each. The
+   sampler is a process of its own, so that this benchmark's thread waiting on or polling
+   the run never holds the interpreter lock a sample needs.
 3. `background`: `runInBackground: true`, then polling `?dataset=<id>` every
    --poll-interval seconds until the dataset is COMPLETED (or ERRORED), with the sampler
    running too.
@@ -48,7 +50,7 @@ import argparse
 import contextlib
 import gc
 import json
-import threading
+import multiprocessing
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -165,49 +167,105 @@ def status_once(api: httpx.Client, dataset_ids: Sequence[str] | None) -> tuple[f
     return elapsed, response.json() if response.status_code == 200 else None
 
 
-class Sampler(threading.Thread):
-    """Cycles through the ids query, the no-parameter query and `GET /` until stopped."""
+@dataclass(frozen=True)
+class SamplerConfig:
+    """What the sampling process needs of the benchmark's arguments (picklable)."""
+
+    base_url: str
+    timeout: float
+    headers: dict[str, str]
+    interval: float
+    pause_gc: bool
+
+    @classmethod
+    def of(cls, args: argparse.Namespace, headers: httpx.Headers) -> SamplerConfig:
+        return cls(
+            args.base_url, args.timeout, dict(headers), args.sample_interval, not args.client_gc
+        )
+
+
+class Sampler:
+    """Cycles through the ids query, the no-parameter query and `GET /`, pausing the sample
+    interval after each, until stopped (or for `rounds` rounds: the idle samples), in a
+    process of its own: the benchmark's thread that waits on or polls the run would
+    otherwise share this client's interpreter lock with the samples it is meant to leave
+    alone. The process warms its connection up before `start` returns."""
 
     def __init__(
         self,
-        args: argparse.Namespace,
-        headers: httpx.Headers,
+        config: SamplerConfig,
         dataset_ids: Sequence[str],
+        rounds: int | None = None,
     ) -> None:
-        super().__init__(daemon=True)
-        self.api = httpx.Client(base_url=args.base_url, timeout=args.timeout, headers=headers)
-        self.dataset_ids = list(dataset_ids)
-        self.interval = args.sample_interval
-        self.samples = Samples()
-        self.stopping = threading.Event()
-        self.pause_gc = not args.client_gc
+        context = multiprocessing.get_context("spawn")
+        self.ready, self.stopping = context.Event(), context.Event()
+        self.receiving, sending = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=sample_until,
+            args=(config, list(dataset_ids), rounds, self.ready, self.stopping, sending),
+            daemon=True,
+        )
 
-    def run(self) -> None:
-        with self.api, collector_paused(self.pause_gc):
-            while not self.stopping.is_set():
-                for kind in KINDS:
-                    try:
-                        elapsed, body, stolen = probe(self.api, kind, self.dataset_ids)
-                    except httpx.HTTPError:
-                        self.samples.errors += 1
-                        continue
-                    if body is None:
-                        self.samples.errors += 1
-                    self.samples.add(kind, elapsed, stolen)
-                    if self.interval:
-                        self.stopping.wait(self.interval)
+    def start(self) -> Sampler:
+        self.process.start()
+        if not self.ready.wait(60) or not self.process.is_alive():
+            raise SystemExit("the status sampler did not start")
+        return self
 
     def stop(self) -> Samples:
         self.stopping.set()
-        self.join()
-        return self.samples
+        return self.result()
+
+    def result(self) -> Samples:
+        """The samples, once the process has stopped or done its rounds."""
+        samples: Samples = self.receiving.recv()
+        self.process.join()
+        return samples
+
+
+def sample_until(
+    config: SamplerConfig,
+    dataset_ids: list[str],
+    rounds: int | None,
+    ready: Any,
+    stopping: Any,
+    results: Any,
+) -> None:
+    """The sampling process: its samples go back through `results` once it is stopped or
+    has done its rounds (`perf_counter` is the system's monotonic clock, which the
+    benchmark's process shares)."""
+    samples = Samples()
+    with httpx.Client(
+        base_url=config.base_url, timeout=config.timeout, headers=config.headers
+    ) as api:
+        for _ in range(5):  # warm-up
+            status_once(api, dataset_ids)
+        ready.set()
+        with collector_paused(config.pause_gc):
+            done = 0
+            while not stopping.is_set() and (rounds is None or done < rounds):
+                for kind in KINDS:
+                    try:
+                        elapsed, body, stolen = probe(api, kind, dataset_ids)
+                    except httpx.HTTPError:
+                        samples.errors += 1
+                        continue
+                    if body is None:
+                        samples.errors += 1
+                    samples.add(kind, elapsed, stolen)
+                    if config.interval:
+                        stopping.wait(config.interval)
+                done += 1
+    results.send(samples)
+    results.close()
 
 
 @contextlib.contextmanager
 def collector_paused(pause: bool) -> Iterator[None]:
-    """This client's own garbage collector off while it measures, as `timeit` does: a full
-    collection of this client (27-29 ms, about once per benchmark) held whichever request was
-    in flight, and was each time the slowest sample of its run. Garbage is collected first."""
+    """The sampling process's garbage collector off while it measures, as `timeit` does: a
+    full collection of the benchmark's client (27-29 ms, about once per benchmark) held
+    whichever request was in flight, and was each time the slowest sample of its run.
+    Garbage is collected first."""
     if not pause:
         yield
         return
@@ -219,25 +277,9 @@ def collector_paused(pause: bool) -> Iterator[None]:
         gc.enable()
 
 
-def sample_idle(
-    args: argparse.Namespace,
-    headers: httpx.Headers,
-    dataset_ids: Sequence[str],
-    count: int,
-) -> Samples:
-    """The same alternation as the sampler, with nothing else going on."""
-    sampler = Sampler(args, headers, dataset_ids)
-    for _ in range(5):  # warm-up
-        status_once(sampler.api, dataset_ids)
-    with collector_paused(sampler.pause_gc):
-        for _ in range(count):
-            for kind in KINDS:
-                elapsed, _, stolen = probe(sampler.api, kind, dataset_ids)
-                sampler.samples.add(kind, elapsed, stolen)
-                if args.sample_interval:
-                    time.sleep(args.sample_interval)
-    sampler.api.close()
-    return sampler.samples
+def sample_idle(config: SamplerConfig, dataset_ids: Sequence[str], rounds: int) -> Samples:
+    """The same alternation as during runs, with nothing else going on."""
+    return Sampler(config, dataset_ids, rounds).start().result()
 
 
 # --- server CPU (only when the server's processes run on this machine) -----------------
@@ -333,9 +375,7 @@ def run_blocking(
     items: int,
     sample: bool,
 ) -> RunResult:
-    sampler = Sampler(args, api.headers, [dataset_id]) if sample else None
-    if sampler:
-        sampler.start()
+    sampler = Sampler(SamplerConfig.of(args, api.headers), [dataset_id]).start() if sample else None
     cpu_before = args.cpu.read() if args.cpu else None
     began = time.perf_counter()
     answer = cognify(api, [dataset_id], background=False)
@@ -374,8 +414,7 @@ def run_background(
     dataset_ids: Sequence[str],
     items: int,
 ) -> RunResult:
-    sampler = Sampler(args, api.headers, dataset_ids)
-    sampler.start()
+    sampler = Sampler(SamplerConfig.of(args, api.headers), dataset_ids).start()
     polls: list[float] = []
     cpu_before = args.cpu.read() if args.cpu else None
     began = time.perf_counter()
@@ -552,7 +591,7 @@ def main() -> None:
 
     results: list[RunResult] = []
     first = fresh("blocking0", n)
-    idle_before = sample_idle(args, api.headers, [first], args.idle_samples)
+    idle_before = sample_idle(SamplerConfig.of(args, api.headers), [first], args.idle_samples)
     print(f"  idle status sampled: {Dist.of(idle_before.by_kind['dataset=<id>']).ms()}")
 
     for i in range(args.repeat):
@@ -577,7 +616,7 @@ def main() -> None:
     results.append(run_blocking(api, args, "recognify", first, n, sample=False))
     print("  " + describe(results[-1]), flush=True)
 
-    idle_after = sample_idle(args, api.headers, [first], args.idle_samples)
+    idle_after = sample_idle(SamplerConfig.of(args, api.headers), [first], args.idle_samples)
 
     header(f"summary {args.label}")
     for result in results:

@@ -177,6 +177,19 @@ def cpu_times(pid: int | None) -> tuple[float, float]:
     return user / tick, system / tick
 
 
+def written_bytes(pid: int) -> int:
+    """Bytes a server has sent, or queued to send, to storage so far (`write_bytes` in
+    /proc/PID/io, counted when pages are dirtied: the file system's own later write-back is
+    charged to whoever dirtied them): its process and its live descendants; 0 if unknown."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/io").read_text().splitlines():
+                if line.startswith("write_bytes:"):
+                    total += int(line.split()[1])
+    return total
+
+
 def header(title: str) -> None:
     print(f"\n== {title} ==", flush=True)
 

@@ -59,7 +59,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from _common import Dist, base_parser, check, client, cpu_times, header
+from _common import Dist, base_parser, check, client, cpu_times, header, written_bytes
 
 STATUS = "/api/v1/datasets/status"
 COMPLETED = "DATASET_PROCESSING_COMPLETED"
@@ -298,13 +298,14 @@ class CpuMeter:
         """The postmaster, its live backends and the ones it has reaped."""
         return sum(cpu_times(self.pg_pid)) if self.pg_pid is not None else 0.0
 
-    def read(self) -> tuple[float, float]:
-        """(the server's processes with their descendants, PostgreSQL)."""
+    def read(self) -> tuple[float, float, int]:
+        """(CPU seconds of the server's processes with their descendants, of PostgreSQL;
+        bytes the server's processes wrote to storage)."""
         app = 0.0
         for pid in self.pids:
             with contextlib.suppress(OSError):
                 app += sum(cpu_times(pid))
-        return app, self._pg()
+        return app, self._pg(), sum(written_bytes(pid) for pid in self.pids)
 
 
 # --- runs --------------------------------------------------------------------------------
@@ -323,6 +324,7 @@ class RunResult:
     samples: Samples | None = None
     cpu_s: float | None = None  # server processes' CPU during the run
     pg_cpu_s: float | None = None  # PostgreSQL's CPU during the run
+    written: int | None = None  # bytes the server's processes wrote to storage in the run
     span: tuple[float, float] | None = None  # (request sent, run seen done), perf_counter
 
     @property
@@ -399,12 +401,13 @@ def run_blocking(
 
 def add_cpu(
     result: RunResult,
-    before: tuple[float, float] | None,
-    after: tuple[float, float] | None,
+    before: tuple[float, float, int] | None,
+    after: tuple[float, float, int] | None,
 ) -> None:
     if before is not None and after is not None:
         result.cpu_s = after[0] - before[0]
         result.pg_cpu_s = after[1] - before[1]
+        result.written = after[2] - before[2]
 
 
 def run_background(
@@ -467,6 +470,8 @@ def describe(result: RunResult) -> str:
         line += f" | server CPU {result.cpu_s / result.items * 1e3:6.2f} ms/item"
         if result.pg_cpu_s:
             line += f" + PostgreSQL {result.pg_cpu_s / result.items * 1e3:5.2f} ms/item"
+    if result.written is not None and result.items:
+        line += f" | written {result.written / result.items / 1024:6.1f} KiB/item"
     if result.counts is not None:
         line += f" | counts {result.counts}"
     if not result.ok:
@@ -567,15 +572,21 @@ def main() -> None:
     made: list[str] = []
 
     def fresh(name: str, count: int) -> str:
+        before = args.cpu.read() if args.cpu else None
         began = time.perf_counter()
         dataset_id, durations = add_documents(
             api, f"ovh_{tag}_{name}", count, args.batch, args.words
         )
         total = time.perf_counter() - began
         made.append(dataset_id)
+        written = (
+            f"; written {(args.cpu.read()[2] - before[2]) / count / 1024:.1f} KiB/doc"
+            if args.cpu and before
+            else ""
+        )
         print(
             f"  added {count} docs to {name} in {total:.2f} s ({count / total:.0f} docs/s; "
-            f"per request of {args.batch}: {Dist.of(durations).ms()})",
+            f"per request of {args.batch}: {Dist.of(durations).ms()}{written})",
             flush=True,
         )
         return dataset_id

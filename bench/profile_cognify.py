@@ -73,12 +73,16 @@ async def profile(docs: int, top: int) -> None:
     calls: collections.Counter[str] = collections.Counter()
     bulk: dict[str, float] = collections.defaultdict(float)
     rows: collections.Counter[str] = collections.Counter()
+    written: collections.Counter[str] = collections.Counter()
     execute = engine.Bulk.execute
 
     def timed_transaction(db_engine: Any, fn: Any) -> Any:
-        """`engine._transaction`, timed by part: BEGIN, the function, COMMIT, the close."""
+        """`engine._transaction`, timed by part: BEGIN, the function, COMMIT, the close;
+        with the bytes the transaction wrote (the write-ahead log's pages, and those a
+        checkpoint it triggered copied back)."""
         name = getattr(fn, "__qualname__", repr(fn)).replace(".<locals>.", ".")
         calls[name] += 1
+        before = thread_written()
         with db_engine.connect() as conn:
             for part, step in (("BEGIN", conn.begin), ("inside", lambda: fn(conn))):
                 start = time.thread_time()
@@ -87,6 +91,7 @@ async def profile(docs: int, top: int) -> None:
             start = time.thread_time()
             conn.commit()
             transactions[name, "COMMIT"] += time.thread_time() - start
+        written[name] += thread_written() - before
         return value
 
     def timed_execute(self: Any, conn: Any, batch: Any) -> None:
@@ -116,11 +121,26 @@ async def profile(docs: int, top: int) -> None:
     print("writer thread (SQLite), CPU per document by transaction and part:")
     for (name, part), seconds in sorted(transactions.items()):
         print(f"  {name:32s} {part:7s} {seconds * per:7.3f} ms ({calls[name]} transactions)")
+    print("writer thread (SQLite), bytes written per document by transaction:")
+    for name, count in written.most_common():
+        print(f"  {name:32s} {count / docs / 1024:8.1f} KiB ({calls[name]} transactions)")
     print("bulk writes, CPU and rows per document:")
     for table, seconds in sorted(bulk.items(), key=lambda kv: -kv[1]):
         print(f"  {table:20s} {seconds * per:7.3f} ms {rows[table] / docs:7.1f} rows")
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
+def thread_written() -> int:
+    """Bytes this thread has sent, or queued to send, to storage (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/thread-self/io") as counts:
+            for line in counts:
+                if line.startswith("write_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -519,3 +520,23 @@ def test_full_text_leaves_out_the_words_of_many_passages(db_url: str, tmp_path: 
             assert await answers() == counted
 
     run(db_url, tmp_path, scenario)
+
+
+def test_new_rows_get_time_ordered_ids() -> None:
+    """Chunk, node and edge ids are RFC 9562 version 7: a later batch sorts after an earlier
+    one (as text too, which is how SQLite stores them), so new rows go to the end of the
+    indexes keyed by them; within a batch they are distinct and carry 74 random bits."""
+    first = store._new_ids(1000)
+    _next_millisecond()
+    later = store._new_ids(1000)
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in first + later)
+    assert len(set(first)) == 1000
+    assert max(i.hex for i in first) < min(i.hex for i in later)
+    assert len({i.int & ((1 << 62) - 1) for i in first}) == 1000  # the random tail varies
+
+
+def _next_millisecond() -> None:
+    """Wait for the millisecond clock to move on (version 7 ids order by it)."""
+    start = time.time_ns() // 1_000_000
+    while time.time_ns() // 1_000_000 == start:
+        time.sleep(0.0005)

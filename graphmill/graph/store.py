@@ -10,6 +10,7 @@ the rest from the remaining sources.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -233,9 +234,23 @@ _WRITES = {dialect: _Writes.build(dialect) for dialect in ("sqlite", "postgresql
 
 
 def _new_ids(count: int) -> list[uuid.UUID]:
-    """Random (version 4) UUIDs, from one read of the system's randomness."""
-    raw = os.urandom(16 * count)
-    return [uuid.UUID(bytes=raw[i : i + 16], version=4) for i in range(0, 16 * count, 16)]
+    """Time-ordered (version 7: milliseconds since the epoch, then 74 random bits) UUIDs,
+    from one read of the system's randomness. Ids that grow with time land at the end of
+    every index keyed by them (the rows' own, their sources', their vectors'), so an item's
+    rows fill a few pages there instead of one page each scattered over the whole index:
+    random ids made an item's commit write ~320 pages on SQLite."""
+    # RFC 9562: 48 bits of Unix milliseconds, version 7, 12 random bits, variant 0b10, 62
+    # random bits (Python 3.11's uuid module knows no version 7, so the bits are set here).
+    head = (time.time_ns() // 1_000_000) << 80 | 7 << 76 | 0b10 << 62
+    raw = os.urandom(10 * count)
+    ids = []
+    for start in range(0, 10 * count, 10):
+        bits = int.from_bytes(raw[start : start + 10], "big")
+        ids.append(uuid.UUID(int=head | (bits >> 62 & 0xFFF) << 64 | bits & _RANDOM_62))
+    return ids
+
+
+_RANDOM_62 = (1 << 62) - 1
 
 
 def write_item(

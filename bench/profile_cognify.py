@@ -5,12 +5,12 @@ Starts the zero-latency fake OpenAI-compatible server (bench/fake_llm_server.py)
 DOCS generated documents (time_to_searchable's corpus) through the Python API into a fresh
 data folder, cognifies them, and prints: the process's CPU per document; the writer
 thread's CPU per document for each kind of transaction (SQLite runs them all in one
-thread), split into BEGIN, the work inside and COMMIT; each bulk write's CPU and rows per
-document;
-with --cprofile, the event loop thread's functions by own time (wall clock: calls that
-release the GIL include the wait to get it back).
+thread), split into BEGIN, the work inside and COMMIT, and the bytes each kind wrote; each
+bulk write's CPU and rows per document; with --pages, the pages each kind of transaction
+wrote, by table and index; with --cprofile, the event loop thread's functions by own time
+(wall clock: calls that release the GIL include the wait to get it back).
 
-    HF_HUB_OFFLINE=1 .venv/bin/python bench/profile_cognify.py --docs 200 [--cprofile 30]
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/profile_cognify.py --docs 200 [--cprofile 30] [--pages]
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import cProfile
 import io
 import os
 import pstats
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--cprofile", type=int, default=0, help="print the N top functions")
+    parser.add_argument(
+        "--pages",
+        action="store_true",
+        help="also count the pages each kind of transaction wrote, by table and index (reads "
+        "the write-ahead log's frame headers; SQLite's automatic checkpoints are off then)",
+    )
     args = parser.parse_args()
     fake = subprocess.Popen(
         [sys.executable, str(HERE / "fake_llm_server.py")],
@@ -58,12 +66,12 @@ def main() -> None:
             EMBEDDING_DIMENSIONS="384",
             LOG_LEVEL="WARNING",
         )
-        asyncio.run(profile(args.docs, args.cprofile))
+        asyncio.run(profile(args.docs, args.cprofile, args.pages))
     finally:
         fake.terminate()
 
 
-async def profile(docs: int, top: int) -> None:
+async def profile(docs: int, top: int, by_page: bool) -> None:
     from time_to_searchable import corpus
 
     import graphmill
@@ -75,6 +83,7 @@ async def profile(docs: int, top: int) -> None:
     rows: collections.Counter[str] = collections.Counter()
     written: collections.Counter[str] = collections.Counter()
     execute = engine.Bulk.execute
+    log = WalPages(Path(os.environ["GRAPHMILL_DATA_DIR"]) / "graphmill.db") if by_page else None
 
     def timed_transaction(db_engine: Any, fn: Any) -> Any:
         """`engine._transaction`, timed by part: BEGIN, the function, COMMIT, the close;
@@ -84,6 +93,8 @@ async def profile(docs: int, top: int) -> None:
         calls[name] += 1
         before = thread_written()
         with db_engine.connect() as conn:
+            if log is not None:  # no checkpoint: the log keeps every page written
+                conn.connection.dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
             for part, step in (("BEGIN", conn.begin), ("inside", lambda: fn(conn))):
                 start = time.thread_time()
                 value = step()
@@ -92,6 +103,8 @@ async def profile(docs: int, top: int) -> None:
             conn.commit()
             transactions[name, "COMMIT"] += time.thread_time() - start
         written[name] += thread_written() - before
+        if log is not None:
+            log.read_new(name)
         return value
 
     def timed_execute(self: Any, conn: Any, batch: Any) -> None:
@@ -127,8 +140,40 @@ async def profile(docs: int, top: int) -> None:
     print("bulk writes, CPU and rows per document:")
     for table, seconds in sorted(bulk.items(), key=lambda kv: -kv[1]):
         print(f"  {table:20s} {seconds * per:7.3f} ms {rows[table] / docs:7.1f} rows")
+    if log is not None:
+        log.report(docs)
     if profiler:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
+
+
+class WalPages:
+    """The pages each kind of transaction wrote, from the page numbers in the headers of the
+    frames it appended to the write-ahead log (with checkpoints off, the log only grows);
+    named by table or index once the store is closed (SQLite's `dbstat`)."""
+
+    def __init__(self, database: Path) -> None:
+        self.database = database
+        self.offset = 32  # the log's header
+        self.pages: dict[str, list[int]] = collections.defaultdict(list)
+
+    def read_new(self, kind: str) -> None:
+        with open(f"{self.database}-wal", "rb") as wal:
+            page_size = int.from_bytes(wal.read(16)[8:12], "big")
+            wal.seek(self.offset)
+            while len(header := wal.read(24)) == 24:
+                self.pages[kind].append(int.from_bytes(header[:4], "big"))
+                wal.seek(page_size, io.SEEK_CUR)
+            self.offset = wal.tell() - len(header)
+
+    def report(self, docs: int) -> None:
+        with contextlib.closing(sqlite3.connect(self.database)) as store:
+            owner = dict(store.execute("SELECT pageno, name FROM dbstat"))
+        print("pages written per document by transaction, by table or index:")
+        for kind, pages in sorted(self.pages.items(), key=lambda kv: -len(kv[1])):
+            print(f"  {kind:32s} {len(pages) / docs:7.1f}")
+            named = collections.Counter(owner.get(page, "?") for page in pages)
+            for name, count in named.most_common(12):
+                print(f"    {name:40s} {count / docs:7.1f}")
 
 
 def thread_written() -> int:

@@ -148,16 +148,19 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def proc_figure(path: str, key: str) -> int:
+    """The number on the `key:` line of a /proc file (status, io); 0 if unknown."""
+    with contextlib.suppress(OSError):
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
 def status_kb(pid: int, key: str) -> int:
     """A /proc/PID/status figure in kB (VmRSS, VmHWM) summed over the process and its live
     descendants; 0 if unknown."""
-    total = 0
-    for member in process_tree(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith(key + ":"):
-                    total += int(line.split()[1])
-    return total
+    return sum(proc_figure(f"/proc/{member}/status", key) for member in process_tree(pid))
 
 
 def cpu_times(pid: int | None) -> tuple[float, float]:
@@ -181,13 +184,7 @@ def written_bytes(pid: int) -> int:
     """Bytes a server has sent, or queued to send, to storage so far (`write_bytes` in
     /proc/PID/io, counted when pages are dirtied: the file system's own later write-back is
     charged to whoever dirtied them): its process and its live descendants; 0 if unknown."""
-    total = 0
-    for member in process_tree(pid):
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{member}/io").read_text().splitlines():
-                if line.startswith("write_bytes:"):
-                    total += int(line.split()[1])
-    return total
+    return sum(proc_figure(f"/proc/{member}/io", "write_bytes") for member in process_tree(pid))
 
 
 def header(title: str) -> None:

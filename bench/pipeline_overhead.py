@@ -301,11 +301,12 @@ class CpuMeter:
     def read(self) -> tuple[float, float, int]:
         """(CPU seconds of the server's processes with their descendants, of PostgreSQL;
         bytes the server's processes wrote to storage)."""
-        app = 0.0
+        app, written = 0.0, 0
         for pid in self.pids:
             with contextlib.suppress(OSError):
                 app += sum(cpu_times(pid))
-        return app, self._pg(), sum(written_bytes(pid) for pid in self.pids)
+            written += written_bytes(pid)
+        return app, self._pg(), written
 
 
 # --- runs --------------------------------------------------------------------------------
@@ -377,7 +378,7 @@ def run_blocking(
     items: int,
     sample: bool,
 ) -> RunResult:
-    sampler = Sampler(SamplerConfig.of(args, api.headers), [dataset_id]).start() if sample else None
+    sampler = Sampler(args.sampling, [dataset_id]).start() if sample else None
     cpu_before = args.cpu.read() if args.cpu else None
     began = time.perf_counter()
     answer = cognify(api, [dataset_id], background=False)
@@ -417,7 +418,7 @@ def run_background(
     dataset_ids: Sequence[str],
     items: int,
 ) -> RunResult:
-    sampler = Sampler(SamplerConfig.of(args, api.headers), dataset_ids).start()
+    sampler = Sampler(args.sampling, dataset_ids).start()
     polls: list[float] = []
     cpu_before = args.cpu.read() if args.cpu else None
     began = time.perf_counter()
@@ -567,6 +568,7 @@ def main() -> None:
     args.cpu = CpuMeter(pids, args.pg_pid) if pids or args.pg_pid else None
 
     api = client(args)
+    args.sampling = SamplerConfig.of(args, api.headers)
     tag = uuid.uuid4().hex[:6]
     n = args.docs
     made: list[str] = []
@@ -602,7 +604,7 @@ def main() -> None:
 
     results: list[RunResult] = []
     first = fresh("blocking0", n)
-    idle_before = sample_idle(SamplerConfig.of(args, api.headers), [first], args.idle_samples)
+    idle_before = sample_idle(args.sampling, [first], args.idle_samples)
     print(f"  idle status sampled: {Dist.of(idle_before.by_kind['dataset=<id>']).ms()}")
 
     for i in range(args.repeat):
@@ -627,7 +629,7 @@ def main() -> None:
     results.append(run_blocking(api, args, "recognify", first, n, sample=False))
     print("  " + describe(results[-1]), flush=True)
 
-    idle_after = sample_idle(SamplerConfig.of(args, api.headers), [first], args.idle_samples)
+    idle_after = sample_idle(args.sampling, [first], args.idle_samples)
 
     header(f"summary {args.label}")
     for result in results:

@@ -34,6 +34,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _common import proc_figure  # noqa: E402  (found through the line above)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -178,14 +180,7 @@ class WalPages:
 
 def thread_written() -> int:
     """Bytes this thread has sent, or queued to send, to storage (Linux; 0 elsewhere)."""
-    try:
-        with open("/proc/thread-self/io") as counts:
-            for line in counts:
-                if line.startswith("write_bytes:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return proc_figure("/proc/thread-self/io", "write_bytes")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, event, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from graphmill.db import Bulk, Database, bind_ids, in_ids, migrate
@@ -98,6 +98,67 @@ def test_a_read_does_not_wait_for_an_open_write_on_sqlite(tmp_path: Path) -> Non
     during, during_inline, after = asyncio.run(main())
     assert during == during_inline
     assert after == during + 1
+
+
+def test_writes_waiting_for_the_sqlite_writer_commit_together_each_with_its_own_outcome(
+    tmp_path: Path,
+) -> None:
+    """Functions queued while the writer is busy run as one transaction (one commit), each in
+    a savepoint: every caller gets its own value or exception, a function that raises leaves
+    nothing, the others' work is kept; a caller cancelled before its turn never runs."""
+
+    async def main() -> tuple[list[object], set[str], int]:
+        db = await _open(f"sqlite+aiosqlite:///{tmp_path / 'graphmill.db'}", tmp_path)
+        commits = 0
+
+        def count_commit(_conn: object) -> None:
+            nonlocal commits
+            commits += 1
+
+        assert db._sync_writer is not None
+        event.listen(db._sync_writer, "commit", count_commit)
+        started, release = threading.Event(), threading.Event()
+
+        def blocking(conn: Connection) -> str:
+            _add_user(conn, "first@example.com")
+            started.set()
+            assert release.wait(30)
+            return "first"
+
+        def refused(conn: Connection) -> None:
+            _add_user(conn, "refused@example.com")
+            raise Refused()
+
+        def cancelled(conn: Connection) -> None:
+            _add_user(conn, "cancelled@example.com")
+
+        try:
+            first = asyncio.create_task(db.run(blocking))
+            assert await asyncio.to_thread(started.wait, 30)
+            queued = [
+                asyncio.create_task(db.run(lambda c: _add_user(c, "a@example.com"))),
+                asyncio.create_task(db.run(refused)),
+                asyncio.create_task(db.run(lambda c: len(_emails(c)))),
+            ]
+            gone = asyncio.create_task(db.run(cancelled))
+            await asyncio.sleep(0.05)  # all of them queued behind the open transaction
+            gone.cancel()
+            release.set()
+            outcomes = await asyncio.gather(first, *queued, return_exceptions=True)
+            with pytest.raises(asyncio.CancelledError):
+                await gone
+            return outcomes, await db.run_read(_emails), commits
+        finally:
+            release.set()
+            await db.dispose()
+
+    outcomes, emails, commits = asyncio.run(main())
+    first, added, refused_outcome, seen = outcomes
+    assert first == "first" and isinstance(added, uuid.UUID)
+    assert isinstance(refused_outcome, Refused)
+    assert seen == 2  # first and a, in the same transaction before it; not the refused one
+    assert emails == {"first@example.com", "a@example.com"}
+    assert commits == 2  # the blocking transaction, then the three queued ones as one
 
 
 def test_in_ids_binds_any_number_of_ids_as_one_parameter(db_url: str, tmp_path: Path) -> None:  # noqa: F811

@@ -75,6 +75,10 @@ def _configure_sqlite(
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if writer:
+            # A group commit's savepoints journal the pages they change (to roll one back):
+            # in memory, not in a temporary file whose pages reach the disk (issue 7).
+            cursor.execute("PRAGMA temp_store=MEMORY")
         if max_bytes is not None:
             cursor.execute("PRAGMA page_size")
             page_size = cursor.fetchone()[0]
@@ -355,6 +359,8 @@ class Database:
     """
 
     READER_THREADS = 4
+    # Most transaction functions one SQLite commit groups (`_run_queued`).
+    GROUP_LIMIT = 32
 
     def __init__(self, url: str, sqlite_max_bytes: int | None = None) -> None:
         """`sqlite_max_bytes`: most bytes the SQLite file may grow to (writes beyond it fail
@@ -412,6 +418,7 @@ class Database:
         self._read_sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._queued: list[_Queued] = []
         self._key_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -428,13 +435,55 @@ class Database:
             if self._sync_writer is None:
                 async with self.engine.begin() as conn:
                     return await conn.run_sync(fn)
-            assert self._write_lock is not None
-            engine = self._sync_writer
-            async with self._write_lock:
-                return await self._in_thread(self._writer_thread, _transaction, engine, fn)
+            return await self._run_queued(fn)
         except DBAPIError as exc:
             _raise_if_full(exc)
             raise
+
+    async def _run_queued(self, fn: Callable[[Connection], T]) -> T:
+        """`run` on SQLite: the functions waiting for the writer when it comes free run
+        together in one transaction (a group commit), each in a savepoint of its own.
+
+        Each caller gets its own function's value or exception, once the group has committed;
+        a function that raises leaves nothing of its work and does not disturb the others';
+        a commit that fails is every caller's exception. Items completing at the same time
+        then write the pages they share (their entities' rows, the ledger's counters) once,
+        instead of once per item (issue 7: the pipeline's writes reaching the disk)."""
+        assert self._write_lock is not None and self._sync_writer is not None
+        loop = asyncio.get_running_loop()
+        queued = _Queued(fn, loop.create_future())
+        self._queued.append(queued)
+        try:
+            async with self._write_lock:
+                if not queued.taken:
+                    self._start_group(loop)
+                    # Held until the group has committed (the writer is free only then); the
+                    # transaction runs on if this caller is cancelled.
+                    await asyncio.wait([queued.future])
+        except asyncio.CancelledError:
+            if queued.taken:
+                queued.future.cancel()  # its outcome, when settled, goes to no one
+            else:
+                self._queued.remove(queued)
+            raise
+        return await queued.future
+
+    def _start_group(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand the queued functions (up to GROUP_LIMIT) to the writer thread as one
+        transaction; each caller's future is settled when it is over."""
+        group = self._queued[: self.GROUP_LIMIT]
+        del self._queued[: self.GROUP_LIMIT]
+        for queued in group:
+            queued.taken = True
+        assert self._writer_thread is not None and self._sync_writer is not None
+        try:
+            done = self._writer_thread.submit(
+                _transaction, self._sync_writer, _Group([queued.fn for queued in group])
+            )
+        except RuntimeError as exc:  # the writer thread is shut down (Database.dispose)
+            _settle(group, exc)
+            return
+        done.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, group, done))
 
     async def run_read(self, fn: Callable[[Connection], T], *, inline: bool = False) -> T:
         """One read: `fn` runs synchronously on a connection in a transaction of its own
@@ -597,6 +646,63 @@ async def _unlock_all(conn: AsyncConnection) -> None:
 def _transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:
     with engine.begin() as conn:
         return fn(conn)
+
+
+class _Queued:
+    """A transaction function waiting for the SQLite writer, and its caller's answer."""
+
+    def __init__(self, fn: Callable[[Connection], Any], future: asyncio.Future[Any]) -> None:
+        self.fn = fn
+        self.future = future
+        self.taken = False  # in a group handed to the writer thread
+
+
+class _Group:
+    """Transaction functions run as one: each in a savepoint, its value or exception kept
+    as its outcome. A lone function runs as it is (no savepoint), its exception the
+    transaction's."""
+
+    def __init__(self, fns: list[Callable[[Connection], Any]]) -> None:
+        self.fns = fns
+        # For profiles that name transactions by their function (bench/profile_cognify.py).
+        names = {getattr(fn, "__qualname__", repr(fn)) for fn in fns}
+        self.__qualname__ = " + ".join(sorted(names))
+
+    def __call__(self, conn: Connection) -> list[tuple[bool, Any]]:
+        if len(self.fns) == 1:
+            return [(True, self.fns[0](conn))]
+        outcomes: list[tuple[bool, Any]] = []
+        for fn in self.fns:
+            savepoint = conn.begin_nested()
+            try:
+                value = fn(conn)
+            except Exception as exc:
+                if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+                    # SQLite ended the whole transaction (a full disk can): nothing of the
+                    # group is written, which is every caller's answer.
+                    raise
+                savepoint.rollback()
+                outcomes.append((False, exc))
+            else:
+                savepoint.commit()
+                outcomes.append((True, value))
+        return outcomes
+
+
+def _settle(
+    group: list[_Queued], done: concurrent.futures.Future[list[tuple[bool, Any]]] | BaseException
+) -> None:
+    """Give each caller of a group its outcome (on the event loop): its function's, or the
+    group's failure (a failed commit, a writer that is gone) as everyone's."""
+    failure = done if isinstance(done, BaseException) else done.exception()
+    outcomes = [(False, failure)] * len(group) if failure is not None else done.result()  # type: ignore[union-attr]
+    for queued, (ok, value) in zip(group, outcomes, strict=True):
+        if queued.future.done():
+            continue  # its caller was cancelled
+        if ok:
+            queued.future.set_result(value)
+        else:
+            queued.future.set_exception(value)
 
 
 def _read(engine: Engine, fn: Callable[[Connection], T]) -> T:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,11 +104,12 @@ def test_a_read_does_not_wait_for_an_open_write_on_sqlite(tmp_path: Path) -> Non
 def test_writes_waiting_for_the_sqlite_writer_commit_together_each_with_its_own_outcome(
     tmp_path: Path,
 ) -> None:
-    """Functions queued while the writer is busy run as one transaction (one commit), each in
-    a savepoint: every caller gets its own value or exception, a function that raises leaves
-    nothing, the others' work is kept; a caller cancelled before its turn never runs."""
+    """Functions queued while the writer is busy run as one transaction (one commit); when
+    one of them raises, each still gets the outcome it would have had alone: its exception
+    and nothing of its work, the others' values and work. A caller cancelled before its
+    turn never runs."""
 
-    async def main() -> tuple[list[object], set[str], int]:
+    async def main() -> tuple[list[object], list[object], set[str], list[int]]:
         db = await _open(f"sqlite+aiosqlite:///{tmp_path / 'graphmill.db'}", tmp_path)
         commits = 0
 
@@ -117,48 +119,55 @@ def test_writes_waiting_for_the_sqlite_writer_commit_together_each_with_its_own_
 
         assert db._sync_writer is not None
         event.listen(db._sync_writer, "commit", count_commit)
-        started, release = threading.Event(), threading.Event()
 
-        def blocking(conn: Connection) -> str:
-            _add_user(conn, "first@example.com")
-            started.set()
-            assert release.wait(30)
-            return "first"
+        async def behind_a_busy_writer(*fns: Callable[[Connection], object]) -> list[object]:
+            """Each function's outcome, all queued while another transaction is open."""
+            started, release = threading.Event(), threading.Event()
+
+            def blocking(conn: Connection) -> str:
+                started.set()
+                assert release.wait(30)
+                return "first"
+
+            first = asyncio.create_task(db.run(blocking))
+            try:
+                assert await asyncio.to_thread(started.wait, 30)
+                queued = [asyncio.create_task(db.run(fn)) for fn in fns]
+                gone = asyncio.create_task(db.run(lambda c: _add_user(c, "gone@example.com")))
+                await asyncio.sleep(0.05)  # all of them queued behind the open transaction
+                gone.cancel()
+            finally:
+                release.set()
+            outcomes = await asyncio.gather(first, *queued, return_exceptions=True)
+            with pytest.raises(asyncio.CancelledError):
+                await gone
+            return outcomes[1:]
 
         def refused(conn: Connection) -> None:
             _add_user(conn, "refused@example.com")
             raise Refused()
 
-        def cancelled(conn: Connection) -> None:
-            _add_user(conn, "cancelled@example.com")
-
         try:
-            first = asyncio.create_task(db.run(blocking))
-            assert await asyncio.to_thread(started.wait, 30)
-            queued = [
-                asyncio.create_task(db.run(lambda c: _add_user(c, "a@example.com"))),
-                asyncio.create_task(db.run(refused)),
-                asyncio.create_task(db.run(lambda c: len(_emails(c)))),
-            ]
-            gone = asyncio.create_task(db.run(cancelled))
-            await asyncio.sleep(0.05)  # all of them queued behind the open transaction
-            gone.cancel()
-            release.set()
-            outcomes = await asyncio.gather(first, *queued, return_exceptions=True)
-            with pytest.raises(asyncio.CancelledError):
-                await gone
-            return outcomes, await db.run_read(_emails), commits
+            together = await behind_a_busy_writer(
+                lambda c: _add_user(c, "a@example.com"),
+                lambda c: _add_user(c, "b@example.com"),
+                lambda c: len(_emails(c)),
+            )
+            commits_together = commits
+            apart = await behind_a_busy_writer(
+                lambda c: _add_user(c, "c@example.com"), refused, lambda c: len(_emails(c))
+            )
+            return together, apart, await db.run_read(_emails), [commits_together, commits]
         finally:
-            release.set()
             await db.dispose()
 
-    outcomes, emails, commits = asyncio.run(main())
-    first, added, refused_outcome, seen = outcomes
-    assert first == "first" and isinstance(added, uuid.UUID)
-    assert isinstance(refused_outcome, Refused)
-    assert seen == 2  # first and a, in the same transaction before it; not the refused one
-    assert emails == {"first@example.com", "a@example.com"}
-    assert commits == 2  # the blocking transaction, then the three queued ones as one
+    together, apart, emails, commits = asyncio.run(main())
+    assert [type(outcome) for outcome in together] == [uuid.UUID, uuid.UUID, int]
+    assert together[2] == 2  # it saw the work of the two before it, in the same transaction
+    assert commits[0] == 2  # the blocking transaction, then the three queued ones as one
+    assert isinstance(apart[0], uuid.UUID) and isinstance(apart[1], Refused)
+    assert apart[2] == 3  # a, b and c: nothing of the refused function's work
+    assert emails == {f"{name}@example.com" for name in "abc"}
 
 
 def test_in_ids_binds_any_number_of_ids_as_one_parameter(db_url: str, tmp_path: Path) -> None:  # noqa: F811

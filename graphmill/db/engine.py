@@ -75,10 +75,6 @@ def _configure_sqlite(
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        if writer:
-            # A group commit's savepoints journal the pages they change (to roll one back):
-            # in memory, not in a temporary file whose pages reach the disk (issue 7).
-            cursor.execute("PRAGMA temp_store=MEMORY")
         if max_bytes is not None:
             cursor.execute("PRAGMA page_size")
             page_size = cursor.fetchone()[0]
@@ -442,13 +438,12 @@ class Database:
 
     async def _run_queued(self, fn: Callable[[Connection], T]) -> T:
         """`run` on SQLite: the functions waiting for the writer when it comes free run
-        together in one transaction (a group commit), each in a savepoint of its own.
+        together in one transaction (a group commit; `_transactions`).
 
-        Each caller gets its own function's value or exception, once the group has committed;
-        a function that raises leaves nothing of its work and does not disturb the others';
-        a commit that fails is every caller's exception. Items completing at the same time
-        then write the pages they share (their entities' rows, the ledger's counters) once,
-        instead of once per item (issue 7: the pipeline's writes reaching the disk)."""
+        Each caller gets its own function's value or exception, as if it had run alone, once
+        its work is committed. Items completing at the same time then write the pages they
+        share (their entities' rows, the ledger's counters) once instead of once per item
+        (issue 7: the pipeline's writes reaching the disk)."""
         assert self._write_lock is not None and self._sync_writer is not None
         loop = asyncio.get_running_loop()
         queued = _Queued(fn, loop.create_future())
@@ -478,7 +473,7 @@ class Database:
         assert self._writer_thread is not None and self._sync_writer is not None
         try:
             done = self._writer_thread.submit(
-                _transaction, self._sync_writer, _Group([queued.fn for queued in group])
+                _transactions, self._sync_writer, [queued.fn for queued in group]
             )
         except RuntimeError as exc:  # the writer thread is shut down (Database.dispose)
             _settle(group, exc)
@@ -657,10 +652,8 @@ class _Queued:
         self.taken = False  # in a group handed to the writer thread
 
 
-class _Group:
-    """Transaction functions run as one: each in a savepoint, its value or exception kept
-    as its outcome. A lone function runs as it is (no savepoint), its exception the
-    transaction's."""
+class _Together:
+    """Transaction functions run one after another in one transaction."""
 
     def __init__(self, fns: list[Callable[[Connection], Any]]) -> None:
         self.fns = fns
@@ -668,32 +661,36 @@ class _Group:
         names = {getattr(fn, "__qualname__", repr(fn)) for fn in fns}
         self.__qualname__ = " + ".join(sorted(names))
 
-    def __call__(self, conn: Connection) -> list[tuple[bool, Any]]:
-        if len(self.fns) == 1:
-            return [(True, self.fns[0](conn))]
-        outcomes: list[tuple[bool, Any]] = []
-        for fn in self.fns:
-            savepoint = conn.begin_nested()
-            try:
-                value = fn(conn)
-            except Exception as exc:
-                if not conn.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-                    # SQLite ended the whole transaction (a full disk can): nothing of the
-                    # group is written, which is every caller's answer.
-                    raise
-                savepoint.rollback()
-                outcomes.append((False, exc))
-            else:
-                savepoint.commit()
-                outcomes.append((True, value))
-        return outcomes
+    def __call__(self, conn: Connection) -> list[Any]:
+        return [fn(conn) for fn in self.fns]
+
+
+def _transactions(engine: Engine, fns: list[Callable[[Connection], Any]]) -> list[tuple[bool, Any]]:
+    """Each function's outcome (value or exception) as if each ran in a transaction of its
+    own: all in one transaction, and when that fails (a function raised, or the commit did),
+    rolled back and each alone. No savepoints: a function sees the connection as it would
+    alone (an ORM session on it joins the transaction as usual), and SQLite keeps no
+    statement journal for them. A function may so run twice, its first run rolled back:
+    transaction functions are safe to repeat (as `retrying` already requires)."""
+    if len(fns) > 1:
+        try:
+            return [(True, value) for value in _transaction(engine, _Together(fns))]
+        except Exception:
+            pass  # rolled back
+    outcomes: list[tuple[bool, Any]] = []
+    for fn in fns:
+        try:
+            outcomes.append((True, _transaction(engine, fn)))
+        except Exception as exc:
+            outcomes.append((False, exc))
+    return outcomes
 
 
 def _settle(
     group: list[_Queued], done: concurrent.futures.Future[list[tuple[bool, Any]]] | BaseException
 ) -> None:
     """Give each caller of a group its outcome (on the event loop): its function's, or the
-    group's failure (a failed commit, a writer that is gone) as everyone's."""
+    group's failure (a writer that is gone) as everyone's."""
     failure = done if isinstance(done, BaseException) else done.exception()
     outcomes = [(False, failure)] * len(group) if failure is not None else done.result()  # type: ignore[union-attr]
     for queued, (ok, value) in zip(group, outcomes, strict=True):

@@ -566,11 +566,12 @@ class NodeSource(Base):
     mentions: Mapped[int] = mapped_column(Integer, default=1)
     description: Mapped[str] = mapped_column(Text, default="")
 
-    # Graph retrieval reads (node, item, mentions) from an item's or a node's side: both
-    # indexes cover those columns, so neither reads the table (nor its descriptions).
+    # Graph retrieval reads (node, item, mentions) from an item's or a node's side: by item
+    # from this covering index, by node from the key (on SQLite the table is one B-tree in
+    # the key's order, WITHOUT ROWID: a row written is one page fewer in two fewer B-trees).
     __table_args__ = (
         Index("ix_node_sources_data", "data_id", "node_id", "mentions"),
-        Index("ix_node_sources_node", "node_id", "data_id", "mentions"),
+        {"sqlite_with_rowid": False},
     )
 
 
@@ -608,7 +609,7 @@ class EdgeSource(Base):
     mentions: Mapped[int] = mapped_column(Integer, default=1)
     description: Mapped[str] = mapped_column(Text, default="")
 
-    __table_args__ = (Index("ix_edge_sources_data", "data_id"),)
+    __table_args__ = (Index("ix_edge_sources_data", "data_id"), {"sqlite_with_rowid": False})
 
 
 class ChunkVector(Base):

@@ -58,8 +58,8 @@ MAX_TRIPLETS = 20
 
 _IDS = bindparam("ids", expanding=True, type_=Uuid())
 _NODES = select(Node.id, Node.name, Node.key).where(Node.id.in_(_IDS))
-# How many items name a node, read with the node (the covering index on node_sources by
-# node): the walk weighs entities by it and does not expand hubs.
+# How many items name a node, read with the node (node_sources' key, node then item): the
+# walk weighs entities by it and does not expand hubs.
 _ITEMS = "(SELECT count(*) FROM node_sources AS s WHERE s.node_id = nodes.id)"
 
 Key = Any  # an id as the store gives it: 32 hex digits on SQLite, a UUID on PostgreSQL

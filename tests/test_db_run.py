@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,8 @@ from sqlalchemy import Connection, event, func, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from graphmill.db import Bulk, Database, bind_ids, in_ids, migrate
-from graphmill.db.engine import is_store_full
+from graphmill.db import engine as engine_module
+from graphmill.db.engine import is_retryable, is_store_full
 from graphmill.db.models import User
 from graphmill.errors import StoreFull
 from tests.test_graph_store import db_url  # noqa: F401  (the fixture: both backends)
@@ -168,6 +171,42 @@ def test_writes_waiting_for_the_sqlite_writer_commit_together_each_with_its_own_
     assert isinstance(apart[0], uuid.UUID) and isinstance(apart[1], Refused)
     assert apart[2] == 3  # a, b and c: nothing of the refused function's work
     assert emails == {f"{name}@example.com" for name in "abc"}
+
+
+def test_a_group_that_cannot_begin_is_every_callers_failure_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding SQLite's write lock past the busy timeout: each queued call
+    fails with "database is locked" (which `retrying` callers retry), the group after one
+    try to begin, not once more per function."""
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    path = tmp_path / "graphmill.db"
+
+    async def main() -> tuple[list[object], int]:
+        db = await _open(f"sqlite+aiosqlite:///{path}", tmp_path)
+        tries = 0
+
+        def count_try(*_args: object) -> None:
+            nonlocal tries
+            tries += 1
+
+        assert db._sync_writer is not None
+        # A transaction takes the writer's connection from its pool, then fails to begin.
+        event.listen(db._sync_writer, "checkout", count_try)
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            calls = [db.run(partial(_add_user, email=f"{n}@example.com")) for n in range(3)]
+            outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+            await db.dispose()
+        return outcomes, tries
+
+    outcomes, tries = asyncio.run(main())
+    assert all(isinstance(o, DBAPIError) and is_retryable(o) for o in outcomes), outcomes
+    assert tries == 2  # the first call alone, then the two queued behind it together
 
 
 def test_in_ids_binds_any_number_of_ids_as_one_parameter(db_url: str, tmp_path: Path) -> None:  # noqa: F811

@@ -653,30 +653,43 @@ class _Queued:
 
 
 class _Together:
-    """Transaction functions run one after another in one transaction."""
+    """Transaction functions run one after another in one transaction; `raised` tells a
+    function's exception from a failed BEGIN or COMMIT."""
 
     def __init__(self, fns: list[Callable[[Connection], Any]]) -> None:
         self.fns = fns
+        self.raised = False
         # For profiles that name transactions by their function (bench/profile_cognify.py).
         names = {getattr(fn, "__qualname__", repr(fn)) for fn in fns}
         self.__qualname__ = " + ".join(sorted(names))
 
     def __call__(self, conn: Connection) -> list[Any]:
-        return [fn(conn) for fn in self.fns]
+        values = []
+        for fn in self.fns:
+            try:
+                values.append(fn(conn))
+            except Exception:
+                self.raised = True
+                raise
+        return values
 
 
 def _transactions(engine: Engine, fns: list[Callable[[Connection], Any]]) -> list[tuple[bool, Any]]:
     """Each function's outcome (value or exception) as if each ran in a transaction of its
-    own: all in one transaction, and when that fails (a function raised, or the commit did),
-    rolled back and each alone. No savepoints: a function sees the connection as it would
-    alone (an ORM session on it joins the transaction as usual), and SQLite keeps no
-    statement journal for them. A function may so run twice, its first run rolled back:
-    transaction functions are safe to repeat (as `retrying` already requires)."""
+    own: all in one transaction; when a function raises, rolled back and each alone. No
+    savepoints: a function sees the connection as it would alone (an ORM session on it joins
+    the transaction as usual), and SQLite keeps no statement journal for them. A function
+    may so run twice, its first run rolled back: transaction functions are safe to repeat
+    (as `retrying` already requires). A BEGIN or COMMIT that fails (the file locked by
+    another process past the busy timeout, a full disk) is every function's outcome, as it
+    would have been for each alone, without waiting for it once per function."""
     if len(fns) > 1:
+        together = _Together(fns)
         try:
-            return [(True, value) for value in _transaction(engine, _Together(fns))]
-        except Exception:
-            pass  # rolled back
+            return [(True, value) for value in _transaction(engine, together)]
+        except Exception as exc:
+            if not together.raised:
+                return [(False, exc)] * len(fns)
     outcomes: list[tuple[bool, Any]] = []
     for fn in fns:
         try:

@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
+from graphmill.blobs import base as blobs_base
 from graphmill.blobs.base import sweep_staging
 from graphmill.blobs.local import LocalBlobStore
 from graphmill.config import Settings
@@ -481,3 +482,31 @@ def test_staging_sweep_removes_only_what_dead_processes_left(tmp_path: Path) -> 
         other.wait(timeout=30)
         here.close()
     assert list(root.iterdir()) == []
+
+
+def test_a_staging_folder_swept_before_it_is_opened_is_made_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep (at start-up, beside the first upload) can find a store's new staging folder
+    between its making and its locking, unlocked, and remove it: the store makes another
+    instead of failing the upload (found by bench/profile_cognify.py: FileNotFoundError)."""
+    root = tmp_path / "staging"
+    real_open = os.open
+    swept: list[Path] = []
+
+    def open_after_a_sweep(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if not swept and Path(path).parent == root:
+            swept.append(Path(path))
+            assert sweep_staging(root) == 1  # the new folder, not yet locked
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(blobs_base.os, "open", open_after_a_sweep)
+    store = LocalBlobStore(tmp_path / "blobs", staging_dir=root)
+    try:
+        (store.staging_dir / "upload-1").write_bytes(b"arriving")
+        assert swept and not swept[0].exists()
+        assert store.staging_dir != swept[0]
+        assert sweep_staging(root) == 0  # the one in use is locked
+        assert (store.staging_dir / "upload-1").read_bytes() == b"arriving"
+    finally:
+        store.close()

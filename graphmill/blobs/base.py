@@ -56,7 +56,10 @@ def _claim_staging(root: Path) -> tuple[Path, int]:
     while True:
         folder = root / uuid.uuid4().hex
         folder.mkdir()
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue  # swept between its making and its opening (a sweep at start-up)
         fcntl.flock(fd, fcntl.LOCK_EX)
         with contextlib.suppress(FileNotFoundError):
             if os.stat(folder).st_ino == os.fstat(fd).st_ino:  # not swept before the lock

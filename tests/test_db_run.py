@@ -209,6 +209,19 @@ def test_a_group_that_cannot_begin_is_every_callers_failure_at_once(
     assert tries == 2  # the first call alone, then the two queued behind it together
 
 
+def test_a_write_after_the_store_is_closed_fails_at_once(tmp_path: Path) -> None:
+    """The writer thread gone (`Database.dispose`): a queued write gets the error instead of
+    waiting for a group that never runs."""
+
+    async def main() -> None:
+        db = await _open(f"sqlite+aiosqlite:///{tmp_path / 'graphmill.db'}", tmp_path)
+        await db.dispose()
+        with pytest.raises(RuntimeError, match="shutdown"):
+            await asyncio.wait_for(db.run(lambda c: _add_user(c, "late@example.com")), 10)
+
+    asyncio.run(main())
+
+
 def test_in_ids_binds_any_number_of_ids_as_one_parameter(db_url: str, tmp_path: Path) -> None:  # noqa: F811
     async def main() -> list[str]:
         db = await _open(db_url, tmp_path)

@@ -476,8 +476,8 @@ class Database:
                 _transactions, self._sync_writer, [queued.fn for queued in group]
             )
         except RuntimeError as exc:  # the writer thread is shut down (Database.dispose)
-            _settle(group, exc)
-            return
+            done = concurrent.futures.Future()
+            done.set_exception(exc)
         done.add_done_callback(lambda done: loop.call_soon_threadsafe(_settle, group, done))
 
     async def run_read(self, fn: Callable[[Connection], T], *, inline: bool = False) -> T:
@@ -699,13 +699,11 @@ def _transactions(engine: Engine, fns: list[Callable[[Connection], Any]]) -> lis
     return outcomes
 
 
-def _settle(
-    group: list[_Queued], done: concurrent.futures.Future[list[tuple[bool, Any]]] | BaseException
-) -> None:
+def _settle(group: list[_Queued], done: concurrent.futures.Future[list[tuple[bool, Any]]]) -> None:
     """Give each caller of a group its outcome (on the event loop): its function's, or the
     group's failure (a writer that is gone) as everyone's."""
-    failure = done if isinstance(done, BaseException) else done.exception()
-    outcomes = [(False, failure)] * len(group) if failure is not None else done.result()  # type: ignore[union-attr]
+    failure = done.exception()
+    outcomes = done.result() if failure is None else [(False, failure)] * len(group)
     for queued, (ok, value) in zip(group, outcomes, strict=True):
         if queued.future.done():
             continue  # its caller was cancelled

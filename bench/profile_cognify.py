@@ -91,7 +91,9 @@ async def profile(docs: int, top: int, by_page: bool) -> None:
         """`engine._transaction`, timed by part: BEGIN, the function, COMMIT, the close;
         with the bytes the transaction wrote (the write-ahead log's pages, and those a
         checkpoint it triggered copied back)."""
-        name = getattr(fn, "__qualname__", repr(fn)).replace(".<locals>.", ".")
+        # A group commit's functions (`engine._Together`) named together.
+        names = {getattr(f, "__qualname__", repr(f)) for f in getattr(fn, "fns", [fn])}
+        name = " + ".join(sorted(names)).replace(".<locals>.", ".")
         calls[name] += 1
         before = thread_written()
         with db_engine.connect() as conn:

@@ -37,6 +37,14 @@ class Refused(Exception):
     pass
 
 
+def _counted(db: Database, name: str) -> list[int]:
+    """A list that gets a 1 each time the SQLite writer's engine fires event `name`."""
+    fired: list[int] = []
+    assert db._sync_writer is not None
+    event.listen(db._sync_writer, name, lambda *_: fired.append(1))
+    return fired
+
+
 async def _open(url: str, tmp_path: Path) -> Database:
     db = Database(url)
     if db.is_sqlite:
@@ -114,14 +122,7 @@ def test_writes_waiting_for_the_sqlite_writer_commit_together_each_with_its_own_
 
     async def main() -> tuple[list[object], list[object], set[str], list[int]]:
         db = await _open(f"sqlite+aiosqlite:///{tmp_path / 'graphmill.db'}", tmp_path)
-        commits = 0
-
-        def count_commit(_conn: object) -> None:
-            nonlocal commits
-            commits += 1
-
-        assert db._sync_writer is not None
-        event.listen(db._sync_writer, "commit", count_commit)
+        commits = _counted(db, "commit")
 
         async def behind_a_busy_writer(*fns: Callable[[Connection], object]) -> list[object]:
             """Each function's outcome, all queued while another transaction is open."""
@@ -156,11 +157,11 @@ def test_writes_waiting_for_the_sqlite_writer_commit_together_each_with_its_own_
                 lambda c: _add_user(c, "b@example.com"),
                 lambda c: len(_emails(c)),
             )
-            commits_together = commits
+            commits_together = sum(commits)
             apart = await behind_a_busy_writer(
                 lambda c: _add_user(c, "c@example.com"), refused, lambda c: len(_emails(c))
             )
-            return together, apart, await db.run_read(_emails), [commits_together, commits]
+            return together, apart, await db.run_read(_emails), [commits_together, sum(commits)]
         finally:
             await db.dispose()
 
@@ -184,15 +185,8 @@ def test_a_group_that_cannot_begin_is_every_callers_failure_at_once(
 
     async def main() -> tuple[list[object], int]:
         db = await _open(f"sqlite+aiosqlite:///{path}", tmp_path)
-        tries = 0
-
-        def count_try(*_args: object) -> None:
-            nonlocal tries
-            tries += 1
-
-        assert db._sync_writer is not None
         # A transaction takes the writer's connection from its pool, then fails to begin.
-        event.listen(db._sync_writer, "checkout", count_try)
+        tries = _counted(db, "checkout")
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
         try:
@@ -202,7 +196,7 @@ def test_a_group_that_cannot_begin_is_every_callers_failure_at_once(
             other.execute("ROLLBACK")
             other.close()
             await db.dispose()
-        return outcomes, tries
+        return outcomes, sum(tries)
 
     outcomes, tries = asyncio.run(main())
     assert all(isinstance(o, DBAPIError) and is_retryable(o) for o in outcomes), outcomes

@@ -426,7 +426,9 @@ class Database:
     async def run(self, fn: Callable[[Connection], T]) -> T:
         """One write transaction: `fn` runs synchronously on a connection, and its work
         commits when it returns and rolls back when it raises; StoreFull when the store has
-        no space for it (nothing is changed then)."""
+        no space for it (nothing is changed then). On SQLite `fn` may share its transaction
+        with others waiting for the writer (`_run_queued`) and so run twice, its first run
+        rolled back: it must be safe to repeat."""
         try:
             if self._sync_writer is None:
                 async with self.engine.begin() as conn:
@@ -659,9 +661,6 @@ class _Together:
     def __init__(self, fns: list[Callable[[Connection], Any]]) -> None:
         self.fns = fns
         self.raised = False
-        # For profiles that name transactions by their function (bench/profile_cognify.py).
-        names = {getattr(fn, "__qualname__", repr(fn)) for fn in fns}
-        self.__qualname__ = " + ".join(sorted(names))
 
     def __call__(self, conn: Connection) -> list[Any]:
         values = []

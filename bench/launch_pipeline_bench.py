@@ -28,8 +28,11 @@ LOG_LEVEL=WARNING and PYTHONPATH=<repo root>, so `bench.noop_steps` imports. Eve
 stopped at the end (PostgreSQL too). Arguments after `--` go to pipeline_overhead.py.
 `--server-cpus 1` puts graphmill's processes on core 1 and everything else (the launcher, the
 benchmark's clients, the fake model server, PostgreSQL) on the other cores.
-`--model-server-idle` runs the fake model server under SCHED_IDLE: it stands for a model service
-on other machines, so it gets only CPU nothing else here wants.
+The fake model server runs under SCHED_IDLE (Linux): it stands for a model service on other
+machines, so it gets only CPU nothing else here wants. At normal priority it was, in a trace
+of the scheduler (`sched_delays.py`), what most often kept the server and the status sampler
+waiting for a CPU (bench/RESULTS-cognify.md, thirteenth session); `--model-server-normal`
+runs it at normal priority as before.
 `--ref HEAD` serves a snapshot of graphmill/ at that git ref (put first on PYTHONPATH), so
 edits of the work tree during the run change nothing.
 
@@ -127,8 +130,8 @@ class Process:
 
     # --server-cpus: graphmill's processes run on these cores (their children inherit them)
     server_cpus: set[int] | None = None
-    # --model-server-idle: the fake model server under SCHED_IDLE
-    model_server_idle = False
+    # the fake model server under SCHED_IDLE (unless --model-server-normal)
+    model_server_idle = True
 
     def __init__(
         self,
@@ -371,10 +374,11 @@ def main() -> None:
         "the server's figures apart from the benchmark's own load",
     )
     parser.add_argument(
-        "--model-server-idle",
+        "--model-server-normal",
         action="store_true",
-        help="run the fake model server under SCHED_IDLE (Linux): it stands for a model "
-        "service on other machines, so it takes only CPU nothing here wants",
+        help="run the fake model server at normal priority; by default it runs under "
+        "SCHED_IDLE (Linux): it stands for a model service on other machines, so it takes "
+        "only CPU nothing here wants",
     )
     parser.add_argument(
         "--ref",
@@ -387,7 +391,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown set-ups {unknown}; known: {', '.join(SETUPS)}")
     json_dir = Path(args.json_dir) if args.json_dir else None
-    Process.model_server_idle = args.model_server_idle
+    Process.model_server_idle = not args.model_server_normal and hasattr(os, "SCHED_IDLE")
     if json_dir is not None:
         json_dir.mkdir(parents=True, exist_ok=True)
 
@@ -400,7 +404,7 @@ def main() -> None:
             raise SystemExit("--server-cpus must leave a core for the rest")
         os.sched_setaffinity(0, others)  # inherited by every process started from here on
         print(f"# graphmill on cores {sorted(Process.server_cpus)}, the rest on {sorted(others)}")
-    if args.model_server_idle:
+    if Process.model_server_idle:
         print("# the fake model server under SCHED_IDLE")
     head = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],

@@ -196,7 +196,9 @@ class Settings(BaseSettings):
         "only when nothing else wants it, and any other process that wakes up takes it at "
         "once (instead of GRAPHMILL_PIPELINE_NICE). A pipeline process that gets less than a "
         "twentieth of the CPU it waits for over GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS (every "
-        "CPU busy with other work) is moved to GRAPHMILL_PIPELINE_NICE for the server's life.",
+        "CPU busy with other work) is moved to GRAPHMILL_PIPELINE_NICE, and back under "
+        "SCHED_IDLE once the machine has had a tenth of a CPU to spare for six such periods "
+        "(twelve after a second starvation, and so on).",
     )
     pipeline_idle_starved_seconds: float = Field(
         10.0,
@@ -204,7 +206,7 @@ class Settings(BaseSettings):
         validation_alias=_env("GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS"),
         description="How long a SCHED_IDLE pipeline process may starve before it is moved to "
         "GRAPHMILL_PIPELINE_NICE (at most a third of GRAPHMILL_LEASE_SECONDS: its leases must "
-        "not run out meanwhile).",
+        "not run out meanwhile); six times as long calm moves it back.",
     )
     lease_seconds: float = Field(
         60.0,

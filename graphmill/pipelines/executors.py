@@ -88,6 +88,9 @@ class PipelineChild:
     """
 
     RESTART_SECONDS = (1.0, 30.0)  # first delay, longest
+    # How long the CPUs must be calm before a child moved off SCHED_IDLE goes back to it, in
+    # starvation windows (60 s by default), doubled each time it starves again.
+    CALM_WINDOWS = 6
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -155,43 +158,71 @@ class PipelineChild:
         the CPU it waited for over GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS or a third of the
         lease, whichever is shorter (every CPU busy with other work), move it to
         `pipeline_nice` in place, or, where this process may not (no CAP_SYS_NICE), start it
-        again at that priority (its runs resume at once)."""
+        again at that priority (its runs resume at once). At that priority: once the machine
+        has had a tenth of a CPU to spare (idle, or used by the child itself: what SCHED_IDLE
+        would give it) over CALM_WINDOWS such windows, move it back to SCHED_IDLE; the calm it
+        needs doubles each time it starves again, so a host busy off and on does not move it
+        back and forth every minute."""
         # A third of the lease at most: a starving child cannot renew its leases, and they
         # must not run out (and its runs be recovered elsewhere) before it is moved.
         window = min(self.settings.pipeline_idle_starved_seconds, self.settings.lease_seconds / 3)
+        calm = window * self.CALM_WINDOWS
         watch = priority.StarvationWatch(window)
         loop = asyncio.get_running_loop()
-        while self.idle:
+        while True:
             await asyncio.sleep(window / 5)
             process = self.process
             if process is None or process.returncode is not None:
                 continue
             verdict = watch.sample(process.pid, loop.time())
-            if verdict is None or not verdict.starved:
+            if verdict is None:
                 continue
-            self.idle = False
-            self.starved_at = utcnow()
-            nice = self.settings.pipeline_nice
-            extra = {
-                "action": "pipelines.starved",
-                "pid": process.pid,
-                "share": round(verdict.share, 4),
-                "waiting_s": round(verdict.waiting, 1),
-            }
-            try:
-                priority.lift_idle(process.pid, nice)
-                self.priority, how = f"nice {nice}", "it runs"
-            except PermissionError:
-                how = "starting it again"  # the supervisor does, now at `nice`
-                with contextlib.suppress(ProcessLookupError):  # gone already
-                    process.kill()
-            log.warning(
-                "pipeline process starved under SCHED_IDLE (every CPU busy); %s at nice %s "
-                "for the rest of the server's life",
-                how,
-                nice,
-                extra=extra,
-            )
+            if self.idle and verdict.starved:
+                self._demote(process, verdict)
+                watch = priority.StarvationWatch(calm)
+            elif not self.idle and verdict.calm:
+                self._restore(process, verdict)
+                watch = priority.StarvationWatch(window)
+                calm *= 2
+
+    def _demote(self, process: asyncio.subprocess.Process, verdict: priority.Starvation) -> None:
+        self.idle = False
+        self.starved_at = utcnow()
+        nice = self.settings.pipeline_nice
+        extra = {
+            "action": "pipelines.starved",
+            "pid": process.pid,
+            "share": round(verdict.share, 4),
+            "waiting_s": round(verdict.waiting, 1),
+        }
+        try:
+            priority.lift_idle(process.pid, nice)
+            self.priority, how = f"nice {nice}", "it runs"
+        except PermissionError:
+            how = "starting it again"  # the supervisor does, now at `nice`
+            with contextlib.suppress(ProcessLookupError):  # gone already
+                process.kill()
+        log.warning(
+            "pipeline process starved under SCHED_IDLE (every CPU busy); %s at nice %s "
+            "until the CPUs are calm again",
+            how,
+            nice,
+            extra=extra,
+        )
+
+    def _restore(self, process: asyncio.subprocess.Process, verdict: priority.Starvation) -> None:
+        try:
+            priority.to_idle(process.pid)
+        except ProcessLookupError:
+            return  # gone: the supervisor starts it again (at nice, the guard goes on)
+        self.idle = True
+        self.priority = "idle"
+        log.info(
+            "pipeline process back under SCHED_IDLE (%.2f CPUs to spare over %.0f s)",
+            verdict.spare,
+            verdict.seconds,
+            extra={"action": "pipelines.calm", "pid": process.pid},
+        )
 
     async def _supervise(self) -> None:
         """Start the child again whenever it exits; quickly after a long life, then backing

@@ -181,9 +181,9 @@ class PipelineChild:
                 self._demote(process, verdict)
                 watch = priority.StarvationWatch(calm)
             elif not self.idle and verdict.calm:
-                self._restore(process, verdict)
-                watch = priority.StarvationWatch(window)
-                calm *= 2
+                calm *= 2  # what the next return will need (and a failed one, to try again)
+                moved = self._restore(process, verdict)
+                watch = priority.StarvationWatch(window if moved else calm)
 
     def _demote(self, process: asyncio.subprocess.Process, verdict: priority.Starvation) -> None:
         self.idle = False
@@ -210,11 +210,19 @@ class PipelineChild:
             extra=extra,
         )
 
-    def _restore(self, process: asyncio.subprocess.Process, verdict: priority.Starvation) -> None:
+    def _restore(self, process: asyncio.subprocess.Process, verdict: priority.Starvation) -> bool:
+        """Move the child back under SCHED_IDLE; False where that failed (it stays at nice)."""
         try:
             priority.to_idle(process.pid)
         except ProcessLookupError:
-            return  # gone: the supervisor starts it again (at nice, the guard goes on)
+            return False  # gone: the supervisor starts it again, at nice
+        except OSError as exc:  # a sandbox that forbids it: tried again after a longer calm
+            log.warning(
+                "pipeline process could not be moved back under SCHED_IDLE: %s",
+                exc,
+                extra={"action": "pipelines.calm", "pid": process.pid},
+            )
+            return False
         self.idle = True
         self.priority = "idle"
         log.info(
@@ -223,6 +231,7 @@ class PipelineChild:
             verdict.seconds,
             extra={"action": "pipelines.calm", "pid": process.pid},
         )
+        return True
 
     async def _supervise(self) -> None:
         """Start the child again whenever it exits; quickly after a long life, then backing

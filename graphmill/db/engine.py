@@ -129,7 +129,11 @@ _FULL_SQLSTATES = frozenset({"53100"})
 # SQLite's SQLITE_FULL (the disk, or max_page_count); a new PostgreSQL session that cannot
 # write its relation-cache init file on a full volume (FATAL, sqlstate XX000 like any
 # internal error).
-_FULL_MESSAGES = ("database or disk is full", "could not write init file")
+_NEW_SESSION_FULL = "could not write init file"
+_FULL_MESSAGES = ("database or disk is full", _NEW_SESSION_FULL)
+# A read that cannot open a new PostgreSQL session for a full volume waits for a pooled one:
+# this many tries, this far apart (a second in all).
+_POOLED_TRIES, _POOLED_PAUSE = 50, 0.02
 
 
 def is_store_full(exc: BaseException) -> bool:
@@ -496,8 +500,7 @@ class Database:
         """`run_read`, through `pg` on PostgreSQL (in a transaction, or in autocommit)."""
         try:
             if self._sync_reader is None:
-                async with pg.connect() as conn:
-                    return await conn.run_sync(fn)
+                return await _pg_read(pg, fn)
             if inline and self._sync_inline is not None:
                 return _read(self._sync_inline, fn)
             return await self._in_thread(self._reader_threads, _read, self._sync_reader, fn)
@@ -638,6 +641,24 @@ async def _unlock_all(conn: AsyncConnection) -> None:
     if not conn.invalidated:
         await conn.execute(text("SELECT pg_advisory_unlock_all()"))
         await conn.commit()
+
+
+async def _pg_read(pg: AsyncEngine, fn: Callable[[Connection], T]) -> T:
+    """`fn` on a connection of `pg`. A new PostgreSQL session writes the database's
+    relation-cache init file first whenever it has been invalidated (autovacuum updating a
+    catalog's statistics does that), and on a full volume dies doing so (FATAL "could not
+    write init file"); a session already open reads without room. So a read refused that way
+    waits for a pooled session: a burst of reads (a search over many datasets at once) opens
+    more sessions than the pool keeps, and the ones that got a pooled session hand it on."""
+    for attempt in range(_POOLED_TRIES):
+        try:
+            async with pg.connect() as conn:
+                return await conn.run_sync(fn)
+        except DBAPIError as exc:
+            if _NEW_SESSION_FULL not in str(exc.orig) or attempt == _POOLED_TRIES - 1:
+                raise
+        await asyncio.sleep(_POOLED_PAUSE)
+    raise AssertionError("unreachable")
 
 
 def _transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:

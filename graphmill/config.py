@@ -197,7 +197,7 @@ class Settings(BaseSettings):
         "once (instead of GRAPHMILL_PIPELINE_NICE). A pipeline process that gets less than a "
         "twentieth of the CPU it waits for over GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS (every "
         "CPU busy with other work) is moved to GRAPHMILL_PIPELINE_NICE, and back under "
-        "SCHED_IDLE once the machine has had a tenth of a CPU to spare for six such periods "
+        "SCHED_IDLE once its CPUs have had 0.15 of a CPU to spare for six such periods "
         "(twelve after a second starvation, and so on).",
     )
     pipeline_idle_starved_seconds: float = Field(

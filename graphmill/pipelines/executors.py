@@ -158,11 +158,11 @@ class PipelineChild:
         the CPU it waited for over GRAPHMILL_PIPELINE_IDLE_STARVED_SECONDS or a third of the
         lease, whichever is shorter (every CPU busy with other work), move it to
         `pipeline_nice` in place, or, where this process may not (no CAP_SYS_NICE), start it
-        again at that priority (its runs resume at once). At that priority: once the machine
-        has had a tenth of a CPU to spare (idle, or used by the child itself: what SCHED_IDLE
-        would give it) over CALM_WINDOWS such windows, move it back to SCHED_IDLE; the calm it
-        needs doubles each time it starves again, so a host busy off and on does not move it
-        back and forth every minute."""
+        again at that priority (its runs resume at once). At that priority: once the CPUs the
+        child may run on have had 0.15 of a CPU to spare (idle, or used by the child itself:
+        what SCHED_IDLE would give it) over CALM_WINDOWS such windows, move it back to
+        SCHED_IDLE; the calm it needs doubles each time it starves again, so a host busy off
+        and on does not move it back and forth every minute."""
         # A third of the lease at most: a starving child cannot renew its leases, and they
         # must not run out (and its runs be recovered elsewhere) before it is moved.
         window = min(self.settings.pipeline_idle_starved_seconds, self.settings.lease_seconds / 3)

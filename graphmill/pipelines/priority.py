@@ -26,11 +26,11 @@ from pathlib import Path
 # runnable processes per CPU still gets 10 %; under SCHED_IDLE against one busy process, 0.3 %.
 STARVED_SHARE = 0.05
 STARVED_WAITING = 0.5
-# Calm: over a longer window, the CPUs left idle plus those the process itself used came to
-# at least this many CPUs on average: under SCHED_IDLE it would have had that much (a tenth
-# of a CPU is twice what starving means for a process wanting a whole one). At nice 10 against
-# one busy ordinary process on its CPU it uses about 0.1, which is not calm.
-CALM_SPARE_CPUS = 0.1
+# Calm: over a longer window, the idle time of the CPUs the process may run on plus the CPU
+# it used itself came to at least this many CPUs on average: under SCHED_IDLE it would have
+# had that much (three times what starving means for a process wanting a whole CPU). At nice
+# 10 against one busy ordinary process on its only CPU it gets about 0.1, which is not calm.
+CALM_SPARE_CPUS = 0.15
 
 
 def idle_supported() -> bool:
@@ -139,7 +139,7 @@ class StarvationWatch:
         if pid != self.pid:  # another process: start over
             self.pid = pid
             self.samples.clear()
-        self.samples.append((now, cpu_times(pid), idle_cpu_seconds()))
+        self.samples.append((now, cpu_times(pid), idle_cpu_seconds(pid)))
         while len(self.samples) > 2 and now - self.samples[1][0] >= self.window:
             self.samples.popleft()
         first, times_then, idle_then = self.samples[0]
@@ -161,12 +161,18 @@ class StarvationWatch:
         )
 
 
-def idle_cpu_seconds() -> float:
-    """CPU seconds the machine's CPUs have spent idle (or idle waiting for I/O) since boot,
-    summed over CPUs (/proc/stat); 0 where there is no such count."""
+def idle_cpu_seconds(pid: int) -> float:
+    """CPU seconds the CPUs that process `pid` may run on have spent idle (or idle waiting
+    for I/O) since boot, summed over those CPUs (/proc/stat); 0 where there is no such
+    count."""
     try:
+        allowed = os.sched_getaffinity(pid)
+        ticks = 0
         with open("/proc/stat") as stat:
-            fields = stat.readline().split()
-        return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
+            for line in stat:
+                name, *fields = line.split()
+                if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in allowed:
+                    ticks += int(fields[3]) + int(fields[4])
+        return ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return 0.0

@@ -67,12 +67,10 @@ def switches(lines: Iterable[str]) -> Iterator[Switch]:
         fields = line.split()
         if len(fields) < 6 or not fields[1].startswith("[") or "awakened" in line:
             continue
-        try:
-            wait, delay, run = float(fields[3]), float(fields[4]), float(fields[5])
+        try:  # time, [cpu], task, wait, sch delay, run time; headers are not numbers
+            yield Switch(float(fields[0]), fields[1], fields[2], float(fields[4]), float(fields[5]))
         except ValueError:
             continue
-        del wait
-        yield Switch(float(fields[0]), fields[1], fields[2], delay, run)
 
 
 def timehist(path: Path) -> list[str]:

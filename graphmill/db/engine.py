@@ -650,15 +650,16 @@ async def _pg_read(pg: AsyncEngine, fn: Callable[[Connection], T]) -> T:
     write init file"); a session already open reads without room. So a read refused that way
     waits for a pooled session: a burst of reads (a search over many datasets at once) opens
     more sessions than the pool keeps, and the ones that got a pooled session hand it on."""
-    for attempt in range(_POOLED_TRIES):
+    for _ in range(_POOLED_TRIES - 1):
         try:
             async with pg.connect() as conn:
                 return await conn.run_sync(fn)
         except DBAPIError as exc:
-            if _NEW_SESSION_FULL not in str(exc.orig) or attempt == _POOLED_TRIES - 1:
+            if _NEW_SESSION_FULL not in str(exc.orig):
                 raise
         await asyncio.sleep(_POOLED_PAUSE)
-    raise AssertionError("unreachable")
+    async with pg.connect() as conn:  # the last try: its error is the read's
+        return await conn.run_sync(fn)
 
 
 def _transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:

@@ -298,7 +298,9 @@ def test_an_idle_pipeline_process_that_starves_runs_on_at_nice_in_place_until_ca
             assert moved == {(os.SCHED_OTHER, 10)}
         assert wait_final(api, run_id)["state"] == "completed"
         calm = back_to_idle(api)
-        assert (calm["pid"], calm["starved_at"]) == (health["pid"], health["starved_at"])
+        # (Once back under SCHED_IDLE, a loaded host may starve it again before this looks:
+        # then it went through the same again, with a longer calm.)
+        assert calm["pid"] == health["pid"] and calm["starved_at"] >= health["starved_at"]
         assert {policy for policy, _ in policies(calm["pid"])} == {os.SCHED_IDLE}
     finally:
         server.stop()
@@ -343,15 +345,20 @@ def test_a_starving_idle_pipeline_process_without_the_right_to_leave_it_is_resta
         assert health["restarts"] >= 1
         assert wait_final(api, run_id)["state"] == "completed"
         calm = back_to_idle(api)  # lowering a process to SCHED_IDLE needs no privilege
+        # Once back under SCHED_IDLE, a loaded host may starve it again before this looks
+        # (CI did, 12 s later): then it was started again at nice and came back once more.
+        now = pipeline_child(server)
         assert calm == {
             "state": "running",
-            "pid": again,
-            "restarts": health["restarts"],  # at nice 10 it starved no more
+            "pid": now,
+            "restarts": calm["restarts"],
             "last_exit_code": -signal.SIGKILL,
             "priority": "idle",
-            "starved_at": health["starved_at"],
+            "starved_at": calm["starved_at"],
         }
-        assert {policy for policy, _ in policies(again)} == {os.SCHED_IDLE}
+        assert calm["restarts"] >= health["restarts"] + (now != again)
+        assert calm["starved_at"] >= health["starved_at"]
+        assert {policy for policy, _ in policies(now)} == {os.SCHED_IDLE}
     finally:
         server.stop()
 

@@ -48,22 +48,40 @@ class Inventory:
         )
 
 
-def _objects(settings: Settings) -> frozenset[str]:
+def _object_locations(settings: Settings) -> dict[str, str]:
+    """Every stored object's hash, with its S3 key or its file's path."""
     if settings.blob_url:
         import boto3
 
         parsed = urlparse(settings.blob_url)
         client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
-        found: set[str] = set()
+        found: dict[str, str] = {}
         for page in client.get_paginator("list_objects_v2").paginate(
             Bucket=parsed.netloc, Prefix=parsed.path.strip("/") + "/"
         ):
-            found.update(o["Key"].rsplit("/", 1)[-1] for o in page.get("Contents", []))
-        return frozenset(found)
+            found.update((o["Key"].rsplit("/", 1)[-1], o["Key"]) for o in page.get("Contents", []))
+        return found
     root = settings.data_dir / "blobs"
-    return (
-        frozenset(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else frozenset()
-    )
+    return {p.name: str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else {}
+
+
+def _objects(settings: Settings) -> frozenset[str]:
+    return frozenset(_object_locations(settings))
+
+
+def remove_objects(settings: Settings, hashes: list[str]) -> None:
+    """Remove stored objects behind the server's back, as a collection cut off after removing
+    them (but not yet their rows) leaves the store."""
+    locations = _object_locations(settings)
+    if settings.blob_url:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
+        for sha in hashes:
+            client.delete_object(Bucket=urlparse(settings.blob_url).netloc, Key=locations[sha])
+    else:
+        for sha in hashes:
+            Path(locations[sha]).unlink()
 
 
 # Connections to the disk-full test databases, by URL, opened while they had room.

@@ -25,6 +25,7 @@ from tests.fault_checks import (
     hold_blob_lock,
     inventory,
     multipart_stream,
+    remove_objects,
     text_chunks,
     wait_consistent,
 )
@@ -148,17 +149,27 @@ def test_kill_9_during_a_delete(shared: Settings) -> None:
         left = inventory(shared)
         assert len(left.objects) == 12 and len(left.blob_rows) == 12  # all orphaned
         assert not left.data_hashes
+        # And as if it had been killed a moment later, between removing the first objects of
+        # the batch (each object goes before its row) and their rows.
+        remove_objects(shared, hashes[:4])
+        left = inventory(shared)
+        assert len(left.objects) == 8 and len(left.blob_rows) == 12
     finally:
         first.stop()
     with restarted(shared, api) as found:
         assert not found.objects and not found.blob_rows
         assert api.get(f"/api/v1/datasets/{ds}").status_code in (404, 405)
         assert ds not in {d["id"] for d in api.get("/api/v1/datasets").json()}
-        # Repeating the delete: the dataset is gone (404); adding the files again works.
+        # Repeating the delete: the dataset is gone (404); adding the files again works, and
+        # each downloads as it was, those whose object went first included.
         assert api.delete(f"/api/v1/datasets/{ds}").status_code == 404
         again = add_files(api, "doomed", files)
         assert again.status_code == 200, again.text
         assert len(wait_consistent(shared).objects) == 12
+        ds = again.json()["dataset_id"]
+        for item in api.get(f"/api/v1/datasets/{ds}/data").json():
+            raw = api.get(f"/api/v1/datasets/{ds}/data/{item['id']}/raw")
+            assert raw.content == dict(files)[item["name"] + ".txt"], item
 
 
 def llm_env(fake: FakeOpenAI) -> dict[str, Any]:

@@ -229,3 +229,43 @@ def test_a_delete_does_not_wait_for_the_lock_of_content_another_dataset_still_us
     assert left.objects == {hashlib.sha256(shared).hexdigest()}  # its own object went
     [item] = alice.get(f"/api/v1/datasets/{kept}/data").json()
     assert alice.get(f"/api/v1/datasets/{kept}/data/{item['id']}/raw").content == shared
+
+
+def _count(url: str, counter: str, rounds: int, start: Event) -> None:
+    """`rounds` increments of the number in `counter`, each read and written back a moment
+    later under the key: two holders at once would lose one."""
+
+    async def main() -> None:
+        db = Database(url)
+        path = Path(counter)
+        for _ in range(rounds):
+            async with db.key_lock(KEY):
+                value = int(await asyncio.to_thread(path.read_text))
+                await asyncio.sleep(0.001)
+                await asyncio.to_thread(path.write_text, str(value + 1))
+        await db.engine.dispose()
+
+    start.wait(30)
+    asyncio.run(main())
+
+
+def test_processes_taking_one_key_in_turn_exclude_each_other_and_leave_no_lock_file(
+    url: str, tmp_path: Path
+) -> None:
+    """Each holder removes its lock file as it lets go (a folder of them grew by one per blob
+    ever added): whoever waited on the removed file must then take the new one, not run
+    beside its taker."""
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Event()
+    counters = [ctx.Process(target=_count, args=(url, str(counter), 150, start)) for _ in range(3)]
+    for process in counters:
+        process.start()
+    start.set()
+    for process in counters:
+        process.join(120)
+        assert process.exitcode == 0
+    assert counter.read_text() == "450"
+    locks = Path(url.split("///")[1]).parent / "locks"
+    assert locks.is_dir() and not list(locks.iterdir())

@@ -285,15 +285,40 @@ def _sqlite_lock_dir(url: str) -> Path | None:
 
 
 def _take_file_lock(path: Path) -> int:
-    """Blocking: an open descriptor of `path` holding an exclusive `flock`."""
+    """Blocking: an open descriptor of `path` holding an exclusive `flock`.
+
+    Its holder removes the file before releasing it (`_release_file_locks`), so that a
+    folder of lock files does not keep one per key ever taken: whoever got the lock of a
+    file that was removed meanwhile holds nothing and tries again on the file now there.
+    (The open descriptor keeps the removed file's inode, so no new file can share it.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    except BaseException:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            held = os.fstat(fd)
+            with contextlib.suppress(FileNotFoundError):
+                there = os.stat(path)
+                if (there.st_dev, there.st_ino) == (held.st_dev, held.st_ino):
+                    return fd
+        except BaseException:
+            os.close(fd)
+            raise
         os.close(fd)
-        raise
-    return fd
+
+
+def _remove_and_close(files: list[tuple[Path, int]]) -> None:
+    for path, fd in files:
+        try:
+            path.unlink(missing_ok=True)  # while still locked: see `_take_file_lock`
+        finally:
+            os.close(fd)
+
+
+async def _release_file_locks(files: list[tuple[Path, int]]) -> None:
+    """Remove the lock files taken and release them, in one thread for all."""
+    if files:
+        await asyncio.to_thread(_remove_and_close, files)
 
 
 def _release_if_taken(taken: concurrent.futures.Future[int]) -> None:
@@ -305,8 +330,8 @@ async def _flock(path: Path) -> int:
     """An exclusive OS lock on `path`, as a descriptor whose closing releases it.
 
     Taken in a thread of its own: the event loop never blocks, and waits on another
-    process never fill the shared executor that the lock holders themselves need. Lock
-    files are never removed: unlinking one could let two processes lock two files.
+    process never fill the shared executor that the lock holders themselves need. A lock
+    taken for a caller that gave up meanwhile is released, its file left in place.
     """
     taken: concurrent.futures.Future[int] = concurrent.futures.Future()
 
@@ -575,15 +600,19 @@ class Database:
         ordered = sorted(set(keys))
         if self.is_sqlite:
             lock_dir = _sqlite_lock_dir(self.url)
+            files: list[tuple[Path, int]] = []
             async with AsyncExitStack() as stack:
+                # Released last, after this process's own locks: a task of this process
+                # that then finds a file about to go takes the lock of the next one.
+                stack.push_async_callback(_release_file_locks, files)
                 for key in ordered:
                     lock = self._key_locks.get(key)
                     if lock is None:
                         lock = self._key_locks[key] = asyncio.Lock()
                     await stack.enter_async_context(lock)
                     if lock_dir is not None:
-                        fd = await _flock(lock_dir / hashlib.sha256(key.encode()).hexdigest())
-                        stack.callback(os.close, fd)
+                        path = lock_dir / hashlib.sha256(key.encode()).hexdigest()
+                        files.append((path, await _flock(path)))
                 yield
             return
         lock_ids = [advisory_key(k.encode()) for k in ordered]

@@ -114,7 +114,7 @@ class Starvation:
     seconds: float
     waiting: float  # seconds spent waiting for a CPU, summed over threads
     share: float
-    spare: float = 0.0  # CPUs idle or used by the process, on average over the window
+    spare: float  # CPUs idle or used by the process, on average over the window
 
     @property
     def starved(self) -> bool:

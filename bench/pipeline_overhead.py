@@ -687,10 +687,12 @@ def main() -> None:
                     "status": {k: dist_json(v) for k, v in r.samples.by_kind.items()}
                     if r.samples
                     else None,
+                    "status_samples_s": r.samples.by_kind if r.samples else None,
                 }
                 for r in results
             ],
             "idle_before": {k: dist_json(v) for k, v in idle_before.by_kind.items()},
+            "idle_before_samples_s": idle_before.by_kind,
             "idle_after": {k: dist_json(v) for k, v in idle_after.by_kind.items()},
             "status_during_every_sampled_run": {
                 kind: dist_json(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import random
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -90,8 +93,10 @@ def test_stage_and_commit_return_hash_size_and_location(store: BlobStore) -> Non
     assert b"".join(run(lambda: read_all(store, sha, 0, len(data) - 1))) == data
 
 
-def test_staged_file_is_hashed_while_written(store: BlobStore) -> None:
-    data = payload(200_000, seed=1)
+@pytest.mark.parametrize("size", [200_000, 3 * CHUNK + 12_345])
+def test_staged_file_is_hashed_while_written(store: BlobStore, size: int) -> None:
+    """In one go below a chunk; above, each chunk hashed and written while the next arrives."""
+    data = payload(size, seed=1)
 
     async def scenario() -> tuple[str, int, bytes]:
         staged = await store.stage(chunked(data, 7_777), max_bytes=len(data))
@@ -181,13 +186,34 @@ def test_missing_object_is_unreadable(store: BlobStore) -> None:
         run(lambda: read_all(store, missing, 0, 0))
 
 
-def test_staging_over_the_limit_raises_and_leaves_nothing(store: BlobStore) -> None:
-    data = payload(10_001, seed=6)
+def open_uploads() -> list[str]:
+    """Staged uploads this process has open (removed ones show as "... (deleted)")."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if "/upload-" in target:
+                found.append(target)
+    return found
+
+
+def until_closed() -> None:
+    """The staging file is closed once the chunk being written is: soon, not at once."""
+    deadline = time.monotonic() + 10
+    while open_uploads():
+        assert time.monotonic() < deadline, open_uploads()
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("limit", [10_000, 3 * CHUNK])
+def test_staging_over_the_limit_raises_and_leaves_nothing(store: BlobStore, limit: int) -> None:
+    data = payload(limit + 1, seed=6)
     with pytest.raises(UploadTooLarge) as raised:
-        run(lambda: store.stage(chunked(data, 1000), max_bytes=10_000))
-    assert raised.value.limit == 10_000
+        run(lambda: store.stage(chunked(data, 1000 if limit < CHUNK else 64 * 1024), limit))
+    assert raised.value.limit == limit
     assert files_under(store.staging_dir) == []
     assert stored_objects(store) == []
+    until_closed()
 
 
 def test_staging_exactly_at_the_limit_is_accepted(store: BlobStore) -> None:
@@ -197,14 +223,17 @@ def test_staging_exactly_at_the_limit_is_accepted(store: BlobStore) -> None:
     assert files_under(store.staging_dir) == []
 
 
-def test_a_failing_upload_stream_leaves_no_staging_file(store: BlobStore) -> None:
+@pytest.mark.parametrize("sent", [1000, 3 * CHUNK + 1000])
+def test_a_failing_upload_stream_leaves_no_staging_file(store: BlobStore, sent: int) -> None:
     async def broken() -> AsyncIterator[bytes]:
-        yield b"a" * 1000
+        async for chunk in chunked(b"a" * sent):
+            yield chunk
         raise ConnectionResetError("client went away")
 
     with pytest.raises(ConnectionResetError):
-        run(lambda: store.stage(broken(), max_bytes=1 << 20))
+        run(lambda: store.stage(broken(), max_bytes=1 << 30))
     assert files_under(store.staging_dir) == []
+    until_closed()
 
 
 def test_commit_then_discard_never_leaves_temp_files(store: BlobStore) -> None:

@@ -143,6 +143,7 @@ def main() -> None:
                 size=large,
                 chunks=pattern.chunks,
                 fields={"datasetName": f"bench_large_{uuid.uuid4().hex[:12]}"},
+                hash_sent=False,  # nothing downloads it back here
             )
             cpu_before = cpu_seconds(args.pid)
             written_before = written_bytes(args.pid)

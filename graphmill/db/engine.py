@@ -309,10 +309,11 @@ def _take_file_lock(path: Path) -> int:
 
 def _remove_and_close(files: list[tuple[Path, int]]) -> None:
     for path, fd in files:
-        try:
-            path.unlink(missing_ok=True)  # while still locked: see `_take_file_lock`
-        finally:
-            os.close(fd)
+        # While still locked: see `_take_file_lock`. A file that cannot go stays, harmless;
+        # every lock is released whatever happens to the others.
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+        os.close(fd)
 
 
 async def _release_file_locks(files: list[tuple[Path, int]]) -> None:

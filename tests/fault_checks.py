@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import psycopg
 from sqlalchemy import text
 
+from graphmill.blobs import open_blob_store
 from graphmill.catalog.data import blob_lock_key
 from graphmill.config import Settings
 from graphmill.db import Database
@@ -48,40 +49,37 @@ class Inventory:
         )
 
 
-def _object_locations(settings: Settings) -> dict[str, str]:
-    """Every stored object's hash, with its S3 key or its file's path."""
+def _objects(settings: Settings) -> frozenset[str]:
     if settings.blob_url:
         import boto3
 
         parsed = urlparse(settings.blob_url)
         client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
-        found: dict[str, str] = {}
+        found: set[str] = set()
         for page in client.get_paginator("list_objects_v2").paginate(
             Bucket=parsed.netloc, Prefix=parsed.path.strip("/") + "/"
         ):
-            found.update((o["Key"].rsplit("/", 1)[-1], o["Key"]) for o in page.get("Contents", []))
-        return found
+            found.update(o["Key"].rsplit("/", 1)[-1] for o in page.get("Contents", []))
+        return frozenset(found)
     root = settings.data_dir / "blobs"
-    return {p.name: str(p) for p in root.rglob("*") if p.is_file()} if root.exists() else {}
-
-
-def _objects(settings: Settings) -> frozenset[str]:
-    return frozenset(_object_locations(settings))
+    return (
+        frozenset(p.name for p in root.rglob("*") if p.is_file()) if root.exists() else frozenset()
+    )
 
 
 def remove_objects(settings: Settings, hashes: list[str]) -> None:
-    """Remove stored objects behind the server's back, as a collection cut off after removing
-    them (but not yet their rows) leaves the store."""
-    locations = _object_locations(settings)
-    if settings.blob_url:
-        import boto3
+    """Remove stored objects behind the server's back (through the blob store alone), as a
+    collection cut off after removing them, but not yet their rows, leaves the store."""
 
-        client = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
-        for sha in hashes:
-            client.delete_object(Bucket=urlparse(settings.blob_url).netloc, Key=locations[sha])
-    else:
-        for sha in hashes:
-            Path(locations[sha]).unlink()
+    async def remove() -> None:
+        store = open_blob_store(settings)
+        try:
+            for sha in hashes:
+                await store.delete(sha)
+        finally:
+            store.close()
+
+    asyncio.run(remove())
 
 
 # Connections to the disk-full test databases, by URL, opened while they had room.

@@ -492,6 +492,11 @@ def ratios(during: Dist, idle: Dist) -> str:
     )
 
 
+def every_sampled_run(results: list[RunResult], kind: str) -> list[float]:
+    """The samples of `kind` taken during any of the runs, together."""
+    return [v for r in results if r.samples for v in r.samples.by_kind.get(kind, [])]
+
+
 def report_status(idle_before: Samples, idle_after: Samples, results: list[RunResult]) -> None:
     header("GET /api/v1/datasets/status latency")
     for kind in KINDS:
@@ -517,13 +522,10 @@ def report_status(idle_before: Samples, idle_after: Samples, results: list[RunRe
                     f"({len(kept)} of {during.n} samples, {len(idle_kept)} of {base.n} idle)"
                 )
             print(f"  {'  ratio during : idle after':<30} {ratios(during, after)}")
-        sampled = [
-            r.samples.by_kind[kind] for r in results if r.samples and kind in r.samples.by_kind
-        ]
-        if len(sampled) > 1:
+        if sum(bool(r.samples and kind in r.samples.by_kind) for r in results) > 1:
             # One run's ~115 samples make its p99 their second-largest: two slow requests decide
             # it. Each of these samples too was taken while a run of --docs items was going.
-            pooled = [v for values in sampled for v in values]
+            pooled = every_sampled_run(results, kind)
             during = Dist.of(pooled)
             over = sum(v > 2 * base.p99 for v in pooled)
             print(f"  {'during every sampled run':<30} {during.ms()}")
@@ -695,9 +697,7 @@ def main() -> None:
             "idle_before_samples_s": idle_before.by_kind,
             "idle_after": {k: dist_json(v) for k, v in idle_after.by_kind.items()},
             "status_during_every_sampled_run": {
-                kind: dist_json(
-                    [v for r in results if r.samples for v in r.samples.by_kind.get(kind, [])]
-                )
+                kind: dist_json(every_sampled_run(results, kind))
                 for kind in KINDS
                 if any(r.samples and kind in r.samples.by_kind for r in results)
             },

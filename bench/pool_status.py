@@ -17,8 +17,7 @@ import argparse
 import json
 
 from _common import Dist, percentile
-
-KINDS = ("dataset=<id>", "no params", "GET / (floor)")
+from pipeline_overhead import KINDS
 
 
 def main() -> None:
@@ -35,6 +34,7 @@ def main() -> None:
         idle = figures.get("idle_before_samples_s")
         if not idle:
             raise SystemExit(f"{path}: no samples (written before pool_status.py existed?)")
+        base = {kind: percentile(sorted(idle[kind]), 99) for kind in KINDS}
         for kind in KINDS:
             idle_all[kind] += idle[kind]
         for run in figures["runs"]:
@@ -43,9 +43,8 @@ def main() -> None:
                 continue
             runs += 1
             for kind in KINDS:
-                base = percentile(sorted(idle[kind]), 99)
                 during_all[kind] += samples.get(kind, [])
-                ratios[kind] += [v / base for v in samples.get(kind, [])]
+                ratios[kind] += [v / base[kind] for v in samples.get(kind, [])]
     print(f"{len(args.files)} files, {runs} sampled runs; all idle samples, all samples during:")
     for kind in KINDS:
         if during_all[kind]:

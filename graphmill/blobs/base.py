@@ -14,7 +14,7 @@ import tempfile
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,23 +74,27 @@ class _StagingWriter:
         os.fsync(self._out.fileno())
         self._out.close()
 
-    async def write(self, data: bytearray) -> None:
-        """Hand `data` over once the chunk before it is written (its error is raised here)."""
+    async def _hand_over(
+        self, step: Callable[[bytearray], None], data: bytearray
+    ) -> concurrent.futures.Future[None]:
+        """Give `step(data)` to the thread once the step before it is done (its error is
+        raised here); the step's future."""
         if self._in_flight is not None:
             await asyncio.wrap_future(self._in_flight)
         if self._thread is None:
             self._thread = concurrent.futures.ThreadPoolExecutor(1, "graphmill-staging")
-        self._in_flight = self._thread.submit(self._write, data)
+        self._in_flight = self._thread.submit(step, data)
+        return self._in_flight
+
+    async def write(self, data: bytearray) -> None:
+        await self._hand_over(self._write, data)
 
     async def finish(self, data: bytearray) -> str:
         """Write the last bytes, flush and fsync the file and close it; its SHA-256."""
         if self._thread is None:
             await anyio.to_thread.run_sync(self._end, data)
         else:
-            if self._in_flight is not None:
-                await asyncio.wrap_future(self._in_flight)
-            self._in_flight = self._thread.submit(self._end, data)
-            await asyncio.wrap_future(self._in_flight)
+            await asyncio.wrap_future(await self._hand_over(self._end, data))
             self._thread.shutdown(wait=False)
         return self._digest.hexdigest()
 
